@@ -1,0 +1,20 @@
+/**
+ * `npm run bench [-- name…]`: one JSON line per case on stdout.
+ * Names: frames, run (default: all).
+ */
+const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknown> }>> = {
+  frames: () => import("./frames.ts"),
+  run: () => import("./run.ts")
+}
+
+const wanted = process.argv.slice(2)
+for (const name of wanted.length > 0 ? wanted : Object.keys(suites)) {
+  const load = suites[name]
+  if (load === undefined) {
+    process.stderr.write(`bench: unknown suite ${name}; have ${Object.keys(suites).join(", ")}\n`)
+    process.exit(2)
+  }
+  for (const bench of (await load()).benches) {
+    process.stdout.write(JSON.stringify(await bench()) + "\n")
+  }
+}

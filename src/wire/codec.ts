@@ -1,0 +1,80 @@
+/**
+ * Message codecs (SPEC §1): `json` (UTF-8 JSON, the one every worker speaks)
+ * and `msgpack` (standard MessagePack: plain maps, no extension types, no
+ * records). A codec turns one message into one frame and one payload back
+ * into one message.
+ */
+import { Packr } from "msgpackr"
+import { HEADER_BYTES, writeHeader } from "./frame.ts"
+
+export type CodecName = "json" | "msgpack"
+export const codecNames: ReadonlyArray<CodecName> = ["json", "msgpack"]
+
+export interface Codec {
+  readonly name: CodecName
+  /** The whole frame (header + payload) for one message. */
+  readonly frame: (message: unknown) => Buffer
+  /** One payload back to a value; throws `DecodeFailure` when the bytes are not one. */
+  readonly decode: (payload: Buffer) => unknown
+}
+
+/** Thrown by `decode` when a payload does not decode. */
+export class DecodeFailure {
+  readonly reason: string
+  readonly payload: Uint8Array
+  constructor(reason: string, payload: Uint8Array) {
+    this.reason = reason
+    this.payload = payload
+  }
+}
+
+export const json: Codec = {
+  name: "json",
+  frame: (message) => {
+    const text = JSON.stringify(message)
+    const length = Buffer.byteLength(text)
+    const out = Buffer.allocUnsafe(HEADER_BYTES + length)
+    writeHeader(out, length)
+    out.write(text, HEADER_BYTES, "utf8")
+    return out
+  },
+  decode: (payload) => {
+    try {
+      return JSON.parse(payload.toString("utf8"))
+    } catch (e) {
+      throw new DecodeFailure(`not JSON (${(e as Error).message})`, payload)
+    }
+  }
+}
+
+// `skipValues` is a documented option missing from msgpackr's type declarations.
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  moreTypes: false,
+  skipValues: [undefined],
+  encodeUndefinedAsNil: true,
+  copyBuffers: true,
+  int64AsType: "number"
+} as ConstructorParameters<typeof Packr>[0])
+
+export const msgpack: Codec = {
+  name: "msgpack",
+  frame: (message) => {
+    const payload = packr.pack(message)
+    const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
+    writeHeader(out, payload.length)
+    payload.copy(out, HEADER_BYTES)
+    return out
+  },
+  decode: (payload) => {
+    try {
+      return packr.unpack(payload)
+    } catch (e) {
+      throw new DecodeFailure(`not MessagePack (${(e as Error).message})`, payload)
+    }
+  }
+}
+
+export const codec = (name: CodecName): Codec => name === "json" ? json : msgpack

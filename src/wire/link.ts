@@ -1,0 +1,127 @@
+/**
+ * The host's end of a worker's pipes: frames out on its stdin, frames in from
+ * its stdout. This is the hot path, so it is plain callbacks, no fibers:
+ *
+ * - every `data` chunk is decoded in bulk; each complete frame goes through
+ *   the codec and `slog` messages go to the logger, never to the consumer;
+ * - writes made in the same tick are corked into one `writev`;
+ * - the first protocol error, end of stream or pipe error ends the link and
+ *   is reported once through `onClose`; nothing is delivered after it (the
+ *   stream is still drained, so the worker never blocks on a full pipe).
+ */
+import type { Readable, Writable } from "node:stream"
+import type { LogPump } from "../internal/logpump.ts"
+import { type Codec, DecodeFailure } from "./codec.ts"
+import { badMessage, ConnectionClosed, FrameTooLarge, type ProtocolError } from "./errors.ts"
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameOverflow } from "./frame.ts"
+import { slogLevel } from "./slog.ts"
+
+export interface LinkOptions {
+  readonly codec: Codec
+  readonly maxFrameBytes?: number | undefined
+  readonly log: LogPump
+}
+
+export interface LinkHandlers {
+  /** A decoded message that is not a `slog` (its shape is the consumer's to check). */
+  readonly onMessage: (message: unknown) => void
+  /** Called once: `undefined` for a clean end of stream, else what broke the link. */
+  readonly onClose: (error: ProtocolError | undefined) => void
+}
+
+export interface Link {
+  /** Encodes and queues one message; false once the link is closed. */
+  readonly send: (message: unknown) => boolean
+  /** Ends the worker's stdin (it should exit on its own). */
+  readonly end: () => void
+  /** Ends the link with a protocol error found by the consumer (reported through `onClose`). */
+  readonly fail: (error: ProtocolError) => void
+  readonly closed: () => boolean
+}
+
+export const attach = (
+  stdin: Writable,
+  stdout: Readable,
+  options: LinkOptions,
+  handlers: LinkHandlers
+): Link => {
+  const { codec, log } = options
+  const decoder = new FrameDecoder(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
+  let closed = false
+  let corked = false
+
+  const close = (error: ProtocolError | undefined) => {
+    if (closed) return
+    closed = true
+    handlers.onClose(error)
+  }
+
+  const onFrame = (payload: Buffer) => {
+    if (closed) return
+    let message: unknown
+    try {
+      message = codec.decode(payload)
+    } catch (e) {
+      if (e instanceof DecodeFailure) return close(badMessage(e.reason, payload))
+      throw e
+    }
+    if (typeof message !== "object" || message === null || typeof (message as { t?: unknown }).t !== "string") {
+      return close(badMessage("expected an object with a string tag `t`", payload))
+    }
+    if ((message as { t: string }).t === "slog") {
+      const { pri, msg } = message as { pri?: unknown; msg?: unknown }
+      const level = slogLevel(pri)
+      if (level === undefined || typeof msg !== "string") {
+        return close(badMessage("slog needs pri 0..3 and a string msg", payload))
+      }
+      return log.line(level, msg)
+    }
+    handlers.onMessage(message)
+  }
+
+  stdout.on("data", (chunk: Buffer) => {
+    if (closed) return
+    try {
+      decoder.push(chunk, onFrame)
+    } catch (e) {
+      if (e instanceof FrameOverflow) return close(new FrameTooLarge({ length: e.length, max: e.max }))
+      throw e
+    }
+  })
+  stdout.on("end", () =>
+    close(
+      decoder.pending === 0
+        ? undefined
+        : new ConnectionClosed({ pending: decoder.pending, detail: "end of stream inside a frame" })
+    )
+  )
+  stdout.on("error", (e: NodeJS.ErrnoException) =>
+    close(new ConnectionClosed({ pending: decoder.pending, detail: `stdout: ${e.code ?? e.message}` }))
+  )
+  stdin.on("error", (e: NodeJS.ErrnoException) =>
+    close(new ConnectionClosed({ pending: 0, detail: `stdin: ${e.code ?? e.message}` }))
+  )
+
+  const uncork = () => {
+    corked = false
+    stdin.uncork()
+  }
+
+  return {
+    send: (message) => {
+      if (closed || stdin.writableEnded || stdin.destroyed) return false
+      if (!corked) {
+        corked = true
+        stdin.cork()
+        process.nextTick(uncork)
+      }
+      stdin.write(codec.frame(message))
+      return true
+    },
+    end: () => {
+      if (!stdin.writableEnded) stdin.end()
+    },
+    fail: (error) => close(error),
+    closed: () => closed
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The worker's end of the wire: frames in on stdin, frames out on stdout,
+ * codec from `LIEGE_CODEC`. Plain Node (no Effect), so a worker starts fast.
+ *
+ * Writes made in one tick are corked into one `writev`. When stdin ends the
+ * worker exits (after `onEnd`, if given), as every liege worker must.
+ */
+import { type Codec, codec as codecOf, type CodecName, DecodeFailure } from "../wire/codec.ts"
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameOverflow } from "../wire/frame.ts"
+
+export interface WorkerIo {
+  readonly codec: Codec
+  /** Sends one message (one frame). */
+  readonly send: (message: unknown) => void
+  /** Sends a log line to the host (`pri` 0 debug … 3 error). */
+  readonly slog: (pri: 0 | 1 | 2 | 3, msg: string) => void
+}
+
+export interface WorkerIoOptions {
+  /** Called for every message from the host, in order. */
+  readonly onMessage: (message: unknown, io: WorkerIo) => void
+  /** Called when stdin ends, before the process exits; may return a promise. */
+  readonly onEnd?: (() => void | Promise<void>) | undefined
+  readonly codec?: CodecName | undefined
+  readonly maxFrameBytes?: number | undefined
+}
+
+const fatal = (message: string): never => {
+  process.stderr.write(`worker: ${message}\n`)
+  process.exit(70)
+}
+
+export const envCodec = (): CodecName => {
+  const name = process.env.LIEGE_CODEC ?? "json"
+  if (name !== "json" && name !== "msgpack") return fatal(`unknown LIEGE_CODEC ${JSON.stringify(name)}`)
+  return name
+}
+
+export const connect = (options: WorkerIoOptions): WorkerIo => {
+  const codec = codecOf(options.codec ?? envCodec())
+  const out = process.stdout
+  let corked = false
+  const uncork = () => {
+    corked = false
+    out.uncork()
+  }
+  const send = (message: unknown) => {
+    if (!corked) {
+      corked = true
+      out.cork()
+      process.nextTick(uncork)
+    }
+    out.write(codec.frame(message))
+  }
+  const io: WorkerIo = {
+    codec,
+    send,
+    slog: (pri, msg) => send({ t: "slog", pri, msg })
+  }
+  // The host went away: nothing left to do.
+  out.on("error", () => process.exit(0))
+  const decoder = new FrameDecoder(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
+  const onFrame = (payload: Buffer) => {
+    let message: unknown
+    try {
+      message = codec.decode(payload)
+    } catch (e) {
+      if (e instanceof DecodeFailure) fatal(`bad frame from host: ${e.reason}`)
+      throw e
+    }
+    options.onMessage(message, io)
+  }
+  process.stdin.on("data", (chunk: Buffer) => {
+    try {
+      decoder.push(chunk, onFrame)
+    } catch (e) {
+      if (e instanceof FrameOverflow) fatal(`frame of ${e.length} bytes from host exceeds ${e.max}`)
+      throw e
+    }
+  })
+  process.stdin.on("end", () => {
+    Promise.resolve(options.onEnd?.()).then(
+      () => process.exit(0),
+      (e) => fatal(`onEnd failed: ${(e as Error).message}`)
+    )
+  })
+  return io
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    setupFiles: ["test/support/guard.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    reporters: ["default", "json"],
+    outputFile: { json: "vitest.json" }
+  }
+})
