@@ -1,4 +1,5 @@
 /**
- * The worker-side SDK: write a liege worker in Node (no Effect needed).
+ * The worker-side SDK: write a liege worker or serf in Node (no Effect needed).
  */
 export { connect, envCodec, type WorkerIo, type WorkerIoOptions } from "./io.ts"
+export { type Goof, goofOf, type PokeContext, runSerf, type SerfDefinition } from "./serf.ts"

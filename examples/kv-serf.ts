@@ -1,0 +1,133 @@
+/**
+ * A key-value serf (the example `npm start` runs): a Map of JSON values,
+ * with real snapshots in the pier folder. The Python twin is
+ * `examples/python/kv_serf.py`; both pass `test/serf/conformance.test.ts`.
+ *
+ * Events:   {"op":"put","key":k,"value":v}   effects [{"key":k,"old":previous or null}]
+ *           {"op":"del","key":k}             effects [{"key":k,"old":previous or null}]
+ *           {"op":"incr","key":k,"by":n}     effects [{"key":k,"value":new value}]
+ *           anything else is refused (work-bail)
+ *           {"op":"crash"}                   refused, but swapped for {"op":"crashed"} (counts crashes)
+ * Peeks:    ["get",k] → value or null;  ["size"] → n;  ["keys"] → sorted keys
+ * Mug:      XOR over entries of FNV-1a-32(canonical JSON of [k, v]) — the same
+ *           state gives the same mug whatever the history, in either language.
+ * Snapshot: $LIEGE_PIER/kv-snapshot.json, written atomically on `save`.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { runSerf } from "../src/worker/serf.ts"
+
+const entries = new Map<string, unknown>()
+let mug = 0
+
+/** JSON with object keys sorted, so that both languages hash the same bytes. */
+const canonical = (v: unknown): string => {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`
+  if (v !== null && typeof v === "object") {
+    const keys = Object.keys(v).sort()
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`
+  }
+  return JSON.stringify(v)
+}
+
+const fnv1a = (text: string): number => {
+  let h = 0x811c9dc5
+  for (const b of Buffer.from(text, "utf8")) {
+    h ^= b
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+const entryHash = (key: string, value: unknown) => fnv1a(canonical([key, value]))
+
+const set = (key: string, value: unknown | undefined) => {
+  if (entries.has(key)) mug = (mug ^ entryHash(key, entries.get(key))) >>> 0
+  if (value === undefined) entries.delete(key)
+  else {
+    entries.set(key, value)
+    mug = (mug ^ entryHash(key, value)) >>> 0
+  }
+}
+
+const keyOf = (ev: Record<string, unknown>): string => {
+  if (typeof ev.key !== "string") throw new TypeError("the event needs a string key")
+  return ev.key
+}
+
+const snapshotFile = (pier: string) => path.join(pier, "kv-snapshot.json")
+
+runSerf({
+  load: (pier) => {
+    if (pier === undefined || !fs.existsSync(snapshotFile(pier))) return undefined
+    const snap = JSON.parse(fs.readFileSync(snapshotFile(pier), "utf8")) as {
+      eve: number
+      mug: number
+      entries: Array<[string, unknown]>
+    }
+    for (const [k, v] of snap.entries) set(k, v)
+    if (mug !== snap.mug) throw new Error(`snapshot ${snapshotFile(pier)} is corrupt: mug ${mug} ≠ ${snap.mug}`)
+    return { eve: snap.eve, mug }
+  },
+  poke: (raw) => {
+    const ev = (raw ?? {}) as Record<string, unknown>
+    switch (ev.op) {
+      case "put": {
+        const key = keyOf(ev)
+        if (!("value" in ev)) throw new TypeError("put needs a value")
+        const old = entries.get(key) ?? null
+        set(key, ev.value)
+        return [{ key, old }]
+      }
+      case "del": {
+        const key = keyOf(ev)
+        const old = entries.get(key) ?? null
+        set(key, undefined)
+        return [{ key, old }]
+      }
+      case "incr": {
+        const key = keyOf(ev)
+        const by = ev.by ?? 1
+        const old = entries.get(key) ?? 0
+        if (typeof by !== "number" || typeof old !== "number") throw new TypeError("incr needs numbers")
+        set(key, old + by)
+        return [{ key, value: old + by }]
+      }
+      case "crashed": {
+        const n = entries.get("crashes")
+        set("crashes", (typeof n === "number" ? n : 0) + 1)
+        return [{ key: "crashes", value: entries.get("crashes") }]
+      }
+      case "crash":
+        throw new Error("crash on purpose")
+      default:
+        throw new TypeError(`unknown op ${JSON.stringify(ev.op)}`)
+    }
+  },
+  swap: (raw) => (raw as { op?: unknown } | null)?.op === "crash" ? { op: "crashed" } : undefined,
+  mug: () => mug,
+  peek: (p) => {
+    if (p[0] === "get" && p.length === 2) return entries.get(p[1]!) ?? null
+    if (p[0] === "size" && p.length === 1) return entries.size
+    if (p[0] === "keys" && p.length === 1) return [...entries.keys()].sort()
+    return null
+  },
+  save: (eve, m, pier) => {
+    if (pier === undefined) return
+    const file = snapshotFile(pier)
+    const tmp = `${file}.tmp`
+    const fd = fs.openSync(tmp, "w")
+    fs.writeSync(fd, JSON.stringify({ eve, mug: m, entries: [...entries] }))
+    fs.fsyncSync(fd)
+    fs.closeSync(fd)
+    fs.renameSync(tmp, file)
+    const dir = fs.openSync(pier, "r")
+    fs.fsyncSync(dir)
+    fs.closeSync(dir)
+  },
+  pack: () => {
+    const copy = [...entries]
+    entries.clear()
+    for (const [k, v] of copy) entries.set(k, v)
+  }
+})

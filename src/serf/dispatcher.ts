@@ -1,0 +1,229 @@
+/**
+ * The serf lock and the `run` pipeline, as one small state machine driven by
+ * callbacks (no fiber per event):
+ *
+ * - `work` ops are sent while fewer than `maxInFlight` are outstanding; pleas
+ *   answer them in order, each to its caller exactly once;
+ * - a `lock` op (a control flow: boot, replay, swim, save, pack, peek, stop)
+ *   waits in the same FIFO, is granted once the window has drained, and then
+ *   has the serf to itself until it releases;
+ * - the lock state `{eve, mug}` follows every answer;
+ * - `fail` ends it all: every op waiting or outstanding gets the error, and
+ *   every later op gets `SerfNotRunning`.
+ */
+import { Deque } from "../internal/deque.ts"
+import type { Link } from "../wire/link.ts"
+import { SerfDied, type SerfError, SerfNotRunning, SerfProtocolError } from "./errors.ts"
+import { type Goof, type Plea, pleaDecoders, type Ripe } from "./protocol.ts"
+
+export type WorkAnswer =
+  | {
+    readonly _tag: "Done"
+    readonly eve: number
+    readonly mug: number
+    readonly wen: number
+    readonly ev: unknown
+    readonly effects: ReadonlyArray<unknown>
+  }
+  | {
+    readonly _tag: "Swap"
+    readonly eve: number
+    readonly mug: number
+    readonly wen: number
+    readonly ev: unknown
+    readonly effects: ReadonlyArray<unknown>
+  }
+  | { readonly _tag: "Bail"; readonly goofs: ReadonlyArray<Goof> }
+
+export interface WorkOp {
+  readonly kind: "work"
+  readonly wen: number
+  readonly ev: unknown
+  readonly done: (answer: WorkAnswer | SerfError) => void
+  sent: boolean
+  cancelled: boolean
+}
+
+export interface LockOp {
+  readonly kind: "lock"
+  readonly grant: () => void
+  readonly refuse: (error: SerfError) => void
+  cancelled: boolean
+}
+
+/** Answers are plain data; errors are `Error` instances (tagged errors). */
+export const isError = <A>(u: A | SerfError): u is SerfError => u instanceof Error
+
+export class Dispatcher {
+  readonly pid: number
+  readonly maxInFlight: number
+  readonly link: Link
+  eve = 0
+  mug = 0
+  ripe: Ripe | undefined = undefined
+  dead: SerfError | undefined = undefined
+  locked = false
+  /** Called with the first plea (it must be `ripe`). */
+  onRipe: ((ripe: Ripe | SerfError) => void) | undefined = undefined
+  /** The lock holder's outstanding request. */
+  private request: ((answer: Plea | SerfError) => void) | undefined = undefined
+  private readonly queue = new Deque<WorkOp | LockOp>()
+  private readonly window = new Deque<WorkOp>()
+  /** Told of every failure (once). */
+  private readonly onDead: (error: SerfError) => void
+
+  constructor(pid: number, maxInFlight: number, link: Link, onDead: (error: SerfError) => void) {
+    this.pid = pid
+    this.maxInFlight = maxInFlight
+    this.link = link
+    this.onDead = onDead
+  }
+
+  get inFlight(): number {
+    return this.window.length
+  }
+
+  get waiting(): number {
+    return this.queue.length
+  }
+
+  // ── callers ────────────────────────────────────────────────────────────────
+
+  submit(op: WorkOp | LockOp): void {
+    if (this.dead !== undefined) {
+      const error = this.notRunning()
+      return op.kind === "work" ? op.done(error) : op.refuse(error)
+    }
+    this.queue.push(op)
+    this.pump()
+  }
+
+  /** The lock holder sends one writ and gets the next plea. */
+  ask(writ: unknown, answer: (plea: Plea | SerfError) => void): void {
+    if (this.dead !== undefined) return answer(this.notRunning())
+    this.request = answer
+    this.link.send(writ)
+  }
+
+  release(): void {
+    this.locked = false
+    this.pump()
+  }
+
+  notRunning(): SerfNotRunning {
+    const dead = this.dead
+    return new SerfNotRunning({
+      pid: this.pid,
+      reason: dead === undefined ? "it was stopped" : dead._tag === "SerfNotRunning" ? dead.reason : dead.message
+    })
+  }
+
+  /** Ends the serf handle; everything owed gets `error`, everything later `SerfNotRunning`. */
+  fail(error: SerfError): void {
+    if (this.dead !== undefined) return
+    this.dead = error
+    this.locked = false
+    const request = this.request
+    this.request = undefined
+    request?.(error)
+    this.onRipe?.(error)
+    this.onRipe = undefined
+    for (const op of this.window.drain()) op.done(error)
+    const later = this.notRunning()
+    for (const op of this.queue.drain()) {
+      if (op.cancelled) continue
+      if (op.kind === "work") op.done(error._tag === "SerfDied" ? error : later)
+      else op.refuse(later)
+    }
+    this.onDead(error)
+  }
+
+  private pump(): void {
+    while (this.dead === undefined && !this.locked) {
+      const op = this.queue.peek()
+      if (op === undefined) return
+      if (op.cancelled) {
+        this.queue.shift()
+        continue
+      }
+      if (op.kind === "work") {
+        if (this.window.length >= this.maxInFlight) return
+        this.queue.shift()
+        op.sent = true
+        this.window.push(op)
+        this.link.send({ t: "work", wen: op.wen, ev: op.ev })
+      } else {
+        if (this.window.length > 0) return
+        this.queue.shift()
+        this.locked = true
+        op.grant()
+      }
+    }
+  }
+
+  // ── the serf ───────────────────────────────────────────────────────────────
+
+  private protocol(reason: string): void {
+    this.fail(new SerfProtocolError({ pid: this.pid, reason }))
+  }
+
+  /** One decoded message from the serf's stdout. */
+  readonly onMessage = (message: unknown): void => {
+    if (this.dead !== undefined) return
+    const tag = (message as { t: string }).t
+    const decode = pleaDecoders[tag]
+    if (decode === undefined) return this.protocol(`unknown plea ${JSON.stringify(tag)}`)
+    const decoded = decode(message)
+    if (decoded._tag === "Failure") {
+      return this.protocol(`bad ${tag}: ${String(decoded.cause.reasons.map((r) => (r as { error?: Error }).error?.message))}`)
+    }
+    const plea = decoded.value
+    if (this.ripe === undefined) {
+      if (plea.t !== "ripe") return this.protocol(`expected ripe first, got ${plea.t}`)
+      this.ripe = plea
+      this.eve = plea.eve
+      this.mug = plea.mug
+      const onRipe = this.onRipe
+      this.onRipe = undefined
+      return onRipe?.(plea)
+    }
+    const request = this.request
+    if (request !== undefined) {
+      this.request = undefined
+      return request(plea)
+    }
+    const op = this.window.shift()
+    if (op === undefined) return this.protocol(`unexpected ${plea.t} (nothing was asked)`)
+    switch (plea.t) {
+      case "work-done":
+      case "work-swap": {
+        if (plea.eve !== this.eve + 1) {
+          return this.protocol(`${plea.t} for event ${plea.eve}, expected ${this.eve + 1}`)
+        }
+        this.eve = plea.eve
+        this.mug = plea.mug
+        const swap = plea.t === "work-swap"
+        op.done({
+          _tag: swap ? "Swap" : "Done",
+          eve: plea.eve,
+          mug: plea.mug,
+          wen: swap ? plea.wen : op.wen,
+          ev: swap ? plea.ev : op.ev,
+          effects: plea.fec
+        })
+        break
+      }
+      case "work-bail":
+        op.done({ _tag: "Bail", goofs: plea.lud })
+        break
+      default:
+        return this.protocol(`${plea.t} does not answer work`)
+    }
+    this.pump()
+  }
+
+  /** The serf's pipes closed or it exited. */
+  died(result: SerfDied["result"]): void {
+    this.fail(new SerfDied({ pid: this.pid, result }))
+  }
+}

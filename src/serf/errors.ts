@@ -1,0 +1,71 @@
+/**
+ * What can go wrong between a host and its serf. Every error names the serf
+ * (its pid) and says what to do about it where there is something to do.
+ */
+import { Schema } from "effect"
+import { Result } from "../supervisor/result.ts"
+
+/** The serf handle is dead: a flow failed or was interrupted holding the lock, or the serf stopped. */
+export class SerfNotRunning extends Schema.TaggedError<SerfNotRunning>()("SerfNotRunning", {
+  pid: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `serf ${this.pid} is not running: ${this.reason}`
+  }
+}
+
+/** The serf exited (or was killed) while an answer was owed. */
+export class SerfDied extends Schema.TaggedError<SerfDied>()("SerfDied", {
+  pid: Schema.Number,
+  result: Schema.NullOr(Result)
+}) {
+  override get message() {
+    const r = this.result
+    const how = r === null ? "its pipes closed" : r.signal !== null ? `signal ${r.signal}` : `code ${r.code}`
+    return `serf ${this.pid} died (${how}) while an answer was owed`
+  }
+}
+
+/** The serf did not send `ripe` within `bootTimeout`. */
+export class SerfBootTimeout extends Schema.TaggedError<SerfBootTimeout>()("SerfBootTimeout", {
+  pid: Schema.Number,
+  ms: Schema.Number
+}) {
+  override get message() {
+    return `serf ${this.pid} sent no ripe within ${this.ms} ms (bootTimeout)`
+  }
+}
+
+/** The serf broke the protocol: a bad frame, an unknown or unexpected plea, a wrong event number. */
+export class SerfProtocolError extends Schema.TaggedError<SerfProtocolError>()("SerfProtocolError", {
+  pid: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `serf ${this.pid} broke the protocol: ${this.reason}`
+  }
+}
+
+/** Replay reached a different state than the log recorded. */
+export class ReplayDiverged extends Schema.TaggedError<ReplayDiverged>()("ReplayDiverged", {
+  eve: Schema.Number,
+  logged: Schema.Number,
+  serf: Schema.Number
+}) {
+  override get message() {
+    return `event ${this.eve}: logged mug ${this.logged}, serf mug ${this.serf}`
+  }
+}
+
+/** Swim (replay through `work`) met a bail or a swap. */
+export class SwimFailed extends Schema.TaggedError<SwimFailed>()("SwimFailed", {
+  eve: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `swim stopped at event ${this.eve}: ${this.reason}`
+  }
+}
+
+export type SerfError = SerfNotRunning | SerfDied | SerfBootTimeout | SerfProtocolError

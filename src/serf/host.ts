@@ -1,0 +1,367 @@
+/**
+ * The host side of one serf (SPEC §2): the seed's flows as Effect fibers.
+ *
+ * `start` spawns the serf under the supervisor and waits for `ripe`. Every
+ * flow then holds the serf lock; a flow that fails or is interrupted while
+ * holding it kills the serf and poisons the handle (every later flow fails
+ * with `SerfNotRunning`): `withLock` gets that from `onExit`, so no flow needs
+ * its own cleanup path. `work` is the pipelined `run` flow: up to
+ * `maxInFlight` writs outstanding, answered in order.
+ */
+import { Deferred, Effect, Exit, Schema, type Scope, Stream } from "effect"
+import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
+import { spawn } from "../supervisor/child.ts"
+import { InvalidOptions } from "../supervisor/errors.ts"
+import type { Result } from "../supervisor/result.ts"
+import { type CodecName, codec as codecOf } from "../wire/codec.ts"
+import { attach } from "../wire/link.ts"
+import { Dispatcher, isError, type LockOp, type WorkAnswer, type WorkOp } from "./dispatcher.ts"
+import {
+  ReplayDiverged,
+  SerfBootTimeout,
+  type SerfError,
+  SerfNotRunning,
+  SerfProtocolError,
+  SwimFailed
+} from "./errors.ts"
+import { type Event, type Goof, type Plea, PROTOCOL_VERSION, type Ripe } from "./protocol.ts"
+
+export type { WorkAnswer }
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+
+export const SerfOptions = Schema.Struct({
+  command: Schema.String,
+  args: Schema.optional(Schema.Array(Schema.String)),
+  env: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  cwd: Schema.optional(Schema.String),
+  codec: Schema.optional(Schema.Literals(["json", "msgpack"])),
+  maxFrameBytes: Schema.optional(PositiveInt),
+  /** `ripe` must arrive within this (default 30 s). */
+  bootTimeout: Schema.optional(DurationInput),
+  /** After `exit`, before the supervisor escalates (default 2 s). */
+  stopGrace: Schema.optional(DurationInput),
+  /** `work` writs outstanding at most (default 10). */
+  maxInFlight: Schema.optional(PositiveInt),
+  /** Events per `play` in replay (default 1000). */
+  batchSize: Schema.optional(PositiveInt),
+  /** Told to the serf as `LIEGE_PIER`. */
+  pier: Schema.optional(Schema.String),
+  /** Told to the serf as `LIEGE_WORKER_ID` (default 1). */
+  workerId: Schema.optional(Schema.Int),
+  annotations: Schema.optional(Schema.Record(Schema.String, Schema.Unknown))
+})
+export type SerfOptions = typeof SerfOptions.Type
+
+export type PlayResult =
+  | { readonly _tag: "Done"; readonly eve: number; readonly mug: number }
+  | { readonly _tag: "Bail"; readonly eve: number; readonly mug: number; readonly goof: Goof }
+
+/** An event to replay; with `mug`, the serf's mug after it is checked when it ends a batch. */
+export interface ReplayEvent extends Event {
+  readonly mug?: number | undefined
+}
+
+export interface ReplayProgress {
+  readonly eve: number
+  readonly events: number
+}
+
+export interface SwimEffect {
+  readonly eve: number
+  readonly mug: number
+  readonly effects: ReadonlyArray<unknown>
+}
+
+export interface Serf {
+  readonly pid: number
+  readonly ripe: Ripe
+  /** The lock state: the last event the serf has done, and its mug. */
+  readonly state: () => { readonly eve: number; readonly mug: number }
+  /** False once the handle is dead (stopped, failed, or the serf exited). */
+  readonly running: () => boolean
+  readonly inFlight: () => number
+  /** All boot events in one `play` from event 1. */
+  readonly boot: (events: ReadonlyArray<Event>) => Effect.Effect<PlayResult, SerfError>
+  /** `play` batches of at most `batchSize`; stops at the first `play-bail`. */
+  readonly replay: <E>(
+    events: Stream.Stream<ReplayEvent, E>,
+    onProgress?: (progress: ReplayProgress) => void
+  ) => Effect.Effect<PlayResult, SerfError | ReplayDiverged | E>
+  /** Replay through `work`, collecting effects; a bail or a swap is `SwimFailed`. */
+  readonly swim: <E>(
+    events: Stream.Stream<Event, E>
+  ) => Effect.Effect<ReadonlyArray<SwimEffect>, SerfError | SwimFailed | E>
+  /** One event through the `run` pipeline. */
+  readonly work: (ev: unknown, wen?: number) => Effect.Effect<WorkAnswer, SerfError>
+  /** The callback form of `work` for hot paths (the pier); returns a cancel function. */
+  readonly submit: (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void) => () => boolean
+  /** `save` at the current event; returns it. */
+  readonly save: Effect.Effect<number, SerfError>
+  /** `pack` at the current event; returns it. */
+  readonly pack: Effect.Effect<number, SerfError>
+  readonly peek: (
+    path: ReadonlyArray<string>,
+    options?: { readonly gang?: ReadonlyArray<string> | null; readonly now?: number }
+  ) => Effect.Effect<unknown, SerfError>
+  /** `exit 0` once the window has drained, then waits for the process (escalating after `stopGrace`). */
+  readonly stop: Effect.Effect<Result>
+  /** The serf process's result (waits for it). */
+  readonly exited: Effect.Effect<Result>
+  /** Completes with the error that ended the handle. */
+  readonly dead: Effect.Effect<SerfError>
+}
+
+const unexpected = (pid: number, plea: Plea, wanted: string) =>
+  new SerfProtocolError({ pid, reason: `expected ${wanted}, got ${plea.t}` })
+
+export const start = (input: Schema.Codec.Encoded<typeof SerfOptions> | SerfOptions): Effect.Effect<
+  Serf,
+  InvalidOptions | import("../supervisor/errors.ts").SpawnFailed | SerfError,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const options = yield* decodeOptions(SerfOptions, input, (i) => new InvalidOptions(i))
+    const codecName: CodecName = options.codec ?? "json"
+    const workerId = options.workerId ?? 1
+    const bootMs = toMillis(options.bootTimeout ?? 30_000)
+    const batchSize = options.batchSize ?? 1000
+    const child = yield* spawn({
+      command: options.command,
+      args: options.args ?? [],
+      env: {
+        ...options.env,
+        LIEGE_PROTOCOL: String(PROTOCOL_VERSION),
+        LIEGE_CODEC: codecName,
+        LIEGE_WORKER_ID: String(workerId),
+        ...(options.pier === undefined ? {} : { LIEGE_PIER: options.pier })
+      },
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      grace: options.stopGrace ?? 2000,
+      stdout: "pipe",
+      annotations: { serf: workerId, ...options.annotations }
+    })
+    const deadSignal = yield* Deferred.make<SerfError>()
+    let dispatcher: Dispatcher | undefined = undefined
+    const link = attach(child.stdin!, child.stdout!, {
+      codec: codecOf(codecName),
+      maxFrameBytes: options.maxFrameBytes,
+      log: child.log
+    }, {
+      onMessage: (m) => dispatcher!.onMessage(m),
+      onClose: (error) => {
+        const d = dispatcher!
+        if (error === undefined) d.died(null)
+        else d.fail(new SerfProtocolError({ pid: child.pid, reason: error.message }))
+      }
+    })
+    const d = new Dispatcher(child.pid, options.maxInFlight ?? 10, link, (error) => {
+      Deferred.doneUnsafe(deadSignal, Effect.succeed(error))
+      // A dead handle never comes back: make sure the process goes too.
+      Effect.runFork(child.stop)
+    })
+    dispatcher = d
+    yield* Effect.forkScoped(Effect.map(child.result, (r) => d.died(r)))
+
+    const ripe = yield* Effect.callback<Ripe, SerfError>((resume) => {
+      if (d.ripe !== undefined) return resume(Effect.succeed(d.ripe))
+      if (d.dead !== undefined) return resume(Effect.fail(d.dead))
+      d.onRipe = (r) => resume("t" in r ? Effect.succeed(r) : Effect.fail(r))
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: bootMs,
+        orElse: () => Effect.fail(new SerfBootTimeout({ pid: child.pid, ms: bootMs }))
+      }),
+      Effect.tapError((e) => Effect.andThen(Effect.sync(() => d.fail(e)), child.stop))
+    )
+    if (ripe.pro !== PROTOCOL_VERSION) {
+      const e = new SerfProtocolError({
+        pid: child.pid,
+        reason: `serf speaks protocol ${ripe.pro}, this host speaks ${PROTOCOL_VERSION}`
+      })
+      d.fail(e)
+      yield* child.stop
+      return yield* e
+    }
+
+    const acquire = Effect.callback<void, SerfError>((resume) => {
+      const op: LockOp = {
+        kind: "lock",
+        grant: () => resume(Effect.void),
+        refuse: (e) => resume(Effect.fail(e)),
+        cancelled: false
+      }
+      d.submit(op)
+      return Effect.sync(() => {
+        op.cancelled = true
+      })
+    })
+
+    /** Runs `flow` holding the lock; a failure or an interruption inside kills the serf. */
+    const withLock = <A, E>(flow: Effect.Effect<A, E>): Effect.Effect<A, E | SerfError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          yield* restore(acquire)
+          const exit = yield* Effect.exit(restore(flow))
+          if (Exit.isSuccess(exit)) {
+            d.release()
+            return exit.value
+          }
+          if (d.dead === undefined) {
+            d.fail(new SerfNotRunning({ pid: child.pid, reason: "a flow failed or was interrupted holding the lock" }))
+          }
+          return yield* exit
+        })
+      )
+
+    const ask = (writ: unknown) =>
+      Effect.callback<Plea, SerfError>((resume) => {
+        d.ask(writ, (answer) => resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer)))
+      })
+
+    const play = (events: ReadonlyArray<Event>) =>
+      Effect.flatMap(ask({ t: "play", eve: d.eve + 1, events }), (plea): Effect.Effect<PlayResult, SerfError> => {
+        if (plea.t === "play-done") {
+          d.eve += events.length
+          d.mug = plea.mug
+          return Effect.succeed({ _tag: "Done", eve: d.eve, mug: d.mug })
+        }
+        if (plea.t === "play-bail") {
+          d.eve = plea.eve - 1
+          d.mug = plea.mug
+          return Effect.succeed({ _tag: "Bail", eve: plea.eve, mug: plea.mug, goof: plea.dud })
+        }
+        return Effect.fail(unexpected(child.pid, plea, "play-done or play-bail"))
+      })
+
+    const boot = (events: ReadonlyArray<Event>) =>
+      withLock(Effect.suspend(() => {
+        if (events.length === 0) return Effect.succeed<PlayResult>({ _tag: "Done", eve: d.eve, mug: d.mug })
+        return play(events)
+      }))
+
+    class Bailed {
+      readonly result: PlayResult
+      constructor(result: PlayResult) {
+        this.result = result
+      }
+    }
+
+    const replay = <E>(events: Stream.Stream<ReplayEvent, E>, onProgress?: (p: ReplayProgress) => void) =>
+      withLock(Effect.gen(function*() {
+        let done = 0
+        const exit = yield* Effect.exit(events.pipe(
+          Stream.rechunk(batchSize),
+          Stream.runForEachArray((batch) =>
+            Effect.gen(function*() {
+              const result = yield* play(batch.map((e) => ({ wen: e.wen, ev: e.ev })))
+              if (result._tag === "Bail") return yield* Effect.fail(new Bailed(result))
+              const logged = batch[batch.length - 1]!.mug
+              if (logged !== undefined && logged !== result.mug) {
+                return yield* new ReplayDiverged({ eve: result.eve, logged, serf: result.mug })
+              }
+              done += batch.length
+              onProgress?.({ eve: result.eve, events: done })
+            })
+          )
+        ))
+        if (Exit.isSuccess(exit)) return { _tag: "Done", eve: d.eve, mug: d.mug } as PlayResult
+        const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+        if (failure !== undefined && failure.error instanceof Bailed) return failure.error.result
+        return yield* (exit as Exit.Exit<never, E | SerfError | ReplayDiverged>)
+      }))
+
+    const swim = <E>(events: Stream.Stream<Event, E>) =>
+      withLock(Effect.gen(function*() {
+        const out: Array<SwimEffect> = []
+        yield* Stream.runForEach(events, (e) =>
+          Effect.flatMap(ask({ t: "work", wen: e.wen, ev: e.ev }), (plea): Effect.Effect<void, SerfError | SwimFailed> => {
+            if (plea.t === "work-done") {
+              if (plea.eve !== d.eve + 1) {
+                return Effect.fail(
+                  new SerfProtocolError({ pid: child.pid, reason: `work-done for ${plea.eve}, expected ${d.eve + 1}` })
+                )
+              }
+              d.eve = plea.eve
+              d.mug = plea.mug
+              out.push({ eve: plea.eve, mug: plea.mug, effects: plea.fec })
+              return Effect.void
+            }
+            if (plea.t === "work-bail" || plea.t === "work-swap") {
+              return Effect.fail(new SwimFailed({ eve: d.eve + 1, reason: `the serf answered ${plea.t}` }))
+            }
+            return Effect.fail(unexpected(child.pid, plea, "a work answer"))
+          }))
+        return out as ReadonlyArray<SwimEffect>
+      }))
+
+    const submit = (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void) => {
+      const op: WorkOp = { kind: "work", wen, ev, done, sent: false, cancelled: false }
+      d.submit(op)
+      return () => {
+        if (op.sent) return false
+        op.cancelled = true
+        return true
+      }
+    }
+
+    const work = (ev: unknown, wen?: number) =>
+      Effect.callback<WorkAnswer, SerfError>((resume) => {
+        let gone = false
+        const cancel = submit(ev, wen ?? Date.now(), (answer) => {
+          if (!gone) resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
+        })
+        return Effect.sync(() => {
+          // not sent: it never will be; sent: the serf answers, nobody listens
+          gone = true
+          cancel()
+        })
+      })
+
+    const live = (t: "save" | "pack") =>
+      withLock(Effect.suspend(() => {
+        const eve = d.eve
+        return Effect.flatMap(
+          ask({ t, eve }),
+          (plea) => plea.t === "live" ? Effect.succeed(eve) : Effect.fail(unexpected(child.pid, plea, "live"))
+        )
+      }))
+
+    const peek = (
+      path: ReadonlyArray<string>,
+      options?: { readonly gang?: ReadonlyArray<string> | null; readonly now?: number }
+    ) =>
+      withLock(Effect.flatMap(
+        ask({ t: "peek", now: options?.now ?? Date.now(), gang: options?.gang ?? null, path }),
+        (plea) => plea.t === "peek" ? Effect.succeed(plea.dat) : Effect.fail(unexpected(child.pid, plea, "peek"))
+      ))
+
+    const stop = Effect.gen(function*() {
+      if (d.dead === undefined) {
+        yield* Effect.ignore(withLock(Effect.sync(() => {
+          link.send({ t: "exit", code: 0 })
+          d.fail(new SerfNotRunning({ pid: child.pid, reason: "it was stopped" }))
+        })))
+      }
+      return yield* child.stop
+    })
+
+    return {
+      pid: child.pid,
+      ripe,
+      state: () => ({ eve: d.eve, mug: d.mug }),
+      running: () => d.dead === undefined,
+      inFlight: () => d.inFlight,
+      boot,
+      replay,
+      swim,
+      work,
+      submit,
+      save: live("save"),
+      pack: live("pack"),
+      peek,
+      stop,
+      exited: child.result,
+      dead: Deferred.await(deadSignal)
+    } satisfies Serf
+  })

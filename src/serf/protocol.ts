@@ -1,0 +1,88 @@
+/**
+ * The serf protocol (SPEC §2): writs (host → serf) and pleas (serf → host).
+ * Every message is an object with a string tag `t`; the same shapes travel in
+ * both codecs.
+ */
+import { Schema } from "effect"
+
+export const PROTOCOL_VERSION = 1
+
+const EventNumber = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+/** A 32-bit unsigned hash of serf state, computed by the serf. */
+export const Mug = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff }))
+/** Milliseconds since the epoch. */
+const Wen = Schema.Finite
+
+/** An error name and its lines. */
+export const Goof = Schema.Struct({ mote: Schema.String, tang: Schema.Array(Schema.String) })
+export type Goof = typeof Goof.Type
+
+/** One event as the log and `play` carry it. */
+export const Event = Schema.Struct({ wen: Wen, ev: Schema.Unknown })
+export type Event = typeof Event.Type
+
+// ── writs ────────────────────────────────────────────────────────────────────
+
+export const Exit = Schema.Struct({ t: Schema.Literal("exit"), code: Schema.Int })
+export const Save = Schema.Struct({ t: Schema.Literal("save"), eve: EventNumber })
+export const Pack = Schema.Struct({ t: Schema.Literal("pack"), eve: EventNumber })
+export const Peek = Schema.Struct({
+  t: Schema.Literal("peek"),
+  now: Wen,
+  gang: Schema.NullOr(Schema.Array(Schema.String)),
+  path: Schema.Array(Schema.String)
+})
+export const Play = Schema.Struct({ t: Schema.Literal("play"), eve: EventNumber, events: Schema.Array(Event) })
+export const Work = Schema.Struct({ t: Schema.Literal("work"), wen: Wen, ev: Schema.Unknown })
+
+export const Writ = Schema.Union([Exit, Save, Pack, Peek, Play, Work])
+export type Writ = typeof Writ.Type
+
+// ── pleas ────────────────────────────────────────────────────────────────────
+
+export const Ripe = Schema.Struct({
+  t: Schema.Literal("ripe"),
+  pro: Schema.Int,
+  hon: Schema.Int,
+  nok: Schema.Int,
+  eve: EventNumber,
+  mug: Mug
+})
+export type Ripe = typeof Ripe.Type
+export const Live = Schema.Struct({ t: Schema.Literal("live") })
+export const Peeked = Schema.Struct({ t: Schema.Literal("peek"), dat: Schema.Unknown })
+export const PlayDone = Schema.Struct({ t: Schema.Literal("play-done"), mug: Mug })
+export const PlayBail = Schema.Struct({ t: Schema.Literal("play-bail"), eve: EventNumber, mug: Mug, dud: Goof })
+export const WorkDone = Schema.Struct({
+  t: Schema.Literal("work-done"),
+  eve: EventNumber,
+  mug: Mug,
+  fec: Schema.Array(Schema.Unknown)
+})
+export type WorkDone = typeof WorkDone.Type
+export const WorkSwap = Schema.Struct({
+  t: Schema.Literal("work-swap"),
+  eve: EventNumber,
+  mug: Mug,
+  wen: Wen,
+  ev: Schema.Unknown,
+  fec: Schema.Array(Schema.Unknown)
+})
+export type WorkSwap = typeof WorkSwap.Type
+export const WorkBail = Schema.Struct({ t: Schema.Literal("work-bail"), lud: Schema.Array(Goof) })
+export type WorkBail = typeof WorkBail.Type
+
+export const Plea = Schema.Union([Ripe, Live, Peeked, PlayDone, PlayBail, WorkDone, WorkSwap, WorkBail])
+export type Plea = typeof Plea.Type
+
+/** Decoders by tag: a plea is checked against the one schema its tag names. */
+export const pleaDecoders: Record<string, (u: unknown) => import("effect").Exit.Exit<Plea, Schema.SchemaError>> = {
+  ripe: Schema.decodeUnknownExit(Ripe),
+  live: Schema.decodeUnknownExit(Live),
+  peek: Schema.decodeUnknownExit(Peeked),
+  "play-done": Schema.decodeUnknownExit(PlayDone),
+  "play-bail": Schema.decodeUnknownExit(PlayBail),
+  "work-done": Schema.decodeUnknownExit(WorkDone),
+  "work-swap": Schema.decodeUnknownExit(WorkSwap),
+  "work-bail": Schema.decodeUnknownExit(WorkBail)
+}

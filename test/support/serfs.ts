@@ -1,0 +1,14 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fixture, node, root } from "./procs.ts"
+
+export const kvSerf = { command: node, args: [path.join(root, "examples/kv-serf.ts")] }
+export const testSerf = (env: Record<string, string> = {}) => ({
+  command: node,
+  args: [fixture("test-serf.ts")],
+  env
+})
+
+/** A fresh temporary folder, removed by the caller when done. */
+export const tempDir = (prefix = "liege-test-") => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
