@@ -52,7 +52,7 @@ export interface LockOp {
 }
 
 /** Answers are plain data; errors are `Error` instances (tagged errors). */
-export const isError = <A>(u: A | SerfError): u is SerfError => u instanceof Error
+export const isError = <A, E extends Error>(u: A | E): u is E => u instanceof Error
 
 export class Dispatcher {
   readonly pid: number

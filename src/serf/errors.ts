@@ -47,6 +47,16 @@ export class SerfProtocolError extends Schema.TaggedError<SerfProtocolError>()("
   }
 }
 
+/** The serf speaks another protocol version: restarting it will not help. */
+export class SerfIncompatible extends Schema.TaggedError<SerfIncompatible>()("SerfIncompatible", {
+  pid: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `serf ${this.pid} is incompatible: ${this.reason}`
+  }
+}
+
 /** Replay reached a different state than the log recorded. */
 export class ReplayDiverged extends Schema.TaggedError<ReplayDiverged>()("ReplayDiverged", {
   eve: Schema.Number,

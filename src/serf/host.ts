@@ -11,7 +11,7 @@
 import { Deferred, Effect, Exit, Schema, type Scope, Stream } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { spawn } from "../supervisor/child.ts"
-import { InvalidOptions } from "../supervisor/errors.ts"
+import { InvalidOptions, type SpawnFailed } from "../supervisor/errors.ts"
 import type { Result } from "../supervisor/result.ts"
 import { type CodecName, codec as codecOf } from "../wire/codec.ts"
 import { attach } from "../wire/link.ts"
@@ -21,6 +21,7 @@ import {
   SerfBootTimeout,
   type SerfError,
   SerfNotRunning,
+  SerfIncompatible,
   SerfProtocolError,
   SwimFailed
 } from "./errors.ts"
@@ -96,10 +97,12 @@ export interface Serf {
   readonly work: (ev: unknown, wen?: number) => Effect.Effect<WorkAnswer, SerfError>
   /** The callback form of `work` for hot paths (the pier); returns a cancel function. */
   readonly submit: (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void) => () => boolean
-  /** `save` at the current event; returns it. */
-  readonly save: Effect.Effect<number, SerfError>
-  /** `pack` at the current event; returns it. */
-  readonly pack: Effect.Effect<number, SerfError>
+  /** `save` at the current event, after `before` ran under the lock; returns the event. */
+  readonly save: <E = never>(before?: Effect.Effect<void, E>) => Effect.Effect<number, SerfError | E>
+  /** `pack` at the current event, after `before` ran under the lock; returns the event. */
+  readonly pack: <E = never>(before?: Effect.Effect<void, E>) => Effect.Effect<number, SerfError | E>
+  /** Kills the serf now and poisons the handle (for a host that can no longer trust its state). */
+  readonly abandon: (reason: string) => void
   readonly peek: (
     path: ReadonlyArray<string>,
     options?: { readonly gang?: ReadonlyArray<string> | null; readonly now?: number }
@@ -115,9 +118,17 @@ export interface Serf {
 const unexpected = (pid: number, plea: Plea, wanted: string) =>
   new SerfProtocolError({ pid, reason: `expected ${wanted}, got ${plea.t}` })
 
-export const start = (input: Schema.Codec.Encoded<typeof SerfOptions> | SerfOptions): Effect.Effect<
+export interface SerfHooks {
+  /** Called after the pleas of one chunk read from the serf (the pier commits there). */
+  readonly afterPleas?: (() => void) | undefined
+}
+
+export const start = (
+  input: Schema.Codec.Encoded<typeof SerfOptions> | SerfOptions,
+  hooks: SerfHooks = {}
+): Effect.Effect<
   Serf,
-  InvalidOptions | import("../supervisor/errors.ts").SpawnFailed | SerfError,
+  InvalidOptions | SpawnFailed | SerfIncompatible | SerfError,
   Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -149,6 +160,7 @@ export const start = (input: Schema.Codec.Encoded<typeof SerfOptions> | SerfOpti
       log: child.log
     }, {
       onMessage: (m) => dispatcher!.onMessage(m),
+      onChunk: hooks.afterPleas,
       onClose: (error) => {
         const d = dispatcher!
         if (error === undefined) d.died(null)
@@ -175,11 +187,11 @@ export const start = (input: Schema.Codec.Encoded<typeof SerfOptions> | SerfOpti
       Effect.tapError((e) => Effect.andThen(Effect.sync(() => d.fail(e)), child.stop))
     )
     if (ripe.pro !== PROTOCOL_VERSION) {
-      const e = new SerfProtocolError({
+      const e = new SerfIncompatible({
         pid: child.pid,
         reason: `serf speaks protocol ${ripe.pro}, this host speaks ${PROTOCOL_VERSION}`
       })
-      d.fail(e)
+      d.fail(new SerfNotRunning({ pid: child.pid, reason: e.reason }))
       yield* child.stop
       return yield* e
     }
@@ -318,14 +330,17 @@ export const start = (input: Schema.Codec.Encoded<typeof SerfOptions> | SerfOpti
         })
       })
 
-    const live = (t: "save" | "pack") =>
-      withLock(Effect.suspend(() => {
-        const eve = d.eve
-        return Effect.flatMap(
-          ask({ t, eve }),
-          (plea) => plea.t === "live" ? Effect.succeed(eve) : Effect.fail(unexpected(child.pid, plea, "live"))
-        )
-      }))
+    const live = (t: "save" | "pack") => <E = never>(before?: Effect.Effect<void, E>) =>
+      withLock(Effect.andThen(
+        before ?? Effect.void,
+        Effect.suspend(() => {
+          const eve = d.eve
+          return Effect.flatMap(
+            ask({ t, eve }),
+            (plea) => plea.t === "live" ? Effect.succeed(eve) : Effect.fail(unexpected(child.pid, plea, "live"))
+          )
+        })
+      ))
 
     const peek = (
       path: ReadonlyArray<string>,
@@ -361,6 +376,7 @@ export const start = (input: Schema.Codec.Encoded<typeof SerfOptions> | SerfOpti
       pack: live("pack"),
       peek,
       stop,
+      abandon: (reason) => d.fail(new SerfNotRunning({ pid: child.pid, reason })),
       exited: child.result,
       dead: Deferred.await(deadSignal)
     } satisfies Serf

@@ -8,8 +8,10 @@ import * as fs from "node:fs"
 
 const hasProc = fs.existsSync("/proc/self/stat")
 
-/** Parses `/proc/<pid>/stat`: state letter and process group. */
-const readStat = (pid: string): { readonly state: string; readonly pgrp: number } | undefined => {
+/** Parses `/proc/<pid>/stat`: state letter, process group, start time (clock ticks after boot). */
+const readStat = (
+  pid: string
+): { readonly state: string; readonly pgrp: number; readonly start: string } | undefined => {
   let text: string
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
@@ -18,7 +20,7 @@ const readStat = (pid: string): { readonly state: string; readonly pgrp: number 
   }
   const close = text.lastIndexOf(")")
   const fields = text.slice(close + 2).split(" ")
-  return { state: fields[0] ?? "", pgrp: Number(fields[2]) }
+  return { state: fields[0] ?? "", pgrp: Number(fields[2]), start: fields[19] ?? "" }
 }
 
 /** True when `pid` exists and is not a zombie. */
@@ -33,6 +35,17 @@ export const isAlive = (pid: number): boolean => {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM"
   }
+}
+
+/**
+ * An identity for a live process that survives pid reuse: its pid and start
+ * time. Undefined when the process is gone (or a zombie, or there is no /proc).
+ */
+export const processIdentity = (pid: number): string | undefined => {
+  if (!hasProc) return undefined
+  const stat = readStat(String(pid))
+  if (stat === undefined || stat.state === "Z" || stat.state === "X") return undefined
+  return `${pid}:${stat.start}`
 }
 
 /** The live (non-zombie) members of process group `pgid`. */

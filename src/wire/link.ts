@@ -27,6 +27,8 @@ export interface LinkHandlers {
   readonly onMessage: (message: unknown) => void
   /** Called once: `undefined` for a clean end of stream, else what broke the link. */
   readonly onClose: (error: ProtocolError | undefined) => void
+  /** Called after the messages of one chunk read from the pipe (a natural batch). */
+  readonly onChunk?: (() => void) | undefined
 }
 
 export interface Link {
@@ -87,6 +89,7 @@ export const attach = (
       if (e instanceof FrameOverflow) return close(new FrameTooLarge({ length: e.length, max: e.max }))
       throw e
     }
+    handlers.onChunk?.()
   })
   stdout.on("end", () =>
     close(

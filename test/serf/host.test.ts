@@ -59,8 +59,8 @@ describe("serf host", () => {
         const first = yield* Effect.scoped(Effect.gen(function*() {
           const serf = yield* start({ ...kvSerf, pier })
           yield* serf.work({ op: "put", key: "x", value: "y" })
-          expect(yield* serf.save).toBe(1)
-          expect(yield* serf.pack).toBe(1)
+          expect(yield* serf.save()).toBe(1)
+          expect(yield* serf.pack()).toBe(1)
           const r = yield* serf.stop
           expect(r.termination).toBe("Clean")
           return serf.state()
@@ -181,7 +181,7 @@ describe("serf host", () => {
   live("a serf of another protocol version is refused", () =>
     Effect.gen(function*() {
       const e = yield* Effect.flip(start({ ...testSerf({ TEST_SERF_PRO: "2" }), stopGrace: 100 }))
-      expect(e._tag).toBe("SerfProtocolError")
+      expect(e._tag).toBe("SerfIncompatible")
       expect(e.message).toContain("protocol 2")
     }))
 

@@ -1,0 +1,61 @@
+import { Schema } from "effect"
+
+/** Another process holds the pier. */
+export class PierLocked extends Schema.TaggedError<PierLocked>()("PierLocked", {
+  dir: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `pier ${this.dir} is locked: ${this.reason}`
+  }
+}
+
+/** The pier cannot be used with this serf or this liege: identity, protocol, format, or a snapshot ahead of the log. */
+export class PierMismatch extends Schema.TaggedError<PierMismatch>()("PierMismatch", {
+  dir: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `pier ${this.dir}: ${this.reason}`
+  }
+}
+
+/** The pier's log could not be written or read. */
+export class PierIo extends Schema.TaggedError<PierIo>()("PierIo", {
+  dir: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `pier ${this.dir}: ${this.reason}`
+  }
+}
+
+/** The serf died more than `maxRestarts` times within `restartWindow`. */
+export class PierGaveUp extends Schema.TaggedError<PierGaveUp>()("PierGaveUp", {
+  restarts: Schema.Number,
+  windowMs: Schema.Number,
+  last: Schema.String
+}) {
+  override get message() {
+    return `the serf failed ${this.restarts} times within ${this.windowMs} ms; giving up (last: ${this.last})`
+  }
+}
+
+/** The serf could not boot or replay its own log (a play-bail). */
+export class PierBootFailed extends Schema.TaggedError<PierBootFailed>()("PierBootFailed", {
+  eve: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `the serf refused event ${this.eve} while booting or replaying: ${this.reason}`
+  }
+}
+
+/** The pier is shutting down: this request was not (or could not be) served. */
+export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `shutting down: ${this.reason}`
+  }
+}
