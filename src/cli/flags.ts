@@ -3,6 +3,7 @@
  * `2m`, `1h`; counts; the log format.
  */
 import { Flag } from "effect/cli"
+import { parseListen } from "../http/server.ts"
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
@@ -42,3 +43,25 @@ export const logFormat = Flag.Literals("log-format", ["pretty", "json"]).pipe(
   Flag.withDescription("log lines on stderr: pretty (default on a TTY) or json"),
   Flag.optional
 )
+
+const toListen = (text: string) => {
+  const listen = parseListen(text)
+  if (listen === undefined) throw new Error("HOST:PORT, like 127.0.0.1:7070 (port 0: any free port)")
+  return listen
+}
+
+/** The flags both servers take (`liege serf`, `liege pool`). */
+export const serverFlags = {
+  listen: Flag.String("listen").pipe(
+    Flag.withDefault("127.0.0.1:7070"),
+    Flag.mapTryCatch(toListen, (e) => (e as Error).message),
+    Flag.withDescription("HTTP address, HOST:PORT (port 0: any free port)")
+  ),
+  token: Flag.String("token").pipe(Flag.withDescription("require Authorization: Bearer T"), Flag.optional),
+  drain: duration("drain", "30s").pipe(Flag.withDescription("on SIGTERM: time to finish accepted work")),
+  codec: Flag.Literals("codec", ["json", "msgpack"]).pipe(Flag.withDefault("json"), Flag.withDescription("wire codec")),
+  maxFrameBytes: count("max-frame-bytes", 64 * 1024 * 1024, 1).pipe(
+    Flag.withDescription("largest frame accepted from a worker")
+  ),
+  maxBody: count("max-body", 1024 * 1024, 1).pipe(Flag.withDescription("largest HTTP request body"))
+}

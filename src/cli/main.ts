@@ -13,11 +13,12 @@ import * as Logging from "../internal/logger.ts"
 import { ExitStatus, UsageError } from "./errors.ts"
 import { root } from "./root.ts"
 import { run } from "./run.ts"
+import { serf } from "./serf.ts"
 import { makeShutdown, Shutdown } from "./shutdown.ts"
 
 export const VERSION = "0.1.0"
 
-export const liege = root.pipe(Command.withSubcommands([run]))
+export const liege = root.pipe(Command.withSubcommands([run, serf]))
 
 /** Bad invocations: one line on stderr (help only when asked for). */
 const presenter = CliOutput.layerPresenter({

@@ -1,3 +1,4 @@
+import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -58,3 +59,13 @@ export const eventually = async (check: () => boolean, ms = 10_000, what = "cond
     await new Promise((r) => setTimeout(r, 10))
   }
 }
+
+/** `eventually` as an interruptible Effect (no timer left behind when interrupted). */
+export const until = (check: () => boolean, ms = 10_000, what = "condition") =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + ms
+    while (!check()) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+      yield* Effect.sleep(10)
+    }
+  })

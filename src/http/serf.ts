@@ -1,0 +1,112 @@
+/**
+ * The routes of `liege serf` (SPEC §8):
+ *
+ * - `POST /v1/events` — the event; once durable `200 {eve, mug, effects}`
+ *   (plus `swapped` for a swap), or `422 {"error":{"tag":"Bail","goofs":[…]}}`;
+ * - `GET /v1/peek/<path…>` — `200 {dat}`;
+ * - `POST /v1/snapshot`, `POST /v1/pack` — `200 {eve}`;
+ * - before the first serf is ripe, every route answers 503; later, while a
+ *   serf restarts, requests wait for the next one.
+ */
+import { Effect } from "effect"
+import { HttpServerResponse } from "effect/http"
+import type { Pier, PokeError } from "../pier/pier.ts"
+import { format, Histogram, powersOfTwo } from "./prometheus.ts"
+import { type App, errorResponse, ok, readJson } from "./server.ts"
+
+const statusOf = (e: PokeError): number => {
+  switch (e._tag) {
+    case "ShuttingDown":
+      return 503
+    case "PierIo":
+      return 500
+    default:
+      return 503
+  }
+}
+
+const failure = (e: PokeError) => errorResponse(statusOf(e), e._tag, e.message)
+
+/** Events per group commit, observed by the pier's `onCommit` hook. */
+export const commitBatches = () => new Histogram(powersOfTwo(1024))
+
+export const serfApp = (pier: Pier, options: { readonly maxBody: number; readonly batches: Histogram }): App => {
+  const { batches } = options
+  let everReady = false
+  const ready = () => {
+    if (pier.ready()) everReady = true
+    return everReady
+  }
+  const notReady = errorResponse(503, "NotReady", "the serf is not ripe yet (booting or replaying)")
+  const requests = new Map<string, number>()
+  const count = (route: string, status: number) => {
+    const key = `${route} ${status}`
+    requests.set(key, (requests.get(key) ?? 0) + 1)
+  }
+  const counted = (route: string, effect: Effect.Effect<HttpServerResponse.HttpServerResponse>) =>
+    Effect.tap(effect, (r) => Effect.sync(() => count(route, r.status)))
+
+  return {
+    healthy: () => pier.ready(),
+    metrics: () => {
+      const s = pier.stats()
+      return format([
+        { name: "liege_serf_events_total", help: "events logged", type: "counter", samples: [{ value: s.events }] },
+        { name: "liege_serf_commits_total", help: "group commits", type: "counter", samples: [{ value: s.commits }] },
+        { name: "liege_serf_commit_batch_events", help: "events per group commit", type: "histogram", histogram: batches },
+        { name: "liege_serf_in_flight", help: "work writs outstanding", type: "gauge", samples: [{ value: s.inFlight }] },
+        { name: "liege_serf_pending", help: "events accepted, not yet answered", type: "gauge", samples: [{ value: s.pending }] },
+        { name: "liege_serf_eve", help: "last logged event", type: "gauge", samples: [{ value: s.eve }] },
+        { name: "liege_serf_ripe", help: "1 when a ripe serf is serving", type: "gauge", samples: [{ value: s.ready ? 1 : 0 }] },
+        { name: "liege_serf_restarts_total", help: "serf restarts", type: "counter", samples: [{ value: s.restarts }] },
+        { name: "liege_serf_replay_events", help: "events replayed at the last start", type: "gauge", samples: [{ value: s.replay.done }] },
+        { name: "liege_serf_replay_total", help: "events to replay at the last start", type: "gauge", samples: [{ value: s.replay.total }] },
+        {
+          name: "liege_http_requests_total",
+          help: "HTTP requests by route and status",
+          type: "counter",
+          samples: [...requests].map(([k, value]) => {
+            const [route, status] = k.split(" ")
+            return { labels: { route: route!, status: status! }, value }
+          })
+        }
+      ])
+    },
+    route: (request, path) => {
+      const method = request.method
+      if (path === "/v1/events") {
+        if (method !== "POST") return Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST an event"))
+        return counted("events", Effect.gen(function*() {
+          if (!ready()) return notReady
+          const body = yield* readJson(request, options.maxBody)
+          const answer = yield* pier.poke(body.value, body.text)
+          if (answer._tag === "Bail") {
+            return errorResponse(422, "Bail", "the serf refused the event", { goofs: answer.goofs })
+          }
+          return ok(
+            answer._tag === "Swap"
+              ? { eve: answer.eve, mug: answer.mug, effects: answer.effects, swapped: answer.ev }
+              : { eve: answer.eve, mug: answer.mug, effects: answer.effects }
+          )
+        }).pipe(Effect.catch((e) => Effect.succeed(e instanceof Error ? failure(e as PokeError) : e))))
+      }
+      if (path === "/v1/peek" || path.startsWith("/v1/peek/")) {
+        if (method !== "GET") return Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a peek"))
+        const segments = path.slice("/v1/peek".length).split("/").filter((s) => s !== "").map(decodeURIComponent)
+        return counted("peek", Effect.gen(function*() {
+          if (!ready()) return notReady
+          return ok({ dat: (yield* pier.peek(segments)) ?? null })
+        }).pipe(Effect.catch((e) => Effect.succeed(failure(e)))))
+      }
+      if (path === "/v1/snapshot" || path === "/v1/pack") {
+        if (method !== "POST") return Effect.succeed(errorResponse(405, "MethodNotAllowed", `POST ${path}`))
+        const op = path === "/v1/snapshot" ? pier.snapshot : pier.pack
+        return counted(path.slice(4), Effect.gen(function*() {
+          if (!ready()) return notReady
+          return ok({ eve: yield* op })
+        }).pipe(Effect.catch((e) => Effect.succeed(failure(e)))))
+      }
+      return undefined
+    }
+  }
+}
