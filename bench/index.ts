@@ -1,10 +1,11 @@
 /**
  * `npm run bench [-- name…]`: one JSON line per case on stdout.
- * Names: frames, run (default: all).
+ * Names: frames, run, serf (default: all).
  */
 const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknown> }>> = {
   frames: () => import("./frames.ts"),
-  run: () => import("./run.ts")
+  run: () => import("./run.ts"),
+  serf: () => import("./serf.ts")
 }
 
 const wanted = process.argv.slice(2)

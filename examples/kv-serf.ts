@@ -22,6 +22,7 @@ let mug = 0
 
 /** JSON with object keys sorted, so that both languages hash the same bytes. */
 const canonical = (v: unknown): string => {
+  if (typeof v !== "object" || v === null) return JSON.stringify(v)
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`
   if (v !== null && typeof v === "object") {
     const keys = Object.keys(v).sort()
@@ -30,11 +31,37 @@ const canonical = (v: unknown): string => {
   return JSON.stringify(v)
 }
 
+/** FNV-1a (32 bit) over the UTF-8 bytes of `text`, encoded on the fly (no buffer). */
 const fnv1a = (text: string): number => {
   let h = 0x811c9dc5
-  for (const b of Buffer.from(text, "utf8")) {
-    h ^= b
-    h = Math.imul(h, 0x01000193)
+  const byte = (b: number) => {
+    h = Math.imul(h ^ b, 0x01000193)
+  }
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i)
+    if (c < 0x80) {
+      h = Math.imul(h ^ c, 0x01000193)
+      continue
+    }
+    if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d < 0xe000) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
+        i++
+      }
+    }
+    if (c >= 0xd800 && c < 0xe000) c = 0xfffd // a lone surrogate is U+FFFD in UTF-8, as Buffer.from writes it
+    if (c < 0x800) {
+      byte(0xc0 | (c >> 6))
+    } else if (c < 0x10000) {
+      byte(0xe0 | (c >> 12))
+      byte(0x80 | ((c >> 6) & 0x3f))
+    } else {
+      byte(0xf0 | (c >> 18))
+      byte(0x80 | ((c >> 12) & 0x3f))
+      byte(0x80 | ((c >> 6) & 0x3f))
+    }
+    byte(0x80 | (c & 0x3f))
   }
   return h >>> 0
 }

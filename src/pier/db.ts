@@ -23,6 +23,7 @@ import * as path from "node:path"
 import { DatabaseSync, type StatementSync } from "node:sqlite"
 
 export const PIER_VERSION = 1
+const WIDE = 32
 
 export interface LoggedEvent {
   readonly eve: number
@@ -44,6 +45,8 @@ export class PierDb {
   readonly file: string
   private readonly db: DatabaseSync
   private readonly insert: StatementSync
+  /** INSERT of exactly `WIDE` rows at once: a group commit runs few statements. */
+  private readonly insertWide: StatementSync
   private readonly begin: StatementSync
   private readonly commit: StatementSync
   private readonly rollback: StatementSync
@@ -58,6 +61,7 @@ export class PierDb {
     this.file = file
     this.db = db
     this.insert = db.prepare("INSERT INTO events (eve, wen, mug, ev) VALUES (?, ?, ?, ?)")
+    this.insertWide = db.prepare(`INSERT INTO events (eve, wen, mug, ev) VALUES ${Array(WIDE).fill("(?, ?, ?, ?)").join(", ")}`)
     this.begin = db.prepare("BEGIN IMMEDIATE")
     this.commit = db.prepare("COMMIT")
     this.rollback = db.prepare("ROLLBACK")
@@ -118,7 +122,24 @@ export class PierDb {
     if (events.length === 0) return
     this.begin.run()
     try {
-      for (const e of events) this.insert.run(e.eve, e.wen, e.mug, e.ev)
+      let i = 0
+      if (events.length >= WIDE) {
+        const params = new Array<number | string | null>(WIDE * 4)
+        for (; i + WIDE <= events.length; i += WIDE) {
+          for (let j = 0; j < WIDE; j++) {
+            const e = events[i + j]!
+            params[j * 4] = e.eve
+            params[j * 4 + 1] = e.wen
+            params[j * 4 + 2] = e.mug
+            params[j * 4 + 3] = e.ev
+          }
+          this.insertWide.run(...params)
+        }
+      }
+      for (; i < events.length; i++) {
+        const e = events[i]!
+        this.insert.run(e.eve, e.wen, e.mug, e.ev)
+      }
       this.commit.run()
     } catch (e) {
       try {

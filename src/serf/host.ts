@@ -262,8 +262,10 @@ export const start = (
     const replay = <E>(events: Stream.Stream<ReplayEvent, E>, onProgress?: (p: ReplayProgress) => void) =>
       withLock(Effect.gen(function*() {
         let done = 0
+        // The next batch is read (from the log, say) while the serf plays this one.
         const exit = yield* Effect.exit(events.pipe(
           Stream.rechunk(batchSize),
+          Stream.bufferArray({ capacity: 2 }),
           Stream.runForEachArray((batch) =>
             Effect.gen(function*() {
               const result = yield* play(batch.map((e) => ({ wen: e.wen, ev: e.ev })))

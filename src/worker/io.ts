@@ -14,6 +14,8 @@ export interface WorkerIo {
   readonly send: (message: unknown) => void
   /** Sends a log line to the host (`pri` 0 debug … 3 error). */
   readonly slog: (pri: 0 | 1 | 2 | 3, msg: string) => void
+  /** Flushes what was sent, then exits with `code`. */
+  readonly exit: (code: number) => never
 }
 
 export interface WorkerIoOptions {
@@ -55,7 +57,12 @@ export const connect = (options: WorkerIoOptions): WorkerIo => {
   const io: WorkerIo = {
     codec,
     send,
-    slog: (pri, msg) => send({ t: "slog", pri, msg })
+    slog: (pri, msg) => send({ t: "slog", pri, msg }),
+    exit: (code) => {
+      // stdout on a pipe is synchronous: uncorked, it is written before exit
+      if (corked) uncork()
+      return process.exit(code)
+    }
   }
   // The host went away: nothing left to do.
   out.on("error", () => process.exit(0))
@@ -80,7 +87,7 @@ export const connect = (options: WorkerIoOptions): WorkerIo => {
   })
   process.stdin.on("end", () => {
     Promise.resolve(options.onEnd?.()).then(
-      () => process.exit(0),
+      () => io.exit(0),
       (e) => fatal(`onEnd failed: ${(e as Error).message}`)
     )
   })

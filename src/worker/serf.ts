@@ -40,7 +40,7 @@ export interface SerfDefinition {
   readonly load?: (pier: string | undefined) => { readonly eve: number; readonly mug: number } | undefined
   /** Applies one event and returns its effects; throws to refuse it. */
   readonly poke: (ev: unknown, ctx: PokeContext) => ReadonlyArray<unknown> | void
-  /** A replacement for a live event that threw (a swap), or undefined to bail. */
+  /** A replacement for a live event that threw (a swap), or undefined (or null) to bail. */
   readonly swap?: (ev: unknown, goof: Goof, ctx: PokeContext) => unknown
   /** The 32-bit unsigned hash of the current state. */
   readonly mug: () => number
@@ -102,8 +102,13 @@ export const runSerf = (serf: SerfDefinition): WorkerIo => {
       return io.send({ t: "work-done", eve, mug: serf.mug(), fec })
     } catch (e) {
       const goof = goofOf(e)
-      const replacement = serf.swap?.(ev, goof, ctx)
-      if (replacement !== undefined) {
+      let replacement: unknown
+      try {
+        replacement = serf.swap?.(ev, goof, ctx)
+      } catch (e2) {
+        return io.send({ t: "work-bail", lud: [goof, goofOf(e2)] })
+      }
+      if (replacement !== undefined && replacement !== null) {
         try {
           const fec = effectsOf(serf.poke(replacement, ctx))
           eve++
@@ -118,7 +123,7 @@ export const runSerf = (serf: SerfDefinition): WorkerIo => {
 
   const io = connect({
     onMessage: (m, io) => {
-      const writ = m as Writ
+      const writ = (typeof m === "object" && m !== null ? m : { t: String(m) }) as Writ
       switch (writ.t) {
         case "work":
           return work(io, writ.wen as number, writ.ev)
@@ -139,7 +144,7 @@ export const runSerf = (serf: SerfDefinition): WorkerIo => {
           serf.pack?.()
           return io.send({ t: "live" })
         case "exit":
-          return process.exit(writ.code as number)
+          return io.exit(typeof writ.code === "number" ? writ.code : 0)
         default:
           io.slog(3, `unknown writ ${JSON.stringify(writ.t)}`)
       }

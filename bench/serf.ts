@@ -1,0 +1,158 @@
+/**
+ * Serf throughput (SPEC §2 `run`), in one run:
+ * - events/s through `Serf.work` (pier off) and `Pier.poke` (pier on: each
+ *   answer waits for its group commit), at maxInFlight 1, 10 and 64, with
+ *   64 B and 4 KiB events;
+ * - the raw baseline: the same serf process and the same framing, driven by
+ *   a plain Node loop with the same window (no Effect, no pier);
+ * - replay events/s from a pier of 1,000,000 events (the log is made by the
+ *   raw driver, mugs included, so replay checks them as usual).
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect, Logger } from "effect"
+import { PierDb } from "../src/pier/db.ts"
+import { open } from "../src/pier/pier.ts"
+import { start } from "../src/serf/host.ts"
+import { json } from "../src/wire/codec.ts"
+import { FrameDecoder } from "../src/wire/frame.ts"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const serf = { command: process.execPath, args: [path.join(here, "../examples/kv-serf.ts")] }
+const quiet = Logger.layer([])
+
+const eventOf = (size: number) => (i: number) => {
+  const key = `k${i % 1000}`
+  const pad = size - JSON.stringify({ op: "put", key, value: "" }).length
+  return { op: "put", key, value: "x".repeat(Math.max(0, pad)) }
+}
+
+/** The raw baseline: spawn the serf, keep `window` work writs outstanding, count answers. */
+const raw = (n: number, window: number, make: (i: number) => unknown, onAnswer?: (plea: any, i: number) => void) =>
+  new Promise<number>((resolve, reject) => {
+    const cp = spawn(serf.command, serf.args, { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, LIEGE_CODEC: "json" } })
+    const decoder = new FrameDecoder()
+    let ripe = false
+    let sent = 0
+    let answered = 0
+    let t0 = 0
+    const pump = () => {
+      cp.stdin.cork()
+      while (sent < n && sent - answered < window) cp.stdin.write(json.frame({ t: "work", wen: 0, ev: make(sent++) }))
+      process.nextTick(() => cp.stdin.uncork())
+    }
+    cp.stdout.on("data", (chunk: Buffer) => {
+      decoder.push(chunk, (payload) => {
+        const plea = json.decode(payload) as { t: string }
+        if (!ripe) {
+          ripe = true
+          t0 = performance.now()
+          return
+        }
+        onAnswer?.(plea, answered)
+        answered++
+      })
+      if (answered === n) {
+        const ms = performance.now() - t0
+        cp.stdin.end()
+        cp.on("exit", () => resolve(n / (ms / 1000)))
+        return
+      }
+      if (ripe) pump()
+    })
+    cp.on("error", reject)
+  })
+
+const viaHost = (n: number, window: number, make: (i: number) => unknown) =>
+  Effect.scoped(Effect.gen(function*() {
+    const s = yield* start({ ...serf, maxInFlight: window })
+    const t0 = performance.now()
+    yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => s.work(make(i), 0), {
+      concurrency: window,
+      discard: true
+    })
+    return n / ((performance.now() - t0) / 1000)
+  }))
+
+const viaPier = (n: number, window: number, make: (i: number) => unknown) =>
+  Effect.gen(function*() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-"))
+    try {
+      return yield* Effect.scoped(Effect.gen(function*() {
+        const pier = yield* open({ dir, ...serf, maxInFlight: window })
+        yield* pier.poke(make(0))
+        const t0 = performance.now()
+        yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => pier.poke(make(i)), {
+          concurrency: Math.max(window, 1) * 2,
+          discard: true
+        })
+        return n / ((performance.now() - t0) / 1000)
+      }))
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+const round = (x: number) => Math.round(x)
+
+export const run = async (window: number, size: number) => {
+  const n = window === 1 ? 20_000 : 100_000
+  const make = eventOf(size)
+  const baseline = await raw(n, window, make)
+  const host = await Effect.runPromise(viaHost(n, window, make).pipe(Effect.provide(quiet)))
+  const pier = await Effect.runPromise(viaPier(n, window, make).pipe(Effect.provide(quiet)))
+  return {
+    bench: "serf-run",
+    maxInFlight: window,
+    eventBytes: size,
+    events: n,
+    rawPerSec: round(baseline),
+    pierOffPerSec: round(host),
+    pierOnPerSec: round(pier),
+    pierOffRatio: Number((host / baseline).toFixed(2)),
+    pierOnRatio: Number((pier / baseline).toFixed(2))
+  }
+}
+
+export const replay = async (events = 1_000_000) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-replay-"))
+  try {
+    const make = eventOf(64)
+    const db = PierDb.open(dir)
+    let rows: Array<{ eve: number; wen: number; mug: number; ev: string }> = []
+    const madeAt = performance.now()
+    await raw(events, 64, make, (plea, i) => {
+      rows.push({ eve: plea.eve, wen: 0, mug: plea.mug, ev: JSON.stringify(make(i)) })
+      if (rows.length === 10_000) {
+        db.append(rows)
+        rows = []
+      }
+    })
+    db.append(rows)
+    db.close()
+    const madeMs = performance.now() - madeAt
+    const perSec = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const t0 = performance.now()
+      const pier = yield* open({ dir, ...serf, batchSize: 1000 })
+      while (!pier.ready()) yield* Effect.sleep(1)
+      if (pier.stats().replay.done !== events) throw new Error(`replayed ${pier.stats().replay.done}`)
+      return events / ((performance.now() - t0) / 1000)
+    })).pipe(Effect.provide(quiet)))
+    return { bench: "serf-replay", events, replayPerSec: round(perSec), logBuiltMs: round(madeMs) }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export const benches = [
+  () => run(1, 64),
+  () => run(10, 64),
+  () => run(64, 64),
+  () => run(1, 4096),
+  () => run(10, 4096),
+  () => run(64, 4096),
+  () => replay()
+]

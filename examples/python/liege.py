@@ -1,0 +1,806 @@
+"""
+liege.py — the worker side of liege's wire, for Python workers (stdlib only).
+
+This is the Python twin of the Node worker SDK (`src/worker/io.ts` and
+`src/worker/serf.ts`); see SPEC §1 (wire), §2 (serf), §5 (pool) and §8
+(environment). It gives you:
+
+* framing: every message is one frame, an 8-byte unsigned little-endian length
+  and then that many payload bytes, read from stdin and written to stdout;
+* the codec named by `LIEGE_CODEC`: `json` (the default) or `msgpack` (plain
+  MessagePack, implemented here in pure Python: nil, bool, int, float, str,
+  bin, array, map; extension types are refused);
+* `slog(pri, msg)`: a log line for the host (pri 0 debug … 3 error);
+* `run_serf(...)`: a serf from a few callbacks, the same contract as the Node
+  `runSerf` (ripe at start; play, work, peek, save, pack, exit answered);
+* `run_worker(handler)`: a pool worker (ready, then req → res, cancel), with a
+  single-threaded select() loop and a timer heap so that requests can be
+  answered later without blocking the ones behind them.
+
+Like every liege worker, a worker built on this module exits 0 when its stdin
+ends. Answers are written in batches: everything sent while handling the bytes
+of one read from stdin goes out in one write, then stdout is flushed. Once the
+wire is connected, `sys.stdout` points at stderr, so a stray `print()` becomes
+a log line instead of corrupting the frames.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import os
+import select
+import struct
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, NoReturn, Sequence
+
+HEADER_BYTES = 8
+DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
+PROTOCOL_VERSION = 1
+READ_BYTES = 256 * 1024
+
+
+def fatal(message: str) -> NoReturn:
+    """A broken wire: say why on stderr and exit 70 (as the Node SDK does)."""
+    try:
+        sys.stderr.write(f"worker: {message}\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(70)
+
+
+# ── MessagePack ──────────────────────────────────────────────────────────────
+
+
+class MsgpackError(ValueError):
+    """Bytes that are not one plain MessagePack value, or a value that has no encoding."""
+
+
+_pack_u8 = struct.Struct(">B").pack
+_pack_u16 = struct.Struct(">H").pack
+_pack_u32 = struct.Struct(">I").pack
+_pack_u64 = struct.Struct(">Q").pack
+_pack_i8 = struct.Struct(">b").pack
+_pack_i16 = struct.Struct(">h").pack
+_pack_i32 = struct.Struct(">i").pack
+_pack_i64 = struct.Struct(">q").pack
+_pack_f64 = struct.Struct(">d").pack
+
+
+def _pack_length(out: bytearray, n: int, fix: int | None, fix_max: int, m8: int | None, m16: int, m32: int) -> None:
+    """Writes the header of a str/bin/array/map of `n` items or bytes."""
+    if fix is not None and n <= fix_max:
+        out.append(fix | n)
+    elif m8 is not None and n <= 0xFF:
+        out.append(m8)
+        out.append(n)
+    elif n <= 0xFFFF:
+        out.append(m16)
+        out += _pack_u16(n)
+    elif n <= 0xFFFFFFFF:
+        out.append(m32)
+        out += _pack_u32(n)
+    else:
+        raise MsgpackError(f"too long for MessagePack: {n}")
+
+
+def _pack(out: bytearray, v: Any) -> None:
+    if v is None:
+        out.append(0xC0)
+    elif v is True:
+        out.append(0xC3)
+    elif v is False:
+        out.append(0xC2)
+    elif isinstance(v, int):
+        if 0 <= v:
+            if v <= 0x7F:
+                out.append(v)
+            elif v <= 0xFF:
+                out.append(0xCC)
+                out.append(v)
+            elif v <= 0xFFFF:
+                out.append(0xCD)
+                out += _pack_u16(v)
+            elif v <= 0xFFFFFFFF:
+                out.append(0xCE)
+                out += _pack_u32(v)
+            elif v <= 0xFFFFFFFFFFFFFFFF:
+                out.append(0xCF)
+                out += _pack_u64(v)
+            else:
+                _pack_big(out, v)
+        elif v >= -32:
+            out.append(v & 0xFF)
+        elif v >= -0x80:
+            out.append(0xD0)
+            out += _pack_i8(v)
+        elif v >= -0x8000:
+            out.append(0xD1)
+            out += _pack_i16(v)
+        elif v >= -0x80000000:
+            out.append(0xD2)
+            out += _pack_i32(v)
+        elif v >= -0x8000000000000000:
+            out.append(0xD3)
+            out += _pack_i64(v)
+        else:
+            _pack_big(out, v)
+    elif isinstance(v, float):
+        out.append(0xCB)
+        out += _pack_f64(v)
+    elif isinstance(v, str):
+        data = v.encode("utf-8", "surrogatepass")
+        _pack_length(out, len(data), 0xA0, 31, 0xD9, 0xDA, 0xDB)
+        out += data
+    elif isinstance(v, (bytes, bytearray, memoryview)):
+        data = bytes(v)
+        _pack_length(out, len(data), None, 0, 0xC4, 0xC5, 0xC6)
+        out += data
+    elif isinstance(v, (list, tuple)):
+        _pack_length(out, len(v), 0x90, 15, None, 0xDC, 0xDD)
+        for item in v:
+            _pack(out, item)
+    elif isinstance(v, dict):
+        _pack_length(out, len(v), 0x80, 15, None, 0xDE, 0xDF)
+        for key, item in v.items():
+            _pack(out, key)
+            _pack(out, item)
+    else:
+        raise MsgpackError(f"cannot encode a {type(v).__name__} in MessagePack")
+
+
+def _pack_big(out: bytearray, v: int) -> None:
+    """An integer beyond 64 bits: sent as the nearest float64, as JavaScript would hold it."""
+    try:
+        f = float(v)
+    except OverflowError:
+        raise MsgpackError(f"integer too large for MessagePack: {v}") from None
+    out.append(0xCB)
+    out += _pack_f64(f)
+
+
+def packb(value: Any) -> bytes:
+    """One value as MessagePack bytes."""
+    out = bytearray()
+    _pack(out, value)
+    return bytes(out)
+
+
+_unpack_from = struct.unpack_from
+
+
+class _Unpacker:
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        start = self.pos
+        end = start + n
+        if end > len(self.data):
+            raise MsgpackError(f"truncated: need {n} bytes at offset {start}, have {len(self.data) - start}")
+        self.pos = end
+        return self.data[start:end]
+
+    def number(self, fmt: str, size: int) -> Any:
+        if self.pos + size > len(self.data):
+            raise MsgpackError(f"truncated number at offset {self.pos}")
+        (v,) = _unpack_from(fmt, self.data, self.pos)
+        self.pos += size
+        return v
+
+    def text(self, n: int) -> str:
+        # Invalid UTF-8 becomes U+FFFD, as in msgpackr (the host's decoder).
+        return self.take(n).decode("utf-8", "replace")
+
+    def array(self, n: int) -> list:
+        return [self.value() for _ in range(n)]
+
+    def map(self, n: int) -> dict:
+        out: dict = {}
+        for _ in range(n):
+            key = self.value()
+            try:
+                out[key] = self.value()
+            except TypeError:
+                raise MsgpackError(f"a map key of type {type(key).__name__} is not supported") from None
+        return out
+
+    def value(self) -> Any:
+        if self.pos >= len(self.data):
+            raise MsgpackError(f"truncated: value expected at offset {self.pos}")
+        b = self.data[self.pos]
+        self.pos += 1
+        if b <= 0x7F:
+            return b
+        if b >= 0xE0:
+            return b - 0x100
+        if 0x80 <= b <= 0x8F:
+            return self.map(b & 0x0F)
+        if 0x90 <= b <= 0x9F:
+            return self.array(b & 0x0F)
+        if 0xA0 <= b <= 0xBF:
+            return self.text(b & 0x1F)
+        if b == 0xC0:
+            return None
+        if b == 0xC2:
+            return False
+        if b == 0xC3:
+            return True
+        if b == 0xC4:
+            return self.take(self.number(">B", 1))
+        if b == 0xC5:
+            return self.take(self.number(">H", 2))
+        if b == 0xC6:
+            return self.take(self.number(">I", 4))
+        if b == 0xCA:
+            return self.number(">f", 4)
+        if b == 0xCB:
+            return self.number(">d", 8)
+        if b == 0xCC:
+            return self.number(">B", 1)
+        if b == 0xCD:
+            return self.number(">H", 2)
+        if b == 0xCE:
+            return self.number(">I", 4)
+        if b == 0xCF:
+            return self.number(">Q", 8)
+        if b == 0xD0:
+            return self.number(">b", 1)
+        if b == 0xD1:
+            return self.number(">h", 2)
+        if b == 0xD2:
+            return self.number(">i", 4)
+        if b == 0xD3:
+            return self.number(">q", 8)
+        if b == 0xD9:
+            return self.text(self.number(">B", 1))
+        if b == 0xDA:
+            return self.text(self.number(">H", 2))
+        if b == 0xDB:
+            return self.text(self.number(">I", 4))
+        if b == 0xDC:
+            return self.array(self.number(">H", 2))
+        if b == 0xDD:
+            return self.array(self.number(">I", 4))
+        if b == 0xDE:
+            return self.map(self.number(">H", 2))
+        if b == 0xDF:
+            return self.map(self.number(">I", 4))
+        if b in (0xC7, 0xC8, 0xC9) or 0xD4 <= b <= 0xD8:
+            raise MsgpackError(f"extension type 0x{b:02x} at offset {self.pos - 1}: liege speaks plain MessagePack only")
+        raise MsgpackError(f"byte 0x{b:02x} at offset {self.pos - 1} does not start a MessagePack value")
+
+
+def unpackb(data: bytes) -> Any:
+    """Exactly one MessagePack value from `data`."""
+    u = _Unpacker(bytes(data))
+    value = u.value()
+    if u.pos != len(u.data):
+        raise MsgpackError(f"{len(u.data) - u.pos} bytes left over after the value")
+    return value
+
+
+# ── codecs ───────────────────────────────────────────────────────────────────
+
+
+class DecodeFailure(Exception):
+    """A payload that does not decode to one message."""
+
+
+def _json_default(v: Any) -> Any:
+    # What JSON.stringify makes of a Node Buffer, the nearest thing to bytes.
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return {"type": "Buffer", "data": list(bytes(v))}
+    raise TypeError(f"cannot encode a {type(v).__name__} in JSON")
+
+
+def _js_finite(v: Any) -> Any:
+    """A copy of `v` with NaN and ±Infinity as null, as JSON.stringify writes them."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _js_finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_js_finite(x) for x in v]
+    return v
+
+
+def _json_encode(message: Any) -> bytes:
+    kw: dict[str, Any] = {"separators": (",", ":"), "allow_nan": False, "default": _json_default}
+    try:
+        text = json.dumps(message, ensure_ascii=False, **kw)
+    except ValueError:
+        message = _js_finite(message)
+        text = json.dumps(message, ensure_ascii=False, **kw)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate: only the escaped form is valid UTF-8 JSON.
+        return json.dumps(message, ensure_ascii=True, **kw).encode("ascii")
+
+
+def _json_decode(payload: bytes) -> Any:
+    try:
+        return json.loads(payload.decode("utf-8", "replace"))
+    except (ValueError, RecursionError) as e:
+        raise DecodeFailure(f"not JSON ({e})") from None
+
+
+def _msgpack_decode(payload: bytes) -> Any:
+    try:
+        return unpackb(payload)
+    except (MsgpackError, RecursionError) as e:
+        raise DecodeFailure(f"not MessagePack ({e})") from None
+
+
+@dataclass(frozen=True)
+class Codec:
+    name: str
+    encode: Callable[[Any], bytes]
+    decode: Callable[[bytes], Any]
+
+    def frame(self, message: Any) -> bytes:
+        """The whole frame (header + payload) for one message."""
+        payload = self.encode(message)
+        return len(payload).to_bytes(HEADER_BYTES, "little") + payload
+
+
+JSON = Codec("json", _json_encode, _json_decode)
+MSGPACK = Codec("msgpack", packb, _msgpack_decode)
+
+
+def codec(name: str) -> Codec:
+    if name == "json":
+        return JSON
+    if name == "msgpack":
+        return MSGPACK
+    raise ValueError(f"unknown codec {name!r}")
+
+
+def env_codec() -> str:
+    """The codec named by LIEGE_CODEC (json when unset); exits 70 on an unknown name."""
+    name = os.environ.get("LIEGE_CODEC", "json")
+    if name not in ("json", "msgpack"):
+        fatal(f"unknown LIEGE_CODEC {json.dumps(name)}")
+    return name
+
+
+# ── frames ───────────────────────────────────────────────────────────────────
+
+
+class FrameOverflow(Exception):
+    def __init__(self, length: int, max_bytes: int) -> None:
+        super().__init__(f"frame of {length} bytes exceeds {max_bytes}")
+        self.length = length
+        self.max = max_bytes
+
+
+class FrameDecoder:
+    """
+    Incremental frame decoder: any split of the byte stream into chunks gives
+    the same frames. A header above `max_frame_bytes` raises FrameOverflow as
+    soon as its 8 bytes are in, before anything is allocated for the body.
+    """
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self._buf = bytearray()
+        self._body: int | None = None  # length of the body being read, once its header is in
+
+    def push(self, chunk: bytes) -> list[bytes]:
+        """Feeds one chunk; returns the payloads of the frames it completes, in order."""
+        buf = self._buf
+        buf += chunk
+        frames: list[bytes] = []
+        pos = 0
+        end = len(buf)
+        while True:
+            if self._body is None:
+                if end - pos < HEADER_BYTES:
+                    break
+                length = int.from_bytes(buf[pos : pos + HEADER_BYTES], "little")
+                if length > self.max_frame_bytes:
+                    raise FrameOverflow(length, self.max_frame_bytes)
+                self._body = length
+                pos += HEADER_BYTES
+            if end - pos < self._body:
+                break
+            with memoryview(buf) as view:
+                frames.append(bytes(view[pos : pos + self._body]))
+            pos += self._body
+            self._body = None
+        if pos:
+            del buf[:pos]
+        return frames
+
+
+# ── the wire ─────────────────────────────────────────────────────────────────
+
+
+class Wire:
+    """
+    This process's end of the wire: frames in on stdin, frames out on stdout.
+    `send` queues a message; `flush` writes everything queued in one go.
+    """
+
+    def __init__(self, codec_name: str | None = None, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        self.codec = codec(codec_name or env_codec())
+        self._in = sys.stdin.buffer.fileno()
+        self._out = sys.stdout.buffer
+        self._queued: list[bytes] = []
+        self._decoder = FrameDecoder(max_frame_bytes)
+        # From now on stdout belongs to the wire; print() goes to stderr.
+        sys.stdout = sys.stderr
+
+    def fileno(self) -> int:
+        return self._in
+
+    def send(self, message: Any) -> None:
+        """Queues one message (one frame); it goes out at the next flush."""
+        self._queued.append(self.codec.frame(message))
+
+    def slog(self, pri: int, msg: str) -> None:
+        """Queues a log line for the host (pri 0 debug, 1 info, 2 warning, 3 error)."""
+        self.send({"t": "slog", "pri": pri, "msg": msg})
+
+    def flush(self) -> None:
+        if not self._queued:
+            return
+        data = b"".join(self._queued)
+        self._queued.clear()
+        try:
+            self._out.write(data)
+            self._out.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            # The host went away: nothing left to do.
+            os._exit(0)
+
+    def read(self) -> Iterator[Any] | None:
+        """
+        Blocks for the next bytes from the host and returns the messages they
+        complete (maybe none), decoded one by one as they are taken; None when
+        stdin has ended.
+        """
+        try:
+            chunk = os.read(self._in, READ_BYTES)
+        except (ConnectionResetError, BrokenPipeError):
+            return None
+        if not chunk:
+            return None
+        try:
+            payloads = self._decoder.push(chunk)
+        except FrameOverflow as e:
+            fatal(f"frame of {e.length} bytes from host exceeds {e.max}")
+        return (self._decode(payload) for payload in payloads)
+
+    def _decode(self, payload: bytes) -> Any:
+        try:
+            return self.codec.decode(payload)
+        except DecodeFailure as e:
+            fatal(f"bad frame from host: {e}")
+
+    def exit(self, code: int = 0) -> NoReturn:
+        """Flushes what is queued and exits at once with `code`."""
+        self.flush()
+        try:
+            sys.stderr.flush()
+        finally:
+            os._exit(code & 0xFF if isinstance(code, int) else 1)
+
+
+_wire: Wire | None = None
+
+
+def connect(codec_name: str | None = None, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Wire:
+    """Opens the wire (once per process); `slog` below uses it."""
+    global _wire
+    if _wire is None:
+        _wire = Wire(codec_name, max_frame_bytes)
+    return _wire
+
+
+def slog(pri: int, msg: str) -> None:
+    """A log line for the host (pri 0 debug … 3 error), sent with the next batch."""
+    if _wire is None:
+        sys.stderr.write(f"{msg}\n")
+    else:
+        _wire.slog(pri, msg)
+
+
+# ── serf (SPEC §2) ───────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class PokeContext:
+    eve: int  # the event number this event will have
+    wen: Any  # the event's time (ms)
+    replaying: bool  # True during play (boot and replay), False for live work
+
+
+@dataclass(frozen=True)
+class PeekContext:
+    now: Any
+    gang: Sequence[str] | None
+
+
+def goof_of(e: BaseException) -> dict:
+    """A goof for an exception: its class name and its traceback, one line each."""
+    lines = (line.strip() for line in "".join(traceback.format_exception(e)).splitlines())
+    # (the ^^^ and ~~~ markers under code lines say nothing once lines are trimmed)
+    return {"mote": type(e).__name__, "tang": [line for line in lines if line.strip("^~")]}
+
+
+def _js_quote(v: Any) -> str:
+    """JSON.stringify for a short log line (undefined when missing)."""
+    try:
+        return json.dumps(v, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(v)
+
+
+def run_serf(
+    *,
+    poke: Callable[[Any, PokeContext], Sequence[Any] | None],
+    mug: Callable[[], int],
+    peek: Callable[[Sequence[str], PeekContext], Any],
+    load: Callable[[str | None], tuple[int, int] | dict | None] | None = None,
+    swap: Callable[[Any, dict, PokeContext], Any] | None = None,
+    save: Callable[[int, int, str | None], None] | None = None,
+    pack: Callable[[], None] | None = None,
+    hon: int = 1,
+    nok: int = 1,
+) -> NoReturn:
+    """
+    Runs a serf until stdin ends (the same contract as the Node `runSerf`):
+
+      load(pier)            restore the snapshot in $LIEGE_PIER: (eve, mug),
+                            {"eve": e, "mug": m}, or None when there is none
+      poke(ev, ctx)         apply one event, return its effects (a list or
+                            None); raise to refuse it
+      swap(ev, goof, ctx)   a replacement for a live event that raised, or
+                            None to bail
+      mug()                 the 32-bit unsigned hash of the state
+      peek(path, ctx)       a value or None
+      save(eve, mug, pier)  write a snapshot of the state at eve
+      pack()                compact the state
+
+    A `play` batch stops at the first event that raises (play-bail, with the
+    mug before that event). A `work` event that raises is answered work-swap
+    when `swap` offers a replacement that applies, else work-bail. Raising in
+    load, mug, peek, save or pack is a crash (the host restarts the serf).
+    """
+    pier = os.environ.get("LIEGE_PIER")
+    wire = connect()
+    snapshot = load(pier) if load is not None else None
+    if snapshot is None:
+        eve = 0
+    elif isinstance(snapshot, dict):
+        eve = int(snapshot["eve"])
+    else:
+        eve = int(snapshot[0])
+
+    def play(first: Any, events: Sequence[dict]) -> None:
+        nonlocal eve
+        if first != eve + 1:
+            wire.send(
+                {
+                    "t": "play-bail",
+                    "eve": first,
+                    "mug": mug(),
+                    "dud": {"mote": "eve", "tang": [f"play from {first}, but this serf is at {eve}"]},
+                }
+            )
+            return
+        for event in events:
+            mug_before = mug()
+            try:
+                poke(event.get("ev"), PokeContext(eve + 1, event.get("wen"), True))
+            except Exception as e:
+                wire.send({"t": "play-bail", "eve": eve + 1, "mug": mug_before, "dud": goof_of(e)})
+                return
+            eve += 1
+        wire.send({"t": "play-done", "mug": mug()})
+
+    def work(wen: Any, ev: Any) -> None:
+        nonlocal eve
+        ctx = PokeContext(eve + 1, wen, False)
+        try:
+            fec = poke(ev, ctx)
+        except Exception as e:
+            goof = goof_of(e)
+            try:
+                replacement = swap(ev, goof, ctx) if swap is not None else None
+            except Exception as e2:
+                # (The Node SDK lets a throwing swap crash the serf; a bail is deterministic.)
+                wire.send({"t": "work-bail", "lud": [goof, goof_of(e2)]})
+                return
+            if replacement is None:
+                wire.send({"t": "work-bail", "lud": [goof]})
+                return
+            try:
+                fec = poke(replacement, ctx)
+            except Exception as e2:
+                wire.send({"t": "work-bail", "lud": [goof, goof_of(e2)]})
+                return
+            eve += 1
+            wire.send({"t": "work-swap", "eve": eve, "mug": mug(), "wen": wen, "ev": replacement, "fec": list(fec or [])})
+            return
+        eve += 1
+        wire.send({"t": "work-done", "eve": eve, "mug": mug(), "fec": list(fec or [])})
+
+    def on_message(writ: Any) -> None:
+        t = writ.get("t") if isinstance(writ, dict) else None
+        if t == "work":
+            work(writ.get("wen"), writ.get("ev"))
+        elif t == "play":
+            play(writ.get("eve"), writ.get("events") or [])
+        elif t == "peek":
+            dat = peek(writ.get("path") or [], PeekContext(writ.get("now"), writ.get("gang")))
+            wire.send({"t": "peek", "dat": dat})
+        elif t == "save":
+            if save is not None:
+                save(eve, mug(), pier)
+            wire.send({"t": "live"})
+        elif t == "pack":
+            if pack is not None:
+                pack()
+            wire.send({"t": "live"})
+        elif t == "exit":
+            code = writ.get("code", 0)
+            wire.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+        else:
+            wire.slog(3, f"unknown writ {_js_quote(t) if t is not None else 'undefined'}")
+
+    wire.send({"t": "ripe", "pro": PROTOCOL_VERSION, "hon": hon, "nok": nok, "eve": eve, "mug": mug()})
+    wire.flush()
+    while True:
+        messages = wire.read()
+        if messages is None:
+            wire.exit(0)
+        for message in messages:
+            on_message(message)
+        wire.flush()
+
+
+# ── pool worker (SPEC §5) ────────────────────────────────────────────────────
+
+
+class Fail(Exception):
+    """Raise from a pool handler to answer {"err": {"code", "message"}}."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _Pending:
+    def __repr__(self) -> str:
+        return "PENDING"
+
+
+PENDING: Any = _Pending()
+"""Returned by a handler that answers later (see `Request.after`)."""
+
+
+class Request:
+    """One request from the host. `open` is False once answered or cancelled."""
+
+    __slots__ = ("id", "payload", "open", "cancelled", "_worker")
+
+    def __init__(self, worker: "_PoolWorker", rid: Any, payload: Any) -> None:
+        self.id = rid
+        self.payload = payload
+        self.open = True
+        self.cancelled = False
+        self._worker = worker
+
+    def ok(self, value: Any) -> None:
+        if self.open:
+            self._worker.answer(self, {"t": "res", "id": self.id, "ok": value})
+
+    def err(self, code: str, message: str) -> None:
+        if self.open:
+            self._worker.answer(self, {"t": "res", "id": self.id, "err": {"code": code, "message": message}})
+
+    def after(self, ms: float, fn: Callable[[], Any]) -> Any:
+        """
+        Calls `fn()` after `ms` milliseconds, unless the request is answered or
+        cancelled by then; its result answers the request as a handler's would.
+        Returns PENDING, so a handler can `return req.after(...)`.
+        """
+        self._worker.schedule(ms, self, fn)
+        return PENDING
+
+
+class _PoolWorker:
+    def __init__(self, handler: Callable[[Any, Request], Any]) -> None:
+        self.handler = handler
+        self.wire = connect()
+        self.open: dict[Any, Request] = {}
+        self.timers: list[tuple[float, int, Request, Callable[[], Any]]] = []
+        self.seq = 0
+
+    def answer(self, req: Request, message: dict) -> None:
+        req.open = False
+        self.open.pop(req.id, None)
+        try:
+            self.wire.send(message)
+        except (TypeError, ValueError, RecursionError) as e:
+            # An answer the codec cannot carry fails that request, not the worker.
+            error = {"code": "internal", "message": f"the answer cannot be encoded: {e}"}
+            self.wire.send({"t": "res", "id": req.id, "err": error})
+
+    def schedule(self, ms: float, req: Request, fn: Callable[[], Any]) -> None:
+        self.seq += 1
+        heapq.heappush(self.timers, (time.monotonic() + max(0.0, ms) / 1000.0, self.seq, req, fn))
+
+    def settle(self, req: Request, fn: Callable[[], Any]) -> None:
+        """Runs `fn` for `req` and answers with its result (PENDING: not yet)."""
+        try:
+            result = fn()
+        except Fail as f:
+            req.err(f.code, f.message)
+            return
+        except Exception as e:
+            traceback.print_exc(file=sys.stderr)
+            req.err("internal", f"{type(e).__name__}: {e}")
+            return
+        if result is not PENDING:
+            req.ok(result)
+
+    def on_message(self, m: Any) -> None:
+        t = m.get("t") if isinstance(m, dict) else None
+        if t == "req" and "id" in m:
+            req = Request(self, m["id"], m.get("payload"))
+            self.open[req.id] = req
+            self.settle(req, lambda: self.handler(req.payload, req))
+        elif t == "cancel":
+            req = self.open.pop(m.get("id"), None)
+            if req is not None:
+                req.open = False
+                req.cancelled = True
+        else:
+            text = _js_quote(m)
+            self.wire.slog(3, f"unknown message {text[:200]}{'…' if len(text) > 200 else ''}")
+
+    def run(self) -> NoReturn:
+        wire = self.wire
+        fd = wire.fileno()
+        wire.send({"t": "ready", "pro": PROTOCOL_VERSION})
+        wire.flush()
+        while True:
+            timeout = None
+            if self.timers:
+                timeout = max(0.0, self.timers[0][0] - time.monotonic())
+            readable, _, _ = select.select([fd], [], [], timeout)
+            if readable:
+                messages = wire.read()
+                if messages is None:
+                    wire.exit(0)
+                for message in messages:
+                    self.on_message(message)
+            now = time.monotonic()
+            while self.timers and self.timers[0][0] <= now:
+                _, _, req, fn = heapq.heappop(self.timers)
+                if req.open:
+                    self.settle(req, fn)
+            wire.flush()
+
+
+def run_worker(handler: Callable[[Any, Request], Any]) -> NoReturn:
+    """
+    Runs a pool worker until stdin ends. `handler(payload, req)` answers each
+    request: its return value is the `ok` answer; raising Fail(code, message)
+    answers `err`; any other exception answers err code "internal". To answer
+    later, return `req.after(ms, fn)` (or PENDING and call req.ok / req.err).
+    A cancelled request is closed: its pending `after` callbacks never run.
+    """
+    _PoolWorker(handler).run()

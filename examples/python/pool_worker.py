@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""
+pool_worker.py — an example pool worker in Python (stdlib only), for
+`liege pool -- python3 examples/python/pool_worker.py` (SPEC §5). Its Node
+twin is `examples/pool-worker.ts`; both answer the same payloads the same way.
+
+Protocol: the first frame is {"t":"ready","pro":1}; each {"t":"req","id":n,
+"payload":p} is answered {"t":"res","id":n,"ok":v} or {"t":"res","id":n,
+"err":{"code","message"}}; {"t":"cancel","id":n} drops a request still
+waiting. Requests may be pipelined: a sleeping one does not hold up the others
+(one thread, a select() loop and a timer heap, in liege.run_worker).
+
+Payloads:
+  {"op":"echo","value":v}            ok v
+  {"op":"add","a":x,"b":y}           ok x + y
+  {"op":"sleep","ms":n}              after n ms, ok {"slept": n} (no answer once cancelled)
+  {"op":"fail","code":c,"message":m} err {"code": c, "message": m}
+  {"op":"exit","code":n}             the process exits with code n at once, no answer
+  {"op":"pid"}                       ok the process id
+  {"op":"env"}                       ok {"id", "codec", "protocol"} from LIEGE_WORKER_ID,
+                                     LIEGE_CODEC, LIEGE_PROTOCOL (null when unset)
+  {"op":"stderr","text":s}           writes s and a newline to stderr, ok null
+  {"op":"slog","text":s}             sends {"t":"slog","pri":1,"msg":s}, ok null
+  anything else                      err {"code":"bad_request","message": what was wrong}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import Any
+
+sys.dont_write_bytecode = True  # no __pycache__ left in the examples folder
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from liege import Fail, Request, connect, run_worker, slog  # noqa: E402
+
+OPS = ("echo", "add", "sleep", "fail", "exit", "pid", "env", "stderr", "slog")
+
+
+def bad(message: str) -> Fail:
+    return Fail("bad_request", message)
+
+
+def is_number(v: Any) -> bool:
+    """A JSON number (a bool is not one)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def need(payload: dict, name: str, kind: str) -> Any:
+    """The field `name` of the payload, checked to be of `kind` (string, number, integer)."""
+    op = payload["op"]
+    if name not in payload:
+        raise bad(f'"{op}" needs a field "{name}"')
+    v = payload[name]
+    ok = {
+        "string": isinstance(v, str),
+        "number": is_number(v) and math.isfinite(v),
+        "integer": isinstance(v, int) and not isinstance(v, bool),
+    }[kind]
+    if not ok:
+        raise bad(f'the field "{name}" of "{op}" must be a {kind}')
+    return v
+
+
+def handle(payload: Any, req: Request) -> Any:
+    if not isinstance(payload, dict):
+        raise bad('the payload must be an object with a string field "op"')
+    op = payload.get("op")
+    if not isinstance(op, str):
+        raise bad('the payload must have a string field "op"')
+
+    if op == "echo":
+        if "value" not in payload:
+            raise bad('"echo" needs a field "value"')
+        return payload["value"]
+    if op == "add":
+        return need(payload, "a", "number") + need(payload, "b", "number")
+    if op == "sleep":
+        ms = need(payload, "ms", "number")
+        if ms < 0:
+            raise bad('the field "ms" of "sleep" must not be negative')
+        return req.after(ms, lambda: {"slept": ms})
+    if op == "fail":
+        raise Fail(need(payload, "code", "string"), need(payload, "message", "string"))
+    if op == "exit":
+        code = need(payload, "code", "integer")
+        if not 0 <= code <= 255:
+            raise bad('the field "code" of "exit" must be between 0 and 255')
+        connect().exit(code)  # answers already given still go out first
+    if op == "pid":
+        return os.getpid()
+    if op == "env":
+        return {
+            "id": os.environ.get("LIEGE_WORKER_ID"),
+            "codec": os.environ.get("LIEGE_CODEC"),
+            "protocol": os.environ.get("LIEGE_PROTOCOL"),
+        }
+    if op == "stderr":
+        text = need(payload, "text", "string")
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        return None
+    if op == "slog":
+        slog(1, need(payload, "text", "string"))
+        return None
+    raise bad(f"unknown op {json.dumps(op, ensure_ascii=False)}: expected one of {', '.join(OPS)}")
+
+
+if __name__ == "__main__":
+    run_worker(handle)
