@@ -98,12 +98,21 @@ const viaPier = (n: number, window: number, make: (i: number) => unknown) =>
 
 const round = (x: number) => Math.round(x)
 
+const median = (xs: Array<number>) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/** Three rounds, the variants interleaved (the machine's drift hits them alike); medians. */
 export const run = async (window: number, size: number) => {
-  const n = window === 1 ? 20_000 : 100_000
+  const n = window === 1 ? 10_000 : 60_000
   const make = eventOf(size)
-  const baseline = await raw(n, window, make)
-  const host = await Effect.runPromise(viaHost(n, window, make).pipe(Effect.provide(quiet)))
-  const pier = await Effect.runPromise(viaPier(n, window, make).pipe(Effect.provide(quiet)))
+  const rounds = { raw: [] as Array<number>, host: [] as Array<number>, pier: [] as Array<number> }
+  for (let r = 0; r < 3; r++) {
+    rounds.raw.push(await raw(n, window, make))
+    rounds.host.push(await Effect.runPromise(viaHost(n, window, make).pipe(Effect.provide(quiet))))
+    rounds.pier.push(await Effect.runPromise(viaPier(n, window, make).pipe(Effect.provide(quiet))))
+  }
+  const baseline = median(rounds.raw)
+  const host = median(rounds.host)
+  const pier = median(rounds.pier)
   return {
     bench: "serf-run",
     maxInFlight: window,

@@ -66,14 +66,22 @@ const fnv1a = (text: string): number => {
   return h >>> 0
 }
 
-const entryHash = (key: string, value: unknown) => fnv1a(canonical([key, value]))
+/** The hash of one entry: FNV-1a of the canonical JSON of [key, value]. */
+const entryHash = (key: string, value: unknown) => fnv1a(`[${JSON.stringify(key)},${canonical(value)}]`)
+/** Each entry's hash, so that replacing a value hashes only the new one. */
+const hashes = new Map<string, number>()
 
 const set = (key: string, value: unknown | undefined) => {
-  if (entries.has(key)) mug = (mug ^ entryHash(key, entries.get(key))) >>> 0
-  if (value === undefined) entries.delete(key)
-  else {
+  const old = hashes.get(key)
+  if (old !== undefined) mug = (mug ^ old) >>> 0
+  if (value === undefined) {
+    entries.delete(key)
+    hashes.delete(key)
+  } else {
+    const h = entryHash(key, value)
     entries.set(key, value)
-    mug = (mug ^ entryHash(key, value)) >>> 0
+    hashes.set(key, h)
+    mug = (mug ^ h) >>> 0
   }
 }
 

@@ -291,7 +291,7 @@ export const open = (
           const events = new Array<ReplayEvent>(rows.length)
           for (let i = 0; i < rows.length; i++) {
             const r = rows[i]!
-            events[i] = { wen: r.wen, ev: JSON.parse(r.ev), mug: r.mug ?? undefined }
+            events[i] = { wen: r.wen, json: r.ev, mug: r.mug ?? undefined }
           }
           const last = rows.length === 0 ? upTo : rows[rows.length - 1]!.eve
           return [events, last >= upTo ? Option.none() : Option.some(last)] as const

@@ -14,7 +14,7 @@
 import { Deque } from "../internal/deque.ts"
 import type { Link } from "../wire/link.ts"
 import { SerfDied, type SerfError, SerfNotRunning, SerfProtocolError } from "./errors.ts"
-import { type Goof, type Plea, pleaDecoders, type Ripe } from "./protocol.ts"
+import { checkPlea, type Goof, type Plea, type Ripe } from "./protocol.ts"
 
 export type WorkAnswer =
   | {
@@ -65,8 +65,8 @@ export class Dispatcher {
   locked = false
   /** Called with the first plea (it must be `ripe`). */
   onRipe: ((ripe: Ripe | SerfError) => void) | undefined = undefined
-  /** The lock holder's outstanding request. */
-  private request: ((answer: Plea | SerfError) => void) | undefined = undefined
+  /** The lock holder's outstanding requests, answered in order. */
+  private readonly requests = new Deque<(answer: Plea | SerfError) => void>()
   private readonly queue = new Deque<WorkOp | LockOp>()
   private readonly window = new Deque<WorkOp>()
   /** Told of every failure (once). */
@@ -98,11 +98,12 @@ export class Dispatcher {
     this.pump()
   }
 
-  /** The lock holder sends one writ and gets the next plea. */
+  /** The lock holder sends one writ (or one frame already encoded); pleas answer its writs in order. */
   ask(writ: unknown, answer: (plea: Plea | SerfError) => void): void {
     if (this.dead !== undefined) return answer(this.notRunning())
-    this.request = answer
-    this.link.send(writ)
+    this.requests.push(answer)
+    if (Buffer.isBuffer(writ)) this.link.sendFrame(writ)
+    else this.link.send(writ)
   }
 
   release(): void {
@@ -123,9 +124,7 @@ export class Dispatcher {
     if (this.dead !== undefined) return
     this.dead = error
     this.locked = false
-    const request = this.request
-    this.request = undefined
-    request?.(error)
+    for (const request of this.requests.drain()) request(error)
     this.onRipe?.(error)
     this.onRipe = undefined
     for (const op of this.window.drain()) op.done(error)
@@ -170,14 +169,8 @@ export class Dispatcher {
   /** One decoded message from the serf's stdout. */
   readonly onMessage = (message: unknown): void => {
     if (this.dead !== undefined) return
-    const tag = (message as { t: string }).t
-    const decode = pleaDecoders[tag]
-    if (decode === undefined) return this.protocol(`unknown plea ${JSON.stringify(tag)}`)
-    const decoded = decode(message)
-    if (decoded._tag === "Failure") {
-      return this.protocol(`bad ${tag}: ${String(decoded.cause.reasons.map((r) => (r as { error?: Error }).error?.message))}`)
-    }
-    const plea = decoded.value
+    const plea = checkPlea(message as { t: string })
+    if (typeof plea === "string") return this.protocol(plea)
     if (this.ripe === undefined) {
       if (plea.t !== "ripe") return this.protocol(`expected ripe first, got ${plea.t}`)
       this.ripe = plea
@@ -187,11 +180,8 @@ export class Dispatcher {
       this.onRipe = undefined
       return onRipe?.(plea)
     }
-    const request = this.request
-    if (request !== undefined) {
-      this.request = undefined
-      return request(plea)
-    }
+    const request = this.requests.shift()
+    if (request !== undefined) return request(plea)
     const op = this.window.shift()
     if (op === undefined) return this.protocol(`unexpected ${plea.t} (nothing was asked)`)
     switch (plea.t) {

@@ -13,7 +13,7 @@ import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { spawn } from "../supervisor/child.ts"
 import { InvalidOptions, type SpawnFailed } from "../supervisor/errors.ts"
 import type { Result } from "../supervisor/result.ts"
-import { type CodecName, codec as codecOf } from "../wire/codec.ts"
+import { type CodecName, codec as codecOf, RawJson } from "../wire/codec.ts"
 import { attach } from "../wire/link.ts"
 import { Dispatcher, isError, type LockOp, type WorkAnswer, type WorkOp } from "./dispatcher.ts"
 import {
@@ -58,8 +58,15 @@ export type PlayResult =
   | { readonly _tag: "Done"; readonly eve: number; readonly mug: number }
   | { readonly _tag: "Bail"; readonly eve: number; readonly mug: number; readonly goof: Goof }
 
-/** An event to replay; with `mug`, the serf's mug after it is checked when it ends a batch. */
-export interface ReplayEvent extends Event {
+/**
+ * An event to replay; with `mug`, the serf's mug after it is checked when it
+ * ends a batch. `json`, when given, is the event as JSON text (then `ev` is not
+ * read): with the json codec it goes into the `play` frame as it is.
+ */
+export interface ReplayEvent {
+  readonly wen: number
+  readonly ev?: unknown
+  readonly json?: string | undefined
   readonly mug?: number | undefined
 }
 
@@ -231,20 +238,50 @@ export const start = (
         d.ask(writ, (answer) => resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer)))
       })
 
-    const play = (events: ReadonlyArray<Event>) =>
-      Effect.flatMap(ask({ t: "play", eve: d.eve + 1, events }), (plea): Effect.Effect<PlayResult, SerfError> => {
-        if (plea.t === "play-done") {
-          d.eve += events.length
-          d.mug = plea.mug
-          return Effect.succeed({ _tag: "Done", eve: d.eve, mug: d.mug })
+    const codec = codecOf(codecName)
+    /** The `play` writ for these events; JSON text given with an event is spliced in, not parsed. */
+    const playWrit = (eve: number, events: ReadonlyArray<ReplayEvent>): unknown => {
+      if (codecName !== "json") {
+        return {
+          t: "play",
+          eve,
+          events: events.map((e) => ({ wen: e.wen, ev: e.json === undefined ? e.ev : JSON.parse(e.json) }))
         }
-        if (plea.t === "play-bail") {
-          d.eve = plea.eve - 1
-          d.mug = plea.mug
-          return Effect.succeed({ _tag: "Bail", eve: plea.eve, mug: plea.mug, goof: plea.dud })
-        }
-        return Effect.fail(unexpected(child.pid, plea, "play-done or play-bail"))
+      }
+      let text = `{"t":"play","eve":${eve},"events":[`
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!
+        if (i > 0) text += ","
+        text += `{"wen":${JSON.stringify(e.wen)},"ev":${e.json ?? JSON.stringify(e.ev) ?? "null"}}`
+      }
+      return codec.frame(new RawJson(text + "]}"))
+    }
+
+    /** Sends a writ now; the effect waits for its plea. */
+    const send = (writ: unknown) =>
+      Effect.sync(() => {
+        const answer = Deferred.makeUnsafe<Plea, SerfError>()
+        d.ask(writ, (plea) => Deferred.doneUnsafe(answer, isError(plea) ? Effect.fail(plea) : Effect.succeed(plea)))
+        return Deferred.await(answer)
       })
+
+    /** Applies the answer to a `play` of `size` events to the lock state. */
+    const played = (plea: Plea, size: number): Effect.Effect<PlayResult, SerfError> => {
+      if (plea.t === "play-done") {
+        d.eve += size
+        d.mug = plea.mug
+        return Effect.succeed({ _tag: "Done", eve: d.eve, mug: d.mug })
+      }
+      if (plea.t === "play-bail") {
+        d.eve = plea.eve - 1
+        d.mug = plea.mug
+        return Effect.succeed({ _tag: "Bail", eve: plea.eve, mug: plea.mug, goof: plea.dud })
+      }
+      return Effect.fail(unexpected(child.pid, plea, "play-done or play-bail"))
+    }
+
+    const play = (events: ReadonlyArray<ReplayEvent>) =>
+      Effect.flatMap(ask(playWrit(d.eve + 1, events)), (plea) => played(plea, events.length))
 
     const boot = (events: ReadonlyArray<Event>) =>
       withLock(Effect.suspend(() => {
@@ -259,30 +296,58 @@ export const start = (
       }
     }
 
+    /**
+     * Replay keeps two `play` batches outstanding, so that the serf plays one
+     * while the host prepares and sends the next (a serf checks each play's
+     * first event number, so after a bail the next batch is refused too).
+     */
     const replay = <E>(events: Stream.Stream<ReplayEvent, E>, onProgress?: (p: ReplayProgress) => void) =>
       withLock(Effect.gen(function*() {
         let done = 0
-        // The next batch is read (from the log, say) while the serf plays this one.
+        let next = d.eve + 1
+        let bail: PlayResult | undefined = undefined
+        const outstanding: Array<{ readonly size: number; readonly logged: number | undefined; readonly answer: Effect.Effect<Plea, SerfError> }> = []
+        const settle = Effect.gen(function*() {
+          const batch = outstanding.shift()!
+          const plea = yield* batch.answer
+          if (bail !== undefined) {
+            // sent before the serf refused the batch ahead: it must be refused too
+            if (plea.t === "play-bail") return
+            return yield* new SerfProtocolError({ pid: child.pid, reason: `played a batch after a play-bail` })
+          }
+          const result = yield* played(plea, batch.size)
+          if (result._tag === "Bail") {
+            bail = result
+            return
+          }
+          if (batch.logged !== undefined && batch.logged !== result.mug) {
+            return yield* new ReplayDiverged({ eve: result.eve, logged: batch.logged, serf: result.mug })
+          }
+          done += batch.size
+          onProgress?.({ eve: result.eve, events: done })
+        })
         const exit = yield* Effect.exit(events.pipe(
           Stream.rechunk(batchSize),
+          // the next batches are read (from the log, say) while the serf plays
           Stream.bufferArray({ capacity: 2 }),
           Stream.runForEachArray((batch) =>
             Effect.gen(function*() {
-              const result = yield* play(batch.map((e) => ({ wen: e.wen, ev: e.ev })))
-              if (result._tag === "Bail") return yield* Effect.fail(new Bailed(result))
-              const logged = batch[batch.length - 1]!.mug
-              if (logged !== undefined && logged !== result.mug) {
-                return yield* new ReplayDiverged({ eve: result.eve, logged, serf: result.mug })
-              }
-              done += batch.length
-              onProgress?.({ eve: result.eve, events: done })
+              if (outstanding.length >= 2) yield* settle
+              if (bail !== undefined) return yield* Effect.fail(new Bailed(bail))
+              const answer = yield* send(playWrit(next, batch))
+              next += batch.length
+              outstanding.push({ size: batch.length, logged: batch[batch.length - 1]!.mug, answer })
             })
           )
         ))
-        if (Exit.isSuccess(exit)) return { _tag: "Done", eve: d.eve, mug: d.mug } as PlayResult
-        const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-        if (failure !== undefined && failure.error instanceof Bailed) return failure.error.result
-        return yield* (exit as Exit.Exit<never, E | SerfError | ReplayDiverged>)
+        if (Exit.isFailure(exit)) {
+          const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+          if (failure === undefined || !(failure.error instanceof Bailed)) {
+            return yield* (exit as Exit.Exit<never, E | SerfError | ReplayDiverged>)
+          }
+        }
+        while (outstanding.length > 0) yield* settle
+        return bail ?? ({ _tag: "Done", eve: d.eve, mug: d.mug } as PlayResult)
       }))
 
     const swim = <E>(events: Stream.Stream<Event, E>) =>

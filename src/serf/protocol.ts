@@ -75,14 +75,30 @@ export type WorkBail = typeof WorkBail.Type
 export const Plea = Schema.Union([Ripe, Live, Peeked, PlayDone, PlayBail, WorkDone, WorkSwap, WorkBail])
 export type Plea = typeof Plea.Type
 
-/** Decoders by tag: a plea is checked against the one schema its tag names. */
-export const pleaDecoders: Record<string, (u: unknown) => import("effect").Exit.Exit<Plea, Schema.SchemaError>> = {
-  ripe: Schema.decodeUnknownExit(Ripe),
-  live: Schema.decodeUnknownExit(Live),
-  peek: Schema.decodeUnknownExit(Peeked),
-  "play-done": Schema.decodeUnknownExit(PlayDone),
-  "play-bail": Schema.decodeUnknownExit(PlayBail),
-  "work-done": Schema.decodeUnknownExit(WorkDone),
-  "work-swap": Schema.decodeUnknownExit(WorkSwap),
-  "work-bail": Schema.decodeUnknownExit(WorkBail)
+const schemas: Record<string, Schema.Codec<Plea, unknown>> = {
+  ripe: Ripe,
+  live: Live,
+  peek: Peeked,
+  "play-done": PlayDone,
+  "play-bail": PlayBail,
+  "work-done": WorkDone,
+  "work-swap": WorkSwap,
+  "work-bail": WorkBail
+}
+
+const guards = new Map(Object.values(schemas).map((s) => [s, Schema.is(s)] as const))
+
+/**
+ * Checks a decoded message against the one plea schema its tag names: the
+ * plea itself when it conforms (checked with `Schema.is`, which copies
+ * nothing: this is the hot path), else the reason it does not.
+ */
+export const checkPlea = (message: { readonly t: string }): Plea | string => {
+  const schema = schemas[message.t]
+  if (schema === undefined) return `unknown plea ${JSON.stringify(message.t)}`
+  const guard = guards.get(schema)!
+  if (guard(message)) return message as Plea
+  const exit = Schema.decodeUnknownExit(schema)(message)
+  if (exit._tag === "Success") return exit.value
+  return `bad ${message.t}: ${exit.cause.reasons.map((r) => (r as { error?: Error }).error?.message).join("; ")}`
 }

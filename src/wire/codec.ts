@@ -28,10 +28,18 @@ export class DecodeFailure {
   }
 }
 
+/** A message already written as JSON text: the json codec frames it as it is. */
+export class RawJson {
+  readonly text: string
+  constructor(text: string) {
+    this.text = text
+  }
+}
+
 export const json: Codec = {
   name: "json",
   frame: (message) => {
-    const text = JSON.stringify(message)
+    const text = message instanceof RawJson ? message.text : JSON.stringify(message)
     const length = Buffer.byteLength(text)
     const out = Buffer.allocUnsafe(HEADER_BYTES + length)
     writeHeader(out, length)

@@ -34,6 +34,8 @@ export interface LinkHandlers {
 export interface Link {
   /** Encodes and queues one message; false once the link is closed. */
   readonly send: (message: unknown) => boolean
+  /** Queues one frame already encoded (header included); false once the link is closed. */
+  readonly sendFrame: (frame: Buffer) => boolean
   /** Ends the worker's stdin (it should exit on its own). */
   readonly end: () => void
   /** Ends the link with a protocol error found by the consumer (reported through `onClose`). */
@@ -89,7 +91,11 @@ export const attach = (
       if (e instanceof FrameOverflow) return close(new FrameTooLarge({ length: e.length, max: e.max }))
       throw e
     }
-    handlers.onChunk?.()
+    if (handlers.onChunk !== undefined) {
+      // what the messages made us send goes out before the consumer's batch work
+      if (corked) uncork()
+      handlers.onChunk()
+    }
   })
   stdout.on("end", () =>
     close(
@@ -106,21 +112,25 @@ export const attach = (
   )
 
   const uncork = () => {
+    if (!corked) return
     corked = false
     stdin.uncork()
   }
 
+  const sendFrame = (frame: Buffer) => {
+    if (closed || stdin.writableEnded || stdin.destroyed) return false
+    if (!corked) {
+      corked = true
+      stdin.cork()
+      process.nextTick(uncork)
+    }
+    stdin.write(frame)
+    return true
+  }
+
   return {
-    send: (message) => {
-      if (closed || stdin.writableEnded || stdin.destroyed) return false
-      if (!corked) {
-        corked = true
-        stdin.cork()
-        process.nextTick(uncork)
-      }
-      stdin.write(codec.frame(message))
-      return true
-    },
+    send: (message) => sendFrame(codec.frame(message)),
+    sendFrame,
     end: () => {
       if (!stdin.writableEnded) stdin.end()
     },
