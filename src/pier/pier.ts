@@ -16,7 +16,7 @@
  * - The serf's process identity is kept in the pier, so that a liege that
  *   was killed can find and reap the serf it left behind.
  */
-import { Deferred, Duration, Effect, Exit, Option, Schema, type Scope, Stream } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Schema, type Scope, Stream } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { isError, type WorkAnswer } from "../serf/dispatcher.ts"
 import { ReplayDiverged, type SerfError, SerfIncompatible } from "../serf/errors.ts"
@@ -469,3 +469,9 @@ export const open = (
       shutdown
     } satisfies Pier
   })
+
+/** The pier as a service: `Pier.Service.layer(options)` opens it for the layer's lifetime. */
+export class Service extends Context.Service<Service, Pier>()("liege/pier/Pier") {
+  static readonly layer = (options: Schema.Codec.Encoded<typeof PierOptions> | PierOptions, hooks?: PierHooks) =>
+    Layer.effect(Service, open(options, hooks))
+}

@@ -1,0 +1,16 @@
+/**
+ * serf — the event-sourced worker and the host's flows (SPEC §2).
+ */
+export type { WorkAnswer } from "./dispatcher.ts"
+export * from "./errors.ts"
+export {
+  type PlayResult,
+  type ReplayEvent,
+  type ReplayProgress,
+  type Serf,
+  type SerfHooks,
+  SerfOptions,
+  start,
+  type SwimEffect
+} from "./host.ts"
+export * as Protocol from "./protocol.ts"
