@@ -20,28 +20,17 @@ import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Schema, type 
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { isError, type WorkAnswer } from "../serf/dispatcher.ts"
 import { ReplayDiverged, type SerfError, SerfIncompatible } from "../serf/errors.ts"
-import { type ReplayEvent, type Serf, start as startSerf } from "../serf/host.ts"
+import { type ReplayEvent, type Serf, SerfProcessFields, start as startSerf } from "../serf/host.ts"
 import { Event, type Goof, type Ripe } from "../serf/protocol.ts"
 import { isAlive, liveMembers, processIdentity, signalGroup } from "../supervisor/group.ts"
 import { InvalidOptions, SpawnFailed } from "../supervisor/errors.ts"
 import { type LoggedEvent, PierDb, PierDbError } from "./db.ts"
 import { PierBootFailed, PierGaveUp, PierIo, PierLocked, PierMismatch, ShuttingDown } from "./errors.ts"
 
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-
 export const PierOptions = Schema.Struct({
   /** The pier folder (created if missing). */
   dir: Schema.String.check(Schema.isMinLength(1)),
-  command: Schema.String,
-  args: Schema.optional(Schema.Array(Schema.String)),
-  env: Schema.optional(Schema.Record(Schema.String, Schema.String)),
-  cwd: Schema.optional(Schema.String),
-  codec: Schema.optional(Schema.Literals(["json", "msgpack"])),
-  maxFrameBytes: Schema.optional(PositiveInt),
-  bootTimeout: Schema.optional(DurationInput),
-  stopGrace: Schema.optional(DurationInput),
-  maxInFlight: Schema.optional(PositiveInt),
-  batchSize: Schema.optional(PositiveInt),
+  ...SerfProcessFields,
   /** Boot events for a fresh pier, sent as one `play`. */
   boot: Schema.optional(Schema.Array(Event)),
   /** Serf deaths tolerated within `restartWindow` (default 10). */
@@ -356,20 +345,8 @@ export const open = (
     /** One serf, from spawn to death. Returns why it ended. */
     const generation = (n: number) =>
       Effect.scoped(Effect.gen(function*() {
-        const serf = yield* startSerf({
-          command: options.command,
-          args: options.args ?? [],
-          ...(options.env === undefined ? {} : { env: options.env }),
-          ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-          codec: options.codec ?? "json",
-          ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
-          bootTimeout: options.bootTimeout ?? 30_000,
-          stopGrace: options.stopGrace ?? 2000,
-          maxInFlight: options.maxInFlight ?? 10,
-          batchSize,
-          pier: dir,
-          workerId: n
-        }, { afterPleas: commit })
+        const { dir: _dir, boot: _boot, maxRestarts: _max, restartWindow: _window, ...serfProcess } = options
+        const serf = yield* startSerf({ ...serfProcess, batchSize, pier: dir, workerId: n        }, { afterPleas: commit })
         const id = processIdentity(serf.pid)
         if (id !== undefined) db.setMeta("serf", id)
         yield* catchUp(serf)

@@ -31,7 +31,8 @@ export type { WorkAnswer }
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
-export const SerfOptions = Schema.Struct({
+/** How to run a serf process: shared by `SerfOptions` and the pier's options. */
+export const SerfProcessFields = {
   command: Schema.String,
   args: Schema.optional(Schema.Array(Schema.String)),
   env: Schema.optional(Schema.Record(Schema.String, Schema.String)),
@@ -45,7 +46,11 @@ export const SerfOptions = Schema.Struct({
   /** `work` writs outstanding at most (default 10). */
   maxInFlight: Schema.optional(PositiveInt),
   /** Events per `play` in replay (default 1000). */
-  batchSize: Schema.optional(PositiveInt),
+  batchSize: Schema.optional(PositiveInt)
+}
+
+export const SerfOptions = Schema.Struct({
+  ...SerfProcessFields,
   /** Told to the serf as `LIEGE_PIER`. */
   pier: Schema.optional(Schema.String),
   /** Told to the serf as `LIEGE_WORKER_ID` (default 1). */

@@ -1,17 +1,10 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { Behaviour } from "../fixtures/behave.ts"
 import { fixture, node } from "./procs.ts"
 
-export interface Behaviour {
-  readonly exitAfter?: number
-  readonly code?: number
-  readonly onTerm: "default" | "ignore" | { readonly exitAfter: number; readonly code: number }
-  readonly onStdinEnd: "exit" | "ignore"
-  readonly grandchild?: boolean
-  readonly closeStdout?: boolean
-  readonly floodStderr?: number
-}
+export type { Behaviour }
 
 export interface Report {
   readonly pid?: number
