@@ -2,6 +2,7 @@
  * liege — supervised worker processes for Effect.
  */
 export * as Pier from "./pier/index.ts"
+export * as Pool from "./pool/index.ts"
 export * as Serf from "./serf/index.ts"
 export * as Supervisor from "./supervisor/index.ts"
 export * as Wire from "./wire/index.ts"

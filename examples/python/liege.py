@@ -763,9 +763,11 @@ class _PoolWorker:
             self.open[req.id] = req
             self.settle(req, lambda: self.handler(req.payload, req))
         elif t == "cancel":
-            req = self.open.pop(m.get("id"), None)
+            req = self.open.get(m.get("id"))
             if req is not None:
-                req.open = False
+                # let go at once and say so: the host discards this answer, and
+                # knows the worker is free again (one that stays silent is recycled)
+                req.err("cancelled", "the caller left")
                 req.cancelled = True
         else:
             text = _js_quote(m)
@@ -801,6 +803,7 @@ def run_worker(handler: Callable[[Any, Request], Any]) -> NoReturn:
     request: its return value is the `ok` answer; raising Fail(code, message)
     answers `err`; any other exception answers err code "internal". To answer
     later, return `req.after(ms, fn)` (or PENDING and call req.ok / req.err).
-    A cancelled request is closed: its pending `after` callbacks never run.
+    A cancelled request is answered err "cancelled" at once (the host discards
+    that answer) and closed: its pending `after` callbacks never run.
     """
     _PoolWorker(handler).run()

@@ -7,13 +7,13 @@ twin is `examples/pool-worker.ts`; both answer the same payloads the same way.
 Protocol: the first frame is {"t":"ready","pro":1}; each {"t":"req","id":n,
 "payload":p} is answered {"t":"res","id":n,"ok":v} or {"t":"res","id":n,
 "err":{"code","message"}}; {"t":"cancel","id":n} drops a request still
-waiting. Requests may be pipelined: a sleeping one does not hold up the others
+waiting and answers it err "cancelled" at once (the host discards it). Requests may be pipelined: a sleeping one does not hold up the others
 (one thread, a select() loop and a timer heap, in liege.run_worker).
 
 Payloads:
   {"op":"echo","value":v}            ok v
   {"op":"add","a":x,"b":y}           ok x + y
-  {"op":"sleep","ms":n}              after n ms, ok {"slept": n} (no answer once cancelled)
+  {"op":"sleep","ms":n}              after n ms, ok {"slept": n} (cancelled: err "cancelled" at once)
   {"op":"fail","code":c,"message":m} err {"code": c, "message": m}
   {"op":"exit","code":n}             the process exits with code n at once, no answer
   {"op":"pid"}                       ok the process id

@@ -71,6 +71,8 @@ export interface Child {
   readonly result: Effect.Effect<Result>
   /** Starts the escalation (once) and waits until it has ended. */
   readonly stop: Effect.Effect<Result>
+  /** Kills now: SIGKILL to the group without the grace windows (for a child known to be stuck). */
+  readonly kill: Effect.Effect<Result>
   /** True until the child's exit is observed. */
   readonly running: () => boolean
 }
@@ -93,6 +95,8 @@ class Coordinator {
   sent: SentSignal | null = null
   defect: string | null = null
   escalating = false
+  /** Set by `kill`: the escalation skips the grace windows. */
+  urgent = false
   readonly cp: ChildProcess
   readonly settings: Settings
 
@@ -197,11 +201,15 @@ class Coordinator {
 
   readonly escalation: Effect.Effect<void> = Effect.suspend(() => {
     const { graceMs, killWaitMs } = this.settings
-    const deadline = performance.now() + 2 * graceMs + killWaitMs
     const self = this
+    const urgent = this.urgent
+    const deadline = performance.now() + (urgent ? 0 : 2 * graceMs) + killWaitMs
     return Effect.gen(function*() {
       self.closeStdin()
-      if (!(yield* self.settle(graceMs))) {
+      if (urgent) {
+        self.signal("SIGKILL")
+        yield* self.settle(killWaitMs)
+      } else if (!(yield* self.settle(graceMs))) {
         self.signal("SIGTERM")
         if (!(yield* self.settle(graceMs))) {
           self.signal("SIGKILL")
@@ -230,6 +238,13 @@ class Coordinator {
     this.startEscalation,
     Effect.andThen(Deferred.await(this.ended), Deferred.await(this.published))
   )
+
+  /** SIGKILL now (no grace windows), then `killWait` and the last poll. */
+  readonly kill: Effect.Effect<Result> = Effect.suspend(() => {
+    this.urgent = true
+    if (this.escalating) this.signal("SIGKILL")
+    return this.stop
+  })
 }
 
 const decode = (input: unknown) =>
@@ -318,6 +333,7 @@ export const spawn = (input: Schema.Codec.Encoded<typeof SupervisorOptions> | Su
       log,
       result: Deferred.await(coordinator.published),
       stop: coordinator.stop,
+      kill: coordinator.kill,
       running: () => coordinator.exit === undefined
     } satisfies Child
   })

@@ -3,3 +3,4 @@
  */
 export { connect, envCodec, type WorkerIo, type WorkerIoOptions } from "./io.ts"
 export { type Goof, goofOf, type PokeContext, runSerf, type SerfDefinition } from "./serf.ts"
+export { Fail, type Handler, type RequestContext, runWorker } from "./pool.ts"

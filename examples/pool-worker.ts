@@ -1,0 +1,78 @@
+/**
+ * An example pool worker in Node, for `liege pool -- node examples/pool-worker.ts`
+ * (SPEC §5). Its Python twin is `examples/python/pool_worker.py`; both pass
+ * `test/pool/conformance.test.ts`.
+ *
+ * Payloads:
+ *   {"op":"echo","value":v}            ok v
+ *   {"op":"add","a":x,"b":y}           ok x + y
+ *   {"op":"sleep","ms":n}              after n ms, ok {"slept": n} (cancelled: err "cancelled" at once)
+ *   {"op":"fail","code":c,"message":m} err {"code": c, "message": m}
+ *   {"op":"exit","code":n}             the process exits with code n at once, no answer
+ *   {"op":"pid"}                       ok the process id
+ *   {"op":"env"}                       ok {"id", "codec", "protocol"} (null when unset)
+ *   {"op":"stderr","text":s}           writes s and a newline to stderr, ok null
+ *   {"op":"slog","text":s}             sends a slog line, ok null
+ *   anything else                      err {"code":"bad_request","message": what was wrong}
+ */
+import { Fail, runWorker } from "../src/worker/pool.ts"
+
+const OPS = ["echo", "add", "sleep", "fail", "exit", "pid", "env", "stderr", "slog"]
+
+const need = (p: Record<string, unknown>, name: string, kind: "string" | "number" | "integer"): any => {
+  if (!(name in p)) throw new Fail("bad_request", `"${p.op}" needs a field "${name}"`)
+  const v = p[name]
+  const ok = kind === "string"
+    ? typeof v === "string"
+    : kind === "number"
+    ? typeof v === "number" && Number.isFinite(v)
+    : Number.isInteger(v)
+  if (!ok) throw new Fail("bad_request", `the field "${name}" of "${p.op}" must be a ${kind}`)
+  return v
+}
+
+runWorker((payload, { signal, io }) => {
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    throw new Fail("bad_request", "the payload must be an object with a string field \"op\"")
+  }
+  const p = payload as Record<string, unknown>
+  if (typeof p.op !== "string") throw new Fail("bad_request", "the payload must have a string field \"op\"")
+  switch (p.op) {
+    case "echo":
+      if (!("value" in p)) throw new Fail("bad_request", "\"echo\" needs a field \"value\"")
+      return p.value
+    case "add":
+      return need(p, "a", "number") + need(p, "b", "number")
+    case "sleep": {
+      const ms = need(p, "ms", "number")
+      if (ms < 0) throw new Fail("bad_request", "the field \"ms\" of \"sleep\" must not be negative")
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve({ slept: ms }), ms)
+        signal.addEventListener("abort", () => clearTimeout(timer))
+      })
+    }
+    case "fail":
+      throw new Fail(need(p, "code", "string"), need(p, "message", "string"))
+    case "exit": {
+      const code = need(p, "code", "integer")
+      if (code < 0 || code > 255) throw new Fail("bad_request", "the field \"code\" of \"exit\" must be between 0 and 255")
+      return io.exit(code)
+    }
+    case "pid":
+      return process.pid
+    case "env":
+      return {
+        id: process.env.LIEGE_WORKER_ID ?? null,
+        codec: process.env.LIEGE_CODEC ?? null,
+        protocol: process.env.LIEGE_PROTOCOL ?? null
+      }
+    case "stderr":
+      process.stderr.write(`${need(p, "text", "string")}\n`)
+      return null
+    case "slog":
+      io.slog(1, need(p, "text", "string"))
+      return null
+    default:
+      throw new Fail("bad_request", `unknown op ${JSON.stringify(p.op)}: expected one of ${OPS.join(", ")}`)
+  }
+})

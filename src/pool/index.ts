@@ -1,0 +1,6 @@
+/**
+ * pool — N request/response workers (SPEC §5).
+ */
+export * from "./errors.ts"
+export { make, type Pool, type PoolHooks, PoolOptions, type PoolStats, Service } from "./pool.ts"
+export * as Protocol from "./protocol.ts"

@@ -1,0 +1,44 @@
+/**
+ * The pool worker protocol (SPEC §5).
+ *
+ *   worker → host  {"t":"ready","pro":1}                      first frame
+ *   host → worker  {"t":"req","id":n,"payload":any}
+ *   worker → host  {"t":"res","id":n,"ok":any}  or  {"t":"res","id":n,"err":{"code","message"}}
+ *   host → worker  {"t":"cancel","id":n}                      the caller is gone
+ */
+import { Schema } from "effect"
+
+export const PROTOCOL_VERSION = 1
+
+export const Ready = Schema.Struct({ t: Schema.Literal("ready"), pro: Schema.Int })
+export const Req = Schema.Struct({ t: Schema.Literal("req"), id: Schema.Int, payload: Schema.Unknown })
+export const Cancel = Schema.Struct({ t: Schema.Literal("cancel"), id: Schema.Int })
+export const WorkerErr = Schema.Struct({ code: Schema.String, message: Schema.String })
+export const ResOk = Schema.Struct({ t: Schema.Literal("res"), id: Schema.Int, ok: Schema.Unknown })
+export const ResErr = Schema.Struct({ t: Schema.Literal("res"), id: Schema.Int, err: WorkerErr })
+
+export type Res =
+  | { readonly t: "res"; readonly id: number; readonly ok: unknown }
+  | { readonly t: "res"; readonly id: number; readonly err: { readonly code: string; readonly message: string } }
+
+const isReady = Schema.is(Ready)
+const isResErr = Schema.is(ResErr)
+const isId = Schema.is(Schema.Int)
+
+/** A `ready`, or why the first frame is not one. */
+export const checkReady = (m: unknown): { readonly pro: number } | string =>
+  isReady(m) ? m : `expected {"t":"ready","pro":1} first, got ${JSON.stringify(m).slice(0, 200)}`
+
+/**
+ * A `res`, or why the message is not one: exactly one of `ok` (any value,
+ * present) and `err` ({code, message} strings).
+ */
+export const checkRes = (m: { readonly t: string; readonly [k: string]: unknown }): Res | string => {
+  if (m.t !== "res") return `unexpected message ${JSON.stringify(m.t)} (expected res)`
+  if (!isId(m.id)) return "res needs an integer id"
+  const hasOk = "ok" in m
+  const hasErr = "err" in m
+  if (hasOk === hasErr) return "res needs exactly one of ok and err"
+  if (hasErr && !isResErr(m)) return "res err must be {code: string, message: string}"
+  return m as unknown as Res
+}

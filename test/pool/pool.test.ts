@@ -1,0 +1,185 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Logger } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { make } from "../../src/pool/pool.ts"
+import { isAlive } from "../../src/supervisor/group.ts"
+import { faulty, readyWorkers } from "../support/pools.ts"
+import { tempDir } from "../support/serfs.ts"
+
+const quiet = Logger.layer([])
+const live = <A, E>(name: string, body: () => Effect.Effect<A, E, any>, timeout?: number) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(quiet)) as Effect.Effect<A, E>, timeout)
+
+const tagOf = (e: unknown) => (e as { _tag?: string })._tag
+
+describe("pool", () => {
+  live("answers requests; a worker's err is Application", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 2 })
+      const r = (yield* pool.submit({ op: "echo", value: "hi" })) as { value: string }
+      expect(r.value).toBe("hi")
+      const e = yield* Effect.flip(pool.submit({ op: "fail" }))
+      expect(e).toMatchObject({ _tag: "Application", code: "nope", message: "refused" })
+      expect(pool.ready()).toBe(true)
+    }))
+
+  live("a request never waits behind a busy worker while another is idle", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 2 })
+      yield* readyWorkers(pool, 2)
+      const slow = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 2000 }))
+      yield* Effect.sleep(50)
+      const t0 = Date.now()
+      const fast = (yield* pool.submit({ op: "echo", value: 1 })) as { inflight: number }
+      expect(Date.now() - t0).toBeLessThan(1000)
+      expect(fast.inflight).toBe(1)
+      yield* Fiber.interrupt(slow)
+    }))
+
+  live("a full queue answers Busy at once; maxQueue counts waiting requests only", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1, maxQueue: 2 })
+      yield* readyWorkers(pool, 1)
+      const running = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 300 }))
+      const waiting = yield* Effect.forkChild(Effect.all([pool.submit({ op: "echo", value: 1 }), pool.submit({ op: "echo", value: 2 })], { concurrency: 2 }))
+      yield* Effect.sleep(50)
+      expect(pool.stats().queued).toBe(2)
+      const busy = yield* Effect.flip(pool.submit({ op: "echo", value: 3 }))
+      expect(tagOf(busy)).toBe("Busy")
+      yield* Fiber.join(running)
+      expect((yield* Fiber.join(waiting)).length).toBe(2)
+    }))
+
+  live("execTimeout fails the request with Timeout and replaces the worker", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1, execTimeout: 200 })
+      yield* readyWorkers(pool, 1)
+      const [before] = pool.pids()
+      const t0 = Date.now()
+      const e = yield* Effect.flip(pool.submit({ op: "hang" }))
+      expect(tagOf(e)).toBe("Timeout")
+      expect(Date.now() - t0).toBeLessThan(2000)
+      const after = (yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }
+      expect(after.pid).not.toBe(before)
+      expect(isAlive(before!)).toBe(false)
+      expect(pool.stats().restarts).toBe(0)
+    }))
+
+  live("maxJobs recycles between requests and loses none", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1, maxJobs: 3 })
+      const pids: Array<number> = []
+      for (let i = 0; i < 9; i++) pids.push(((yield* pool.submit({ op: "echo", value: i })) as { pid: number }).pid)
+      expect(new Set(pids).size).toBe(3)
+      expect(pids.slice(0, 3).every((p) => p === pids[0])).toBe(true)
+      expect(pool.stats().recycles).toBeGreaterThanOrEqual(2)
+      expect(pool.stats().restarts).toBe(0)
+    }))
+
+  live("ttl and idleTtl recycle; maxMemoryMb recycles a worker that grew", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1, idleTtl: 100, maxMemoryMb: 150 })
+      const a = ((yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }).pid
+      yield* Effect.sleep(400)
+      const b = ((yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }).pid
+      expect(b).not.toBe(a)
+      yield* pool.submit({ op: "grow", mb: 200 })
+      yield* Effect.sleep(400)
+      const c = ((yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }).pid
+      expect(c).not.toBe(b)
+      const ttl = yield* make({ ...faulty(), workers: 1, ttl: 150 })
+      const d = ((yield* ttl.submit({ op: "echo", value: 1 })) as { pid: number }).pid
+      yield* Effect.sleep(500)
+      const e = ((yield* ttl.submit({ op: "echo", value: 1 })) as { pid: number }).pid
+      expect(e).not.toBe(d)
+    }))
+
+  live("a crash fails what the worker held with WorkerDied; the slot restarts", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1 })
+      expect(tagOf(yield* Effect.flip(pool.submit({ op: "crash-before" })))).toBe("WorkerDied")
+      const after = yield* pool.submit({ op: "crash-after" })
+      expect(after).toHaveProperty("pid")
+      // the answer came before the exit: it counts; the slot restarts after it
+      while (pool.stats().restarts < 2) yield* Effect.sleep(5)
+      expect((yield* pool.submit({ op: "echo", value: 1 })) as object).toHaveProperty("pid")
+    }))
+
+  live("a garbage frame or an answer to an unknown id is Protocol; the worker is replaced", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1 })
+      expect(tagOf(yield* Effect.flip(pool.submit({ op: "garbage" })))).toBe("Protocol")
+      expect(tagOf(yield* Effect.flip(pool.submit({ op: "wrong-id" })))).toBe("Protocol")
+      expect((yield* pool.submit({ op: "echo", value: 1 })) as object).toHaveProperty("pid")
+    }))
+
+  live("a slow ready within bootTimeout is fine", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty({ FAULTY_READY_DELAY: "300" }), workers: 1, bootTimeout: 3000 })
+      expect(pool.ready()).toBe(false)
+      expect((yield* pool.submit({ op: "echo", value: 1 })) as object).toHaveProperty("pid")
+      expect(pool.stats().restarts).toBe(0)
+    }))
+
+  live("no ready: restarts with backoff, then the pool fails and every waiter gets PoolFailed", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty({ FAULTY_NO_READY: "1" }), workers: 2, bootTimeout: 100, maxRestarts: 3, grace: 100 })
+      const waiting = yield* Effect.forkChild(Effect.flip(pool.submit({ op: "echo", value: 1 })))
+      const failed = yield* pool.failed
+      expect(failed._tag).toBe("PoolFailed")
+      expect(tagOf(yield* Fiber.join(waiting))).toBe("PoolFailed")
+      expect(tagOf(yield* Effect.flip(pool.submit({ op: "echo", value: 2 })))).toBe("PoolFailed")
+      expect(pool.ready()).toBe(false)
+      expect(pool.stats().restarts).toBe(4)
+    }))
+
+  live("interrupting a caller cancels its request; the worker lets go and is reused", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1 })
+      const first = ((yield* pool.submit({ op: "echo", value: 0 })) as { pid: number }).pid
+      const f = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 5000 }))
+      yield* Effect.sleep(100)
+      yield* Fiber.interrupt(f)
+      const next = (yield* pool.submit({ op: "echo", value: 1 })) as { pid: number; inflight: number }
+      expect(next.pid).toBe(first)
+      expect(next.inflight).toBe(1)
+    }))
+
+  live("a worker that stays silent after a cancel is recycled after cancelGrace", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1, cancelGrace: 100 })
+      const first = ((yield* pool.submit({ op: "echo", value: 0 })) as { pid: number }).pid
+      const f = yield* Effect.forkChild(pool.submit({ op: "stubborn", ms: 5000 }))
+      yield* Effect.sleep(100)
+      yield* Fiber.interrupt(f)
+      const next = (yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }
+      expect(next.pid).not.toBe(first)
+    }))
+
+  live("maxInFlight pipelines requests to one worker", () =>
+    Effect.gen(function*() {
+      const log = path.join(tempDir(), "inflight")
+      const pool = yield* make({ ...faulty({ FAULTY_MAX_LOG: log }), workers: 1, maxInFlight: 4 })
+      yield* readyWorkers(pool, 1)
+      const t0 = Date.now()
+      yield* Effect.forEach(Array.from({ length: 8 }, () => ({ op: "sleep", ms: 300 })), (p) => pool.submit(p), { concurrency: 8 })
+      expect(Date.now() - t0).toBeLessThan(1500)
+      const seen = fs.readFileSync(log, "utf8").trim().split("\n").map((l) => Number(l.split(" ")[1]))
+      expect(Math.max(...seen)).toBe(4)
+    }))
+
+  live("shutdown answers what it accepted within the drain window, the rest ShuttingDown", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1, grace: 200 })
+      yield* readyWorkers(pool, 1)
+      const quick = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 100 }))
+      const slow = yield* Effect.forkChild(Effect.flip(pool.submit({ op: "hang" })))
+      yield* Effect.sleep(30)
+      yield* pool.shutdown(500)
+      expect(yield* Fiber.join(quick)).toMatchObject({ slept: 100 })
+      expect(tagOf(yield* Fiber.join(slow))).toBe("ShuttingDown")
+      expect(tagOf(yield* Effect.flip(pool.submit({ op: "echo", value: 1 })))).toBe("ShuttingDown")
+      expect(pool.pids()).toEqual([])
+    }))
+})
