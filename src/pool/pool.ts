@@ -87,8 +87,12 @@ export interface PoolStats {
 }
 
 export interface PoolHooks {
-  /** Every answer: its outcome tag ("ok" or an error tag) and the time from acceptance, in ms. */
-  readonly onAnswer?: ((outcome: string, ms: number) => void) | undefined
+  /** A request was accepted (queued or sent), under this id. */
+  readonly onAccept?: ((id: number) => void) | undefined
+  /** Every answer: the request, its outcome ("ok" or an error tag), the time since acceptance in ms. */
+  readonly onAnswer?: ((id: number, outcome: string, ms: number) => void) | undefined
+  /** The caller left before the answer: the request was dropped from the queue or cancelled on its worker. */
+  readonly onCancel?: ((id: number) => void) | undefined
 }
 
 export interface Pool {
@@ -196,7 +200,7 @@ export const make = (
       req.state = "done"
       if (req.timer !== undefined) clearTimeout(req.timer)
       stats.answered++
-      hooks.onAnswer?.("ok" in answer ? "ok" : answer._tag, Date.now() - req.acceptedAt)
+      hooks.onAnswer?.(req.id, "ok" in answer ? "ok" : answer._tag, Date.now() - req.acceptedAt)
       req.answer(answer)
     }
 
@@ -458,8 +462,9 @@ export const make = (
           timer: undefined
         }
         const w = pick()
+        if (w === undefined && queued >= maxQueue) return resume(Effect.fail(new Busy({ queued })))
+        hooks.onAccept?.(req.id)
         if (w !== undefined) send(w, req)
-        else if (queued >= maxQueue) return resume(Effect.fail(new Busy({ queued })))
         else {
           queue.push(req)
           queued++
@@ -471,11 +476,13 @@ export const make = (
       if (req.state === "queued") {
         req.state = "done"
         queued--
+        hooks.onCancel?.(req.id)
         return
       }
       const w = req.worker
       if (req.state !== "running" || w === undefined) return
       req.state = "done"
+      hooks.onCancel?.(req.id)
       if (req.timer !== undefined) clearTimeout(req.timer)
       w.running.delete(req.id)
       if (w.state === "dead") return
