@@ -1,0 +1,163 @@
+/**
+ * The runner (SPEC §7): a durable per-session job queue in front of an
+ * executor (the pool). Jobs of one session run in order, one at a time;
+ * sessions run concurrently. It is driven by
+ *
+ * - `poke(session)`: submit the session's oldest queued job, unless the
+ *   session is in flight (a session in flight is never submitted twice);
+ * - `complete(session)` (internal, when a job ends): re-drives the session;
+ * - a poll (default 400 ms) that pokes every session with queued work — but
+ *   only while no session is in flight — to recover work present at start-up
+ *   or whose poke was lost;
+ * - and, for every job stored, an order on the wake ladder that pokes its
+ *   session until the job has left the queue, instead of relying on the poll.
+ *
+ * Every stored job reaches exactly one recorded outcome (`done` or
+ * `failed`). A job cut off by a crash of liege is queued again at the next
+ * start and runs again: execution is at-least-once.
+ */
+import { Context, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
+import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
+import { InvalidOptions } from "../supervisor/errors.ts"
+import { make as makeLadder } from "../wake/ladder.ts"
+import { type Job, JobStore, StoreError } from "./store.ts"
+
+export const RunnerOptions = Schema.Struct({
+  /** The SQLite state file. */
+  file: Schema.String.check(Schema.isMinLength(1)),
+  /** The recovery poll (default 400 ms). */
+  pollInterval: Schema.optional(DurationInput)
+})
+
+/** The state file cannot be opened or written. */
+export class RunnerStoreError extends Schema.TaggedError<RunnerStoreError>()("RunnerStoreError", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return this.reason
+  }
+}
+
+export interface RunnerStats {
+  readonly inFlight: number
+  readonly submitted: number
+  readonly settled: number
+  readonly recovered: number
+}
+
+export interface Runner {
+  /** Stores a job (durable when this succeeds) and pokes its session; returns its id. */
+  readonly enqueue: (session: string, payload: unknown) => Effect.Effect<number, RunnerStoreError>
+  readonly get: (id: number) => Effect.Effect<Job | undefined>
+  /** Submits the oldest queued job of `session` — or, without a session, polls every session. */
+  readonly poke: (session?: string) => Effect.Effect<void>
+  readonly stats: () => RunnerStats
+  /** Stops submitting; jobs cut off from here on are queued again. */
+  readonly shutdown: Effect.Effect<void>
+}
+
+/** How a failure is recorded: its tag, message and other plain fields. */
+const errorRecord = (e: unknown): Record<string, unknown> => {
+  if (typeof e === "object" && e !== null) {
+    const record: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(e)) if (k !== "_tag" && k !== "stack") record[k] = v
+    return { tag: (e as { _tag?: unknown })._tag ?? "Error", message: String((e as { message?: unknown }).message ?? e), ...record }
+  }
+  return { tag: "Error", message: String(e) }
+}
+
+export const make = <E>(
+  input: Schema.Codec.Encoded<typeof RunnerOptions>,
+  execute: (job: Job) => Effect.Effect<unknown, E>
+): Effect.Effect<Runner, InvalidOptions | RunnerStoreError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const options = yield* decodeOptions(RunnerOptions, input, (i) => new InvalidOptions(i))
+    const pollMs = toMillis(options.pollInterval ?? 400)
+    const store = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => new JobStore(options.file),
+        catch: (e) => new RunnerStoreError({ reason: e instanceof StoreError ? e.message : String(e) })
+      }),
+      (s) => Effect.sync(() => s.close())
+    )
+    if (store.recovered > 0) {
+      yield* Effect.logWarning(`${store.recovered} jobs were cut off by a crash; they run again`)
+    }
+    const ladder = yield* makeLadder({ initialBackoff: 5, cap: 1000 })
+    const running = yield* FiberSet.make<void, never>()
+    const inFlight = new Map<string, number>()
+    const counts = { submitted: 0, settled: 0 }
+    let closing = false
+
+    const submit = (job: Job) =>
+      Effect.suspend(() => {
+        if (!store.start(job.id)) return Effect.void
+        inFlight.set(job.session, job.id)
+        counts.submitted++
+        const run = Effect.gen(function*() {
+          const exit = yield* Effect.exit(execute(job))
+          const cutOff = exit._tag === "Failure" &&
+            (exit.cause.reasons.every((r) => r._tag === "Interrupt") ||
+              (closing && (exit.cause.reasons[0] as { error?: { _tag?: string } })?.error?._tag === "ShuttingDown"))
+          if (cutOff) return // stays running in the store: queued again at the next start
+          const failure = exit._tag === "Failure" ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+          const outcome = exit._tag === "Success"
+            ? { ok: exit.value }
+            : { error: failure !== undefined ? errorRecord(failure.error) : { tag: "Defect", message: String(exit.cause) } }
+          if (store.settle(job.id, outcome)) counts.settled++
+          yield* complete(job.session)
+        })
+        return Effect.asVoid(FiberSet.run(running, Effect.catchCause(run, (cause) => Effect.logError("runner job", cause))))
+      })
+
+    const poke = (session?: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (closing) return Effect.void
+        if (session === undefined) {
+          // the global poll submits nothing while any session is in flight
+          if (inFlight.size > 0) return Effect.void
+          return Effect.forEach(store.sessionsWithWork(), (s) => poke(s), { discard: true })
+        }
+        if (inFlight.has(session)) return Effect.void
+        const head = store.head(session)
+        return head === undefined ? Effect.void : submit(head)
+      })
+
+    const complete = (session: string) =>
+      Effect.suspend(() => {
+        inFlight.delete(session)
+        return poke(session)
+      })
+
+    yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(pollMs), poke())))
+
+    const enqueue = (session: string, payload: unknown) =>
+      Effect.gen(function*() {
+        const id = yield* Effect.try({
+          try: () => store.add(session, JSON.stringify(payload) ?? "null"),
+          catch: (e) => new RunnerStoreError({ reason: `cannot store the job: ${(e as Error).message}` })
+        })
+        yield* poke(session)
+        yield* ladder.confirm(poke(session), Effect.sync(() => closing || store.get(id)?.state !== "queued"))
+        return id
+      })
+
+    return {
+      enqueue,
+      get: (id) => Effect.sync(() => store.get(id)),
+      poke,
+      stats: () => ({ inFlight: inFlight.size, ...counts, recovered: store.recovered }),
+      shutdown: Effect.suspend(() => {
+        closing = true
+        return ladder.shutdown
+      })
+    } satisfies Runner
+  })
+
+/** The runner as a service, over an executor. */
+export class Service extends Context.Service<Service, Runner>()("liege/runner/Runner") {
+  static readonly layer = <E>(
+    options: Schema.Codec.Encoded<typeof RunnerOptions>,
+    execute: (job: Job) => Effect.Effect<unknown, E>
+  ) => Layer.effect(Service, make(options, execute))
+}
