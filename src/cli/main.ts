@@ -12,13 +12,14 @@ import { CliError, CliOutput, Command } from "effect/cli"
 import * as Logging from "../internal/logger.ts"
 import { ExitStatus, UsageError } from "./errors.ts"
 import { root } from "./root.ts"
+import { pool } from "./pool.ts"
 import { run } from "./run.ts"
 import { serf } from "./serf.ts"
 import { makeShutdown, Shutdown } from "./shutdown.ts"
 
 export const VERSION = "0.1.0"
 
-export const liege = root.pipe(Command.withSubcommands([run, serf]))
+export const liege = root.pipe(Command.withSubcommands([run, serf, pool]))
 
 /** Bad invocations: one line on stderr (help only when asked for). */
 const presenter = CliOutput.layerPresenter({

@@ -9,8 +9,9 @@
  * - JSON bodies are bounded by `maxBody` (413 above it; empty or not JSON: 400);
  * - errors are `{"error": {"tag", "message", …}}`.
  *
- * `stopAccepting` closes the listening socket (requests already accepted go
- * on); the scope's close ends the server.
+ * A client that closes its connection interrupts its request (a pool request
+ * is cancelled). `stopAccepting` closes the listening socket (requests
+ * already accepted go on); the scope's close ends the server.
  */
 import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
@@ -122,8 +123,10 @@ export const serve = (app: App, options: ServerOptions): Effect.Effect<Server, u
       if (path === "/metrics" && request.method === "GET") {
         return Effect.succeed(HttpServerResponse.text(app.metrics(), { contentType: "text/plain; version=0.0.4" }))
       }
-      return app.route(request, path, url.searchParams) ??
-        Effect.succeed(errorResponse(404, "NotFound", `no route for ${request.method} ${path}`))
+      const routed = app.route(request, path, url.searchParams)
+      if (routed === undefined) return Effect.succeed(errorResponse(404, "NotFound", `no route for ${request.method} ${path}`))
+      // effect/http runs handlers uninterruptibly; a client that goes away must cancel its request
+      return Effect.interruptible(routed)
     })
     yield* server.serve(handler)
     const address = node.address() as AddressInfo

@@ -7,7 +7,8 @@
  *   state: queued → running → done | failed
  *
  * Opening the store turns every `running` job back into `queued`: it was cut
- * off by a crash of liege and will run again (at-least-once execution).
+ * off by a crash of liege and will run again (at-least-once execution). The
+ * file is opened in exclusive locking mode: one liege per state file.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -61,9 +62,10 @@ export class JobStore {
     try {
       fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
       this.db = new DatabaseSync(file)
+      // one liege per state file: the first write takes the file for good
+      this.db.exec("PRAGMA locking_mode = EXCLUSIVE")
       this.db.exec("PRAGMA journal_mode = WAL")
       this.db.exec("PRAGMA synchronous = NORMAL")
-      this.db.exec("PRAGMA busy_timeout = 5000")
       this.db.exec(`CREATE TABLE IF NOT EXISTS jobs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         session TEXT NOT NULL,
@@ -80,7 +82,12 @@ export class JobStore {
         this.db.prepare("UPDATE jobs SET state = 'queued', updated = ? WHERE state = 'running'").run(Date.now()).changes
       )
     } catch (e) {
-      throw new StoreError(`cannot open the state file ${file}: ${(e as Error).message}`)
+      const message = (e as Error).message
+      throw new StoreError(
+        /locked|busy/i.test(message)
+          ? `the state file ${file} is in use by another process (another liege?)`
+          : `cannot open the state file ${file}: ${message}`
+      )
     }
     this.insert = this.db.prepare(
       "INSERT INTO jobs (session, payload, state, created, updated) VALUES (?, ?, 'queued', ?, ?)"

@@ -10,7 +10,6 @@ import { Deferred, Effect, Logger } from "effect"
 import fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { DatabaseSync } from "node:sqlite"
 import { make } from "../../src/runner/runner.ts"
 import { JobStore } from "../../src/runner/store.ts"
 import { tempDir } from "../support/serfs.ts"
@@ -85,19 +84,20 @@ describe("runner laws", () => {
     Effect.gen(function*() {
       const dir = tempDir("liege-runner-")
       const file = path.join(dir, "state.db")
+      // a job of another session present at start-up (its poke was lost): only the poll can find it
+      const pre = new JobStore(file)
+      pre.add("b", "2")
+      pre.close()
       const release = yield* Deferred.make<void>()
       const started: Array<string> = []
       yield* Effect.scoped(Effect.gen(function*() {
-        const runner = yield* make({ file, pollInterval: 10 }, (job) =>
+        const runner = yield* make({ file, pollInterval: 20 }, (job) =>
           Effect.gen(function*() {
             started.push(job.session)
             if (job.session === "a") yield* Deferred.await(release)
           }))
-        yield* runner.enqueue("a", 1)
-        // a job of another session whose poke was lost: only the poll can find it
-        const side = new DatabaseSync(file)
-        side.prepare("INSERT INTO jobs (session, payload, state, created, updated) VALUES ('b', '2', 'queued', 0, 0)").run()
-        side.close()
+        yield* runner.enqueue("a", 1) // before the first poll
+        expect(yield* Effect.flip(make({ file }, () => Effect.void))).toMatchObject({ _tag: "RunnerStoreError" })
         yield* Effect.sleep(150)
         expect(started).toEqual(["a"])
         yield* Deferred.succeed(release, undefined)

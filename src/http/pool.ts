@@ -1,0 +1,108 @@
+/**
+ * The routes of `liege pool` (SPEC §8):
+ *
+ * - `POST /v1/jobs` — the payload, run now: `200 {"ok": result}` or
+ *   `{"error": {"tag", "message", …}}` with Busy/PoolFailed/ShuttingDown 503,
+ *   Timeout 504, Application 422, WorkerDied/Protocol/Io 502;
+ * - `POST /v1/jobs?session=S` — stored durably, run in its session's order:
+ *   `202 {"id"}`;
+ * - `GET /v1/jobs/ID` — `200 {"id", "session", "state", "ok"?, "error"?}`, 404 if unknown.
+ *
+ * A client that goes away cancels its direct request.
+ */
+import { Effect } from "effect"
+import type { PoolError } from "../pool/errors.ts"
+import type { Pool } from "../pool/pool.ts"
+import type { Runner } from "../runner/runner.ts"
+import { format, Histogram } from "./prometheus.ts"
+import { type App, errorResponse, ok, readJson } from "./server.ts"
+
+export const statusOf = (e: PoolError): number => {
+  switch (e._tag) {
+    case "Busy":
+    case "PoolFailed":
+    case "ShuttingDown":
+      return 503
+    case "Timeout":
+      return 504
+    case "Application":
+      return 422
+    case "WorkerDied":
+    case "Protocol":
+    case "Io":
+      return 502
+  }
+}
+
+const errorBody = (e: PoolError) => {
+  const extra: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(e)) if (k !== "_tag" && k !== "message" && k !== "stack") extra[k] = v
+  return errorResponse(statusOf(e), e._tag, e.message, extra)
+}
+
+/** Latency buckets in seconds, 1 ms to ~30 s. */
+export const latencyBuckets = () => new Histogram([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
+
+export const poolApp = (
+  pool: Pool,
+  runner: Runner,
+  options: { readonly maxBody: number; readonly latency: Histogram; readonly outcomes: Map<string, number> }
+): App => ({
+  healthy: () => pool.ready(),
+  metrics: () => {
+    const s = pool.stats()
+    const r = runner.stats()
+    return format([
+      { name: "liege_pool_workers", help: "slots", type: "gauge", samples: [{ value: s.workers }] },
+      { name: "liege_pool_ready_workers", help: "ready workers", type: "gauge", samples: [{ value: s.ready }] },
+      { name: "liege_pool_busy_workers", help: "workers holding a request", type: "gauge", samples: [{ value: s.busy }] },
+      { name: "liege_pool_in_flight", help: "requests on workers", type: "gauge", samples: [{ value: s.inFlight }] },
+      { name: "liege_pool_queue_depth", help: "requests waiting for a worker", type: "gauge", samples: [{ value: s.queued }] },
+      { name: "liege_pool_restarts_total", help: "worker restarts (failures)", type: "counter", samples: [{ value: s.restarts }] },
+      { name: "liege_pool_recycles_total", help: "workers recycled", type: "counter", samples: [{ value: s.recycles }] },
+      { name: "liege_pool_failed", help: "1 once the pool has failed", type: "gauge", samples: [{ value: s.failed ? 1 : 0 }] },
+      {
+        name: "liege_pool_answers_total",
+        help: "answers by outcome",
+        type: "counter",
+        samples: [...options.outcomes].map(([outcome, value]) => ({ labels: { outcome }, value }))
+      },
+      { name: "liege_pool_request_seconds", help: "time from acceptance to answer", type: "histogram", histogram: options.latency },
+      { name: "liege_runner_jobs_submitted_total", help: "session jobs submitted", type: "counter", samples: [{ value: r.submitted }] },
+      { name: "liege_runner_jobs_settled_total", help: "session jobs done or failed", type: "counter", samples: [{ value: r.settled }] },
+      { name: "liege_runner_sessions_in_flight", help: "sessions with a job running", type: "gauge", samples: [{ value: r.inFlight }] }
+    ])
+  },
+  route: (request, path, query) => {
+    if (path === "/v1/jobs") {
+      if (request.method !== "POST") return Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST a job"))
+      const session = query.get("session")
+      return Effect.gen(function*() {
+        const body = yield* readJson(request, options.maxBody)
+        if (session !== null) {
+          if (session === "") return errorResponse(400, "BadSession", "session must not be empty")
+          const id = yield* runner.enqueue(session, body.value).pipe(
+            Effect.catch((e) => Effect.fail(errorResponse(500, e._tag, e.message)))
+          )
+          return ok({ id }, 202)
+        }
+        return ok({ ok: yield* pool.submit(body.value).pipe(Effect.catch((e) => Effect.fail(errorBody(e)))) })
+      }).pipe(Effect.catch((response) => Effect.succeed(response)))
+    }
+    const m = /^\/v1\/jobs\/(\d+)$/.exec(path)
+    if (m !== null) {
+      if (request.method !== "GET") return Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a job"))
+      return Effect.map(runner.get(Number(m[1])), (job) =>
+        job === undefined
+          ? errorResponse(404, "NotFound", `no job ${m[1]}`)
+          : ok({
+            id: job.id,
+            session: job.session,
+            state: job.state,
+            ...("ok" in job ? { ok: job.ok } : {}),
+            ...("error" in job ? { error: job.error } : {})
+          }))
+    }
+    return undefined
+  }
+})
