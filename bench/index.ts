@@ -1,11 +1,12 @@
 /**
  * `npm run bench [-- name…]`: one JSON line per case on stdout.
- * Names: frames, run, serf (default: all).
+ * Names: frames, run, serf, pool (default: all).
  */
 const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknown> }>> = {
   frames: () => import("./frames.ts"),
   run: () => import("./run.ts"),
-  serf: () => import("./serf.ts")
+  serf: () => import("./serf.ts"),
+  pool: () => import("./pool.ts")
 }
 
 const wanted = process.argv.slice(2)

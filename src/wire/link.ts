@@ -4,7 +4,8 @@
  *
  * - every `data` chunk is decoded in bulk; each complete frame goes through
  *   the codec and `slog` messages go to the logger, never to the consumer;
- * - writes made in the same tick are corked into one `writev`;
+ * - the first write of a tick goes out at once, the tick's later ones are
+ *   corked into one `writev`;
  * - the first protocol error, end of stream or pipe error ends the link and
  *   is reported once through `onClose`; nothing is delivered after it (the
  *   stream is still drained, so the worker never blocks on a full pipe).
@@ -117,9 +118,18 @@ export const attach = (
     stdin.uncork()
   }
 
+  // The first frame of a tick goes out at once (a lone request pays no extra
+  // hop); from the second on, the tick's frames are corked into one writev.
+  let sentThisTick = false
+  const newTick = () => {
+    sentThisTick = false
+  }
   const sendFrame = (frame: Buffer) => {
     if (closed || stdin.writableEnded || stdin.destroyed) return false
-    if (!corked) {
+    if (!sentThisTick) {
+      sentThisTick = true
+      process.nextTick(newTick)
+    } else if (!corked) {
       corked = true
       stdin.cork()
       process.nextTick(uncork)

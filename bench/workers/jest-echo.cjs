@@ -1,0 +1,2 @@
+// jest-worker's worker: one exported function per method.
+exports.echo = (payload) => payload.value

@@ -1,0 +1,3 @@
+// workerpool's worker.
+const workerpool = require("workerpool")
+workerpool.worker({ echo: (payload) => payload.value })
