@@ -43,7 +43,8 @@ export const json: Codec = {
     const length = Buffer.byteLength(text)
     const out = Buffer.allocUnsafe(HEADER_BYTES + length)
     writeHeader(out, length)
-    out.write(text, HEADER_BYTES, "utf8")
+    // as many bytes as characters: ASCII, where latin1 is the same bytes and a faster copy
+    out.write(text, HEADER_BYTES, length === text.length ? "latin1" : "utf8")
     return out
   },
   decode: (payload) => {
