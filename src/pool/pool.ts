@@ -26,6 +26,7 @@ import { availableParallelism } from "node:os"
 import { Context, Deferred, Effect, Fiber, Layer, Schema, type Scope } from "effect"
 import { Deque } from "../internal/deque.ts"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
+import { WorkerFields, workerEnv } from "../internal/worker.ts"
 import { type Child, spawn } from "../supervisor/child.ts"
 import { InvalidOptions } from "../supervisor/errors.ts"
 import type { Result } from "../supervisor/result.ts"
@@ -38,12 +39,7 @@ const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 export const PoolOptions = Schema.Struct({
-  command: Schema.String,
-  args: Schema.optional(Schema.Array(Schema.String)),
-  env: Schema.optional(Schema.Record(Schema.String, Schema.String)),
-  cwd: Schema.optional(Schema.String),
-  codec: Schema.optional(Schema.Literals(["json", "msgpack"])),
-  maxFrameBytes: Schema.optional(PositiveInt),
+  ...WorkerFields,
   /** Slots (default: the CPU count). */
   workers: Schema.optional(PositiveInt),
   /** Requests pipelined to one worker (default 1). */
@@ -339,12 +335,7 @@ export const make = (
         const child = yield* spawn({
           command: o.command,
           args: o.args ?? [],
-          env: {
-            ...o.env,
-            LIEGE_PROTOCOL: String(PROTOCOL_VERSION),
-            LIEGE_CODEC: codecName,
-            LIEGE_WORKER_ID: String(slot + 1)
-          },
+          env: workerEnv(o.env, codecName, slot + 1),
           ...(o.cwd === undefined ? {} : { cwd: o.cwd }),
           grace: o.grace ?? 5000,
           stdout: "pipe",

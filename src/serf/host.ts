@@ -10,6 +10,7 @@
  */
 import { Deferred, Effect, Exit, Schema, type Scope, Stream } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
+import { WorkerFields, workerEnv } from "../internal/worker.ts"
 import { spawn } from "../supervisor/child.ts"
 import { InvalidOptions, type SpawnFailed } from "../supervisor/errors.ts"
 import type { Result } from "../supervisor/result.ts"
@@ -33,12 +34,7 @@ const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
 /** How to run a serf process: shared by `SerfOptions` and the pier's options. */
 export const SerfProcessFields = {
-  command: Schema.String,
-  args: Schema.optional(Schema.Array(Schema.String)),
-  env: Schema.optional(Schema.Record(Schema.String, Schema.String)),
-  cwd: Schema.optional(Schema.String),
-  codec: Schema.optional(Schema.Literals(["json", "msgpack"])),
-  maxFrameBytes: Schema.optional(PositiveInt),
+  ...WorkerFields,
   /** `ripe` must arrive within this (default 30 s). */
   bootTimeout: Schema.optional(DurationInput),
   /** After `exit`, before the supervisor escalates (default 2 s). */
@@ -152,13 +148,7 @@ export const start = (
     const child = yield* spawn({
       command: options.command,
       args: options.args ?? [],
-      env: {
-        ...options.env,
-        LIEGE_PROTOCOL: String(PROTOCOL_VERSION),
-        LIEGE_CODEC: codecName,
-        LIEGE_WORKER_ID: String(workerId),
-        ...(options.pier === undefined ? {} : { LIEGE_PIER: options.pier })
-      },
+      env: workerEnv(options.env, codecName, workerId, options.pier),
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       grace: options.stopGrace ?? 2000,
       stdout: "pipe",

@@ -1,0 +1,34 @@
+/**
+ * What every liege worker (serf or pool worker) is started with: the
+ * command, and the environment SPEC §8 promises it.
+ */
+import { Schema } from "effect"
+import type { CodecName } from "../wire/codec.ts"
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+
+/** How to run a worker process: shared by the serf's, the pier's and the pool's options. */
+export const WorkerFields = {
+  command: Schema.String,
+  args: Schema.optional(Schema.Array(Schema.String)),
+  /** Added to the host's environment. */
+  env: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  cwd: Schema.optional(Schema.String),
+  codec: Schema.optional(Schema.Literals(["json", "msgpack"])),
+  /** The largest frame accepted from the worker (default 64 MiB). */
+  maxFrameBytes: Schema.optional(PositiveInt)
+}
+
+/** `env` plus `LIEGE_PROTOCOL`, `LIEGE_CODEC`, `LIEGE_WORKER_ID` (and, for a serf, `LIEGE_PIER`). */
+export const workerEnv = (
+  env: Record<string, string> | undefined,
+  codec: CodecName,
+  id: number,
+  pier?: string
+): Record<string, string> => ({
+  ...env,
+  LIEGE_PROTOCOL: "1",
+  LIEGE_CODEC: codec,
+  LIEGE_WORKER_ID: String(id),
+  ...(pier === undefined ? {} : { LIEGE_PIER: pier })
+})
