@@ -5,8 +5,9 @@
  * - raw: the same worker process (examples/pool-worker.ts) and framing,
  *   driven by a plain Node dispatcher with the same workers, window and
  *   callers (no Effect);
- * - jest-worker and workerpool (child-process mode, their own IPC), at
- *   window 1 (they run one task per worker at a time).
+ * - jest-worker and workerpool (child-process mode, their own IPC — jest-worker
+ *   with V8 serialization), at window 1 (they run one task per worker at a time).
+ * 16 KiB rows run in json and in msgpack.
  * Plus: the time to stop 32 workers that ignore SIGTERM (and stdin EOF).
  */
 import { spawn } from "node:child_process"
@@ -15,7 +16,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Logger } from "effect"
 import { make } from "../src/pool/pool.ts"
-import { json } from "../src/wire/codec.ts"
+import { codec as codecOf, type CodecName } from "../src/wire/codec.ts"
 import { FrameDecoder } from "../src/wire/frame.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -55,7 +56,8 @@ const drive = async (total: number, concurrency: number, call: () => Promise<unk
 }
 
 /** The raw baseline: plain Node, the same worker and framing, least-loaded dispatch, a FIFO. */
-const rawPool = async (workers: number, window: number) => {
+const rawPool = async (workers: number, window: number, codecName: CodecName) => {
+  const c = codecOf(codecName)
   interface W {
     cp: ReturnType<typeof spawn>
     load: number
@@ -68,7 +70,7 @@ const rawPool = async (workers: number, window: number) => {
     const id = nextId++
     w.load++
     w.pending.set(id, resolve)
-    w.cp.stdin!.write(json.frame({ t: "req", id, payload }))
+    w.cp.stdin!.write(c.frame({ t: "req", id, payload }))
   }
   const pick = () => {
     let best: W | undefined
@@ -77,13 +79,17 @@ const rawPool = async (workers: number, window: number) => {
   }
   await Promise.all(Array.from({ length: workers }, () =>
     new Promise<void>((ready) => {
-      const cp = spawn(process.execPath, [workerScript], { stdio: ["pipe", "pipe", "inherit"], detached: true })
+      const cp = spawn(process.execPath, [workerScript], {
+        stdio: ["pipe", "pipe", "inherit"],
+        detached: true,
+        env: { ...process.env, LIEGE_CODEC: codecName }
+      })
       const w: W = { cp, load: 0, pending: new Map() }
       const decoder = new FrameDecoder()
       let booted = false
       cp.stdout!.on("data", (chunk: Buffer) =>
         decoder.push(chunk, (frame) => {
-          const m = json.decode(frame) as { t: string; id: number; ok: unknown }
+          const m = c.decode(frame) as { t: string; id: number; ok: unknown }
           if (!booted) {
             booted = true
             ws.push(w)
@@ -108,17 +114,17 @@ const rawPool = async (workers: number, window: number) => {
   }
 }
 
-const withLiege = (workers: number, window: number, total: number, concurrency: number, payload: unknown) =>
+const withLiege = (workers: number, window: number, total: number, concurrency: number, payload: unknown, codec: CodecName) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const pool = yield* make({ command: process.execPath, args: [workerScript], workers, maxInFlight: window })
+    const pool = yield* make({ command: process.execPath, args: [workerScript], workers, maxInFlight: window, codec })
     while (pool.stats().ready < workers) yield* Effect.sleep(2)
     const call = () => Effect.runPromise(pool.submit(payload))
     yield* Effect.promise(() => drive(200, concurrency, call))
     return yield* Effect.promise(() => drive(total, concurrency, call))
   })).pipe(Effect.provide(quiet)))
 
-const withRaw = async (workers: number, window: number, total: number, concurrency: number, payload: unknown) => {
-  const raw = await rawPool(workers, window)
+const withRaw = async (workers: number, window: number, total: number, concurrency: number, payload: unknown, codec: CodecName) => {
+  const raw = await rawPool(workers, window, codec)
   await drive(200, concurrency, () => raw.call(payload))
   const m = await drive(total, concurrency, () => raw.call(payload))
   await raw.close()
@@ -166,11 +172,11 @@ const isolated = (args: ReadonlyArray<string | number>): Promise<Measure> =>
 
 
 /** Three rounds, the variants interleaved, each in its own process; medians. */
-export const row = async (bytes: number, concurrency: number, workers: number, window: number) => {
+export const row = async (bytes: number, concurrency: number, workers: number, window: number, codec: CodecName = "json") => {
   const variants = window === 1 ? ["raw", "liege", "jest", "workerpool"] : ["raw", "liege"]
   const rounds = new Map<string, Array<Measure>>(variants.map((v) => [v, []]))
   for (let r = 0; r < 3; r++) {
-    for (const v of variants) rounds.get(v)!.push(await isolated([v, bytes, concurrency, workers, window]))
+    for (const v of variants) rounds.get(v)!.push(await isolated([v, bytes, concurrency, workers, window, codec]))
   }
   const m = (v: string) => median(rounds.get(v)!)
   const raw = m("raw")
@@ -181,6 +187,7 @@ export const row = async (bytes: number, concurrency: number, workers: number, w
     concurrency,
     workers,
     window,
+    codec,
     liege,
     raw,
     ...(window === 1 ? { jestWorker: m("jest"), workerpool: m("workerpool") } : {}),
@@ -188,14 +195,14 @@ export const row = async (bytes: number, concurrency: number, workers: number, w
   }
 }
 
-const runCase = async (variant: string, bytes: number, concurrency: number, workers: number, window: number) => {
+const runCase = async (variant: string, bytes: number, concurrency: number, workers: number, window: number, codec: CodecName) => {
   const payload = payloadOf(bytes)
   const total = concurrency === 1 ? 3000 : 20_000
   switch (variant) {
     case "raw":
-      return withRaw(workers, window, total, concurrency, payload)
+      return withRaw(workers, window, total, concurrency, payload, codec)
     case "liege":
-      return withLiege(workers, window, total, concurrency, payload)
+      return withLiege(workers, window, total, concurrency, payload, codec)
     case "jest":
       return withJest(workers, total, concurrency, payload)
     default:
@@ -228,17 +235,21 @@ export const stopStubborn = async () => {
   }
 }
 
+/** 64 B rows in json; 16 KiB rows in json and in msgpack (jest-worker moves V8-serialized bytes, not JSON). */
+const shapes: ReadonlyArray<[number, CodecName]> = [[64, "json"], [16 * 1024, "json"], [16 * 1024, "msgpack"]]
+
 export const benches = [
-  ...[64, 16 * 1024].flatMap((bytes) =>
-    [1, 64].flatMap((concurrency) => [1, 2].map((workers) => () => row(bytes, concurrency, workers, 1)))
+  ...shapes.flatMap(([bytes, codec]) =>
+    [1, 64].flatMap((concurrency) => [1, 2].map((workers) => () => row(bytes, concurrency, workers, 1, codec)))
   ),
-  ...[64, 16 * 1024].flatMap((bytes) => [1, 2].map((workers) => () => row(bytes, 64, workers, 64))),
+  ...shapes.flatMap(([bytes, codec]) => [1, 2].map((workers) => () => row(bytes, 64, workers, 64, codec))),
   stopStubborn
 ]
 
 if (import.meta.main && process.argv[2] === "case") {
-  const [variant, ...numbers] = process.argv.slice(3)
-  const [bytes, concurrency, workers, window] = numbers.map(Number) as [number, number, number, number]
-  process.stdout.write(JSON.stringify(await runCase(variant!, bytes, concurrency, workers, window)))
+  const [variant, b, c, w, win, codec] = process.argv.slice(3)
+  process.stdout.write(
+    JSON.stringify(await runCase(variant!, Number(b), Number(c), Number(w), Number(win), (codec ?? "json") as CodecName))
+  )
   process.exit(0)
 }
