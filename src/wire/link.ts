@@ -4,8 +4,9 @@
  *
  * - every `data` chunk is decoded in bulk; each complete frame goes through
  *   the codec and `slog` messages go to the logger, never to the consumer;
- * - the first write of a tick goes out at once, the tick's later ones are
- *   corked into one `writev`;
+ * - frames sent while a chunk is handled go out in one `writev` at its end;
+ *   otherwise the first frame of a tick goes out at once and the tick's
+ *   later ones are corked into one `writev`;
  * - the first protocol error, end of stream or pipe error ends the link and
  *   is reported once through `onClose`; nothing is delivered after it (the
  *   stream is still drained, so the worker never blocks on a full pipe).
@@ -54,6 +55,7 @@ export const attach = (
   const decoder = new FrameDecoder(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
   let closed = false
   let corked = false
+  let inChunk = false
 
   const close = (error: ProtocolError | undefined) => {
     if (closed) return
@@ -86,17 +88,18 @@ export const attach = (
 
   stdout.on("data", (chunk: Buffer) => {
     if (closed) return
+    inChunk = true
     try {
       decoder.push(chunk, onFrame)
     } catch (e) {
       if (e instanceof FrameOverflow) return close(new FrameTooLarge({ length: e.length, max: e.max }))
       throw e
+    } finally {
+      inChunk = false
     }
-    if (handlers.onChunk !== undefined) {
-      // what the messages made us send goes out before the consumer's batch work
-      if (corked) uncork()
-      handlers.onChunk()
-    }
+    // what the chunk's messages made us send goes out in one writev, before the consumer's batch work
+    if (corked) uncork()
+    handlers.onChunk?.()
   })
   stdout.on("end", () =>
     close(
@@ -118,15 +121,16 @@ export const attach = (
     stdin.uncork()
   }
 
-  // The first frame of a tick goes out at once (a lone request pays no extra
-  // hop); from the second on, the tick's frames are corked into one writev.
+  // While a chunk from the worker is handled, frames are corked and flushed
+  // at its end. Otherwise the first frame of a tick goes out at once (a lone
+  // request pays no extra hop) and the tick's later ones are corked.
   let sentThisTick = false
   const newTick = () => {
     sentThisTick = false
   }
   const sendFrame = (frame: Buffer) => {
     if (closed || stdin.writableEnded || stdin.destroyed) return false
-    if (!sentThisTick) {
+    if (!sentThisTick && !inChunk) {
       sentThisTick = true
       process.nextTick(newTick)
     } else if (!corked) {
