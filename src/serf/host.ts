@@ -152,7 +152,7 @@ export const start = (
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       grace: options.stopGrace ?? 2000,
       stdout: "pipe",
-      annotations: { serf: workerId, ...options.annotations }
+      annotations: { worker: workerId, ...options.annotations }
     })
     const deadSignal = yield* Deferred.make<SerfError>()
     let dispatcher: Dispatcher | undefined = undefined
