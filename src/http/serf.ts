@@ -92,7 +92,12 @@ export const serfApp = (pier: Pier, options: { readonly maxBody: number; readonl
       }
       if (path === "/v1/peek" || path.startsWith("/v1/peek/")) {
         if (method !== "GET") return Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a peek"))
-        const segments = path.slice("/v1/peek".length).split("/").filter((s) => s !== "").map(decodeURIComponent)
+        let segments: Array<string>
+        try {
+          segments = path.slice("/v1/peek".length).split("/").filter((s) => s !== "").map(decodeURIComponent)
+        } catch {
+          return Effect.succeed(errorResponse(400, "BadPath", "the peek path is not valid percent-encoding"))
+        }
         return counted("peek", Effect.gen(function*() {
           if (!ready()) return notReady
           return ok({ dat: (yield* pier.peek(segments)) ?? null })

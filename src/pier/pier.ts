@@ -16,7 +16,7 @@
  * - The serf's process identity is kept in the pier, so that a liege that
  *   was killed can find and reap the serf it left behind.
  */
-import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Schema, type Scope, Stream } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Schema, type Scope, Stream } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { isError, type WorkAnswer } from "../serf/dispatcher.ts"
 import { ReplayDiverged, type SerfError, SerfIncompatible } from "../serf/errors.ts"
@@ -164,6 +164,7 @@ export const open = (
     yield* reapLeftover(db)
 
     const batchSize = options.batchSize ?? 1000
+    const stopGraceMs = toMillis(options.stopGrace ?? 2000)
     const maxRestarts = options.maxRestarts ?? 10
     const windowMs = toMillis(options.restartWindow ?? 60_000)
     const fatalSignal = yield* Deferred.make<PierFatal>()
@@ -220,13 +221,17 @@ export const open = (
     const send = (serf: Serf, p: Pending) => {
       p.cancel = serf.submit(p.ev, p.wen, (answer) => {
         if (isError(answer)) {
+          if (answer._tag === "EventNotEncodable") {
+            pending.delete(p.id)
+            return p.done(new PierIo({ dir, reason: answer.message }))
+          }
           p.cancel = undefined // still pending: sent again to the next serf
           return
         }
         pending.delete(p.id)
         if (answer._tag === "Bail") p.done(answer)
         else batch.push({ p, answer })
-      })
+      }, p.json)
     }
 
     const poke = (ev: unknown, json?: string) =>
@@ -257,16 +262,24 @@ export const open = (
     const awaitReady = Effect.callback<Serf, PokeError>((resume) => {
       const check = () => {
         if (fatal !== undefined) return resume(Effect.fail(fatal))
+        if (closing) return resume(Effect.fail(new ShuttingDown({ reason: "liege is stopping" })))
         if (current !== undefined) return resume(Effect.succeed(current))
         readyWaiters.push(check)
       }
       check()
     })
 
-    /** Runs `f` on the ready serf; when the serf dies under it, on the next one. */
+    /**
+     * Runs `f` on the ready serf; when the serf dies under it, on the next one.
+     * `f` runs in a fiber of its own: a caller that goes away (an HTTP client
+     * hanging up) stops waiting, but does not interrupt a flow holding the
+     * serf lock — which would kill the serf.
+     */
     const withSerf = <A>(f: (serf: Serf) => Effect.Effect<A, SerfError>): Effect.Effect<A, PokeError> =>
       Effect.flatMap(awaitReady, (serf) =>
-        Effect.catch(f(serf), () => Effect.suspend(() => withSerf(f))))
+        Effect.flatMap(Effect.forkDetach(Effect.exit(f(serf))), (fiber) =>
+          Effect.flatMap(Fiber.join(fiber), (exit) =>
+            Exit.isSuccess(exit) ? Effect.succeed(exit.value) : Effect.suspend(() => withSerf(f)))))
 
     const flush = Effect.sync(commit)
 
@@ -407,20 +420,27 @@ export const open = (
         closing = true
         const deadline = Date.now() + drainMs
         while (pending.size > 0 && fatal === undefined && Date.now() < deadline) yield* Effect.sleep(10)
-        const late = new ShuttingDown({ reason: `not answered within the drain window (${drainMs} ms)` })
-        for (const p of pending.values()) {
-          p.cancel?.()
-          p.done(late)
-        }
-        pending.clear()
+        wakeWaiters() // control requests waiting for a serf: ShuttingDown
         const serf = current
-        if (serf !== undefined && serf.running()) {
-          yield* Effect.ignore(serf.save(flush))
-          db.setMeta("serf", undefined)
+        if (pending.size > 0) {
+          // Events the serf may be working on must not be logged after their
+          // callers were told ShuttingDown: the serf goes, unsaved, and its
+          // state is rebuilt from the log at the next start.
+          serf?.abandon(`${pending.size} events not answered within the drain window`)
+          const late = new ShuttingDown({ reason: `not answered within the drain window (${drainMs} ms)` })
+          for (const p of pending.values()) p.done(late)
+          for (const { p } of batch) p.done(late)
+          pending.clear()
+          batch = []
+        } else if (serf !== undefined && serf.running()) {
+          const saved = yield* Effect.timeoutOption(Effect.exit(serf.save(flush)), stopGraceMs)
+          if (Option.isNone(saved)) serf.abandon("the snapshot at shutdown did not finish within stopGrace")
+        }
+        if (serf !== undefined) {
           yield* serf.stop
+          db.setMeta("serf", undefined)
         }
         commit()
-        wakeWaiters()
       })
 
     return {

@@ -112,7 +112,8 @@ type Answer = { readonly ok: unknown } | PoolError
 
 interface Request {
   readonly id: number
-  readonly payload: unknown
+  /** The `req` frame, encoded when the request was accepted; dropped once it is answered or cancelled. */
+  frame: Buffer | undefined
   readonly acceptedAt: number
   readonly answer: (a: Answer) => void
   state: "queued" | "running" | "done"
@@ -134,6 +135,10 @@ class Worker {
   idleSince = Date.now()
   jobs = 0
   state: "booting" | "ready" | "retiring" | "dead" = "booting"
+  /** It clung to a cancelled request: when it leaves, it is killed, not asked. */
+  stuck = false
+  /** Set when its exit was seen while its stdout still had bytes to read: what ends it once they are. */
+  drained: (() => void) | undefined = undefined
   readonly running = new Map<number, Request>()
   /** Cancelled requests the worker may still answer, with their grace timers. */
   readonly cancelled = new Map<number, ReturnType<typeof setTimeout>>()
@@ -216,7 +221,9 @@ export const make = (
       req.worker = w
       w.running.set(req.id, req)
       req.timer = setTimeout(() => onTimeout(req), execMs)
-      if (!w.link.send({ t: "req", id: req.id, payload: req.payload })) {
+      const frame = req.frame!
+      req.frame = undefined
+      if (!w.link.sendFrame(frame)) {
         kill(w, { _tag: "Failed", reason: "its stdin is closed" }, (r) => new Io({ worker: w.slot, reason: `cannot send request ${r.id}: stdin closed` }))
       }
     }
@@ -314,19 +321,35 @@ export const make = (
     const protocolBreak = (w: Worker, reason: string) =>
       kill(w, { _tag: "Failed", reason: `protocol: ${reason}` }, () => new Protocol({ worker: w.slot, reason }))
 
-    const onLinkClosed = (w: Worker, error: { readonly message: string; readonly _tag: string } | undefined) => {
-      if (error === undefined) return // end of stdout: the exit itself is reported by the supervisor
-      if (error._tag === "ConnectionClosed" && error.message.includes("stdin")) {
-        return kill(w, { _tag: "Failed", reason: error.message }, () => new Io({ worker: w.slot, reason: error.message }))
+    const onLinkClosed = (w: Worker, error: { readonly message: string } | undefined) => {
+      if (error === undefined) {
+        // end of stdout: every answer the worker wrote has been read
+        w.drained?.()
+        return
       }
       if (w.state === "booting") return Deferred.doneUnsafe(w.ready, Effect.fail(error.message))
       protocolBreak(w, error.message)
     }
 
+    /** Writing to it failed: it takes nothing more; what it holds may still be answered before it exits. */
+    const onStdinError = (w: Worker, error: { readonly message: string }) => {
+      if (w.state === "booting") return Deferred.doneUnsafe(w.ready, Effect.fail(error.message))
+      if (w.state === "ready") retire(w, error.message)
+      settleRetiring(w)
+    }
+
     const onExit = (w: Worker, r: Result) => {
       const how = r.signal !== null ? `signal ${r.signal}` : `code ${r.code}`
       if (w.state === "booting") Deferred.doneUnsafe(w.ready, Effect.fail(`exited (${how}) before ready`))
-      kill(w, { _tag: "Failed", reason: `exited (${how})` }, () => new WorkerDied({ worker: w.slot, pid: w.child.pid, reason: `exited (${how})` }))
+      const die = () =>
+        kill(w, { _tag: "Failed", reason: `exited (${how})` }, () => new WorkerDied({ worker: w.slot, pid: w.child.pid, reason: `exited (${how})` }))
+      if (w.link.closed() || w.state === "dead") return die()
+      // the exit can be seen before the last answers in the pipe: read them first (briefly)
+      const timer = setTimeout(die, 200)
+      w.drained = () => {
+        clearTimeout(timer)
+        die()
+      }
     }
 
     /** One worker in `slot`, from spawn to its end. */
@@ -348,7 +371,8 @@ export const make = (
         )
         w.link = attach(child.stdin!, child.stdout!, { codec, maxFrameBytes: o.maxFrameBytes, log: child.log }, {
           onMessage: (m) => onMessage(w, m),
-          onClose: (e) => onLinkClosed(w, e)
+          onClose: (e) => onLinkClosed(w, e),
+          onStdinError: (e) => onStdinError(w, e)
         })
         yield* Effect.forkScoped(Effect.map(child.result, (r) => onExit(w, r)))
         const booted = yield* Deferred.await(w.ready).pipe(
@@ -369,7 +393,7 @@ export const make = (
         const end = yield* Deferred.await(w.ended)
         workers[slot] = undefined
         // a worker we gave up on is killed; a retired one leaves on stdin EOF (the scope's escalation)
-        if (end._tag !== "Retired") yield* child.kill
+        if (end._tag !== "Retired" || w.stuck) yield* child.kill
         return end
       }).pipe(Effect.catch((e) => Effect.succeed<End>({ _tag: "Failed", reason: e.message }))))
 
@@ -387,9 +411,11 @@ export const make = (
     const keeper = (slot: number) =>
       Effect.gen(function*() {
         let failures = 0
-        while (!closing && failure === undefined) {
+        // slots are refilled during a drain too (what was accepted is still owed an answer);
+        // they stop when the pool's scope closes (`stopAll` interrupts the keepers)
+        while (failure === undefined) {
           const end = yield* run(slot)
-          if (closing || failure !== undefined) return
+          if (failure !== undefined) return
           if (end._tag !== "Failed") {
             failures = 0
             continue
@@ -443,9 +469,16 @@ export const make = (
       Effect.callback<unknown, PoolError>((resume) => {
         if (failure !== undefined) return resume(Effect.fail(failure))
         if (closing) return resume(Effect.fail(new ShuttingDown({ reason: "the pool is stopping" })))
+        const id = nextId++
+        let frame: Buffer
+        try {
+          frame = codec.frame({ t: "req", id, payload })
+        } catch (e) {
+          return resume(Effect.fail(new Protocol({ worker: 0, reason: `the payload cannot be encoded (${(e as Error).message}); nothing was sent` })))
+        }
         const req: Request = {
-          id: nextId++,
-          payload,
+          id,
+          frame,
           acceptedAt: Date.now(),
           answer: (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)),
           state: "queued",
@@ -466,6 +499,7 @@ export const make = (
     const cancel = (req: Request) => {
       if (req.state === "queued") {
         req.state = "done"
+        req.frame = undefined // the queue keeps the entry until it reaches the head, not the payload
         queued--
         hooks.onCancel?.(req.id)
         return
@@ -478,7 +512,12 @@ export const make = (
       w.running.delete(req.id)
       if (w.state === "dead") return
       w.link.send({ t: "cancel", id: req.id })
-      w.cancelled.set(req.id, setTimeout(() => retire(w, `it did not let go of cancelled request ${req.id}`), cancelGraceMs))
+      w.cancelled.set(req.id, setTimeout(() => {
+        w.stuck = true
+        retire(w, `it did not let go of cancelled request ${req.id}`)
+        settleRetiring(w)
+      }, cancelGraceMs))
+      settleRetiring(w) // a retiring worker may have been waiting for just this request
     }
 
     const shutdown = (drainMs: number) =>

@@ -99,15 +99,21 @@ export const make = <E>(
           const cutOff = exit._tag === "Failure" &&
             (exit.cause.reasons.every((r) => r._tag === "Interrupt") ||
               (closing && (exit.cause.reasons[0] as { error?: { _tag?: string } })?.error?._tag === "ShuttingDown"))
-          if (cutOff) return // stays running in the store: queued again at the next start
+          if (cutOff) return yield* Effect.interrupt // stays running in the store: queued again at the next start
           const failure = exit._tag === "Failure" ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
           const outcome = exit._tag === "Success"
             ? { ok: exit.value }
             : { error: failure !== undefined ? errorRecord(failure.error) : { tag: "Defect", message: String(exit.cause) } }
           if (store.settle(job.id, outcome)) counts.settled++
-          yield* complete(job.session)
         })
-        return Effect.asVoid(FiberSet.run(running, Effect.catchCause(run, (cause) => Effect.logError("runner job", cause))))
+        // the session is released (and re-driven) whatever happened, even if the outcome could not be
+        // stored — then the job stays `running` and is queued again at the next start
+        return Effect.asVoid(FiberSet.run(
+          running,
+          Effect.catchCause(run, (cause) => Effect.logError(`job ${job.id}: its outcome could not be stored`, cause)).pipe(
+            Effect.ensuring(Effect.suspend(() => complete(job.session)))
+          )
+        ))
       })
 
     const poke = (session?: string): Effect.Effect<void> =>
@@ -131,6 +137,7 @@ export const make = <E>(
 
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(pollMs), poke())))
 
+
     const enqueue = (session: string, payload: unknown) =>
       Effect.gen(function*() {
         const id = yield* Effect.try({
@@ -141,6 +148,11 @@ export const make = <E>(
         yield* ladder.confirm(poke(session), Effect.sync(() => closing || store.get(id)?.state !== "queued"))
         return id
       })
+
+    // closing first: jobs cut off by the scope's close release their sessions without submitting more
+    yield* Effect.addFinalizer(() => Effect.sync(() => {
+      closing = true
+    }))
 
     return {
       enqueue,

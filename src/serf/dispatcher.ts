@@ -39,6 +39,8 @@ export interface WorkOp {
   readonly kind: "work"
   readonly wen: number
   readonly ev: unknown
+  /** The `work` writ, encoded when the op was made (a value that cannot be encoded never gets this far). */
+  readonly frame: Buffer
   readonly done: (answer: WorkAnswer | SerfError) => void
   sent: boolean
   cancelled: boolean
@@ -150,7 +152,7 @@ export class Dispatcher {
         this.queue.shift()
         op.sent = true
         this.window.push(op)
-        this.link.send({ t: "work", wen: op.wen, ev: op.ev })
+        this.link.sendFrame(op.frame)
       } else {
         if (this.window.length > 0) return
         this.queue.shift()

@@ -78,4 +78,13 @@ export class SwimFailed extends Schema.TaggedError<SwimFailed>()("SwimFailed", {
   }
 }
 
-export type SerfError = SerfNotRunning | SerfDied | SerfBootTimeout | SerfProtocolError
+/** The event cannot be encoded by the codec (a BigInt, a cycle…): it was not sent. */
+export class EventNotEncodable extends Schema.TaggedError<EventNotEncodable>()("EventNotEncodable", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `the event cannot be encoded: ${this.reason}`
+  }
+}
+
+export type SerfError = SerfNotRunning | SerfDied | SerfBootTimeout | SerfProtocolError | EventNotEncodable

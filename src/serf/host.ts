@@ -8,7 +8,7 @@
  * its own cleanup path. `work` is the pipelined `run` flow: up to
  * `maxInFlight` writs outstanding, answered in order.
  */
-import { Deferred, Effect, Exit, Schema, type Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, Option, Schema, type Scope, Stream } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { WorkerFields, workerEnv } from "../internal/worker.ts"
 import { spawn } from "../supervisor/child.ts"
@@ -18,6 +18,7 @@ import { type CodecName, codec as codecOf, RawJson } from "../wire/codec.ts"
 import { attach } from "../wire/link.ts"
 import { Dispatcher, isError, type LockOp, type WorkAnswer, type WorkOp } from "./dispatcher.ts"
 import {
+  EventNotEncodable,
   ReplayDiverged,
   SerfBootTimeout,
   type SerfError,
@@ -103,8 +104,17 @@ export interface Serf {
   ) => Effect.Effect<ReadonlyArray<SwimEffect>, SerfError | SwimFailed | E>
   /** One event through the `run` pipeline. */
   readonly work: (ev: unknown, wen?: number) => Effect.Effect<WorkAnswer, SerfError>
-  /** The callback form of `work` for hot paths (the pier); returns a cancel function. */
-  readonly submit: (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void) => () => boolean
+  /**
+   * The callback form of `work` for hot paths (the pier); returns a cancel
+   * function (true when the writ was not sent yet). `json`, when given, is the
+   * event as JSON text: with the json codec it is sent as it is.
+   */
+  readonly submit: (
+    ev: unknown,
+    wen: number,
+    done: (answer: WorkAnswer | SerfError) => void,
+    json?: string
+  ) => () => boolean
   /** `save` at the current event, after `before` ran under the lock; returns the event. */
   readonly save: <E = never>(before?: Effect.Effect<void, E>) => Effect.Effect<number, SerfError | E>
   /** `pack` at the current event, after `before` ran under the lock; returns the event. */
@@ -144,13 +154,14 @@ export const start = (
     const codecName: CodecName = options.codec ?? "json"
     const workerId = options.workerId ?? 1
     const bootMs = toMillis(options.bootTimeout ?? 30_000)
+    const stopGraceMs = toMillis(options.stopGrace ?? 2000)
     const batchSize = options.batchSize ?? 1000
     const child = yield* spawn({
       command: options.command,
       args: options.args ?? [],
       env: workerEnv(options.env, codecName, workerId, options.pier),
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-      grace: options.stopGrace ?? 2000,
+      grace: stopGraceMs,
       stdout: "pipe",
       annotations: { worker: workerId, ...options.annotations }
     })
@@ -369,8 +380,21 @@ export const start = (
         return out as ReadonlyArray<SwimEffect>
       }))
 
-    const submit = (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void) => {
-      const op: WorkOp = { kind: "work", wen, ev, done, sent: false, cancelled: false }
+    /** The `work` writ; JSON text given with the event goes into the frame as it is (so the serf gets exactly what is logged). */
+    const workFrame = (ev: unknown, wen: number, json: string | undefined): Buffer =>
+      json !== undefined && codecName === "json"
+        ? codec.frame(new RawJson(`{"t":"work","wen":${JSON.stringify(wen)},"ev":${json}}`))
+        : codec.frame({ t: "work", wen, ev: json !== undefined ? JSON.parse(json) : ev })
+
+    const submit = (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void, json?: string) => {
+      let frame: Buffer
+      try {
+        frame = workFrame(ev, wen, json)
+      } catch (e) {
+        done(new EventNotEncodable({ reason: (e as Error).message }))
+        return () => false
+      }
+      const op: WorkOp = { kind: "work", wen, ev, frame, done, sent: false, cancelled: false }
       d.submit(op)
       return () => {
         if (op.sent) return false
@@ -415,10 +439,15 @@ export const start = (
 
     const stop = Effect.gen(function*() {
       if (d.dead === undefined) {
-        yield* Effect.ignore(withLock(Effect.sync(() => {
-          link.send({ t: "exit", code: 0 })
-          d.fail(new SerfNotRunning({ pid: child.pid, reason: "it was stopped" }))
-        })))
+        // the window drains first; a serf stuck on an event gets `stopGrace` to finish it
+        const sent = yield* Effect.timeoutOption(
+          Effect.exit(withLock(Effect.sync(() => {
+            link.send({ t: "exit", code: 0 })
+            d.fail(new SerfNotRunning({ pid: child.pid, reason: "it was stopped" }))
+          }))),
+          stopGraceMs
+        )
+        if (Option.isNone(sent)) d.fail(new SerfNotRunning({ pid: child.pid, reason: "it was stopped (its work did not drain)" }))
       }
       return yield* child.stop
     })

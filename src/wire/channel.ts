@@ -48,12 +48,14 @@ export const open = <In, Out>(
     let overflow: Array<In> = []
     let paused = false
 
+    let closing: (() => void) | undefined = undefined
     const flushOverflow = () => {
       const items = overflow
       overflow = []
       Effect.runFork(Queue.offerAll(queue, items)).addObserver(() => {
         if (overflow.length > 0) return flushOverflow()
         paused = false
+        if (closing !== undefined) return closing()
         stdout.resume()
       })
     }
@@ -80,7 +82,8 @@ export const open = <In, Out>(
           else Queue.failCauseUnsafe(queue, Cause.fail(error))
         }
         if (!paused) return finish()
-        Effect.runFork(Queue.offerAll(queue, overflow)).addObserver(finish)
+        // the flush in progress delivers what overflowed; the end comes after it
+        closing = finish
       }
     })
 
@@ -92,9 +95,17 @@ export const open = <In, Out>(
         }
         if (!stdin.writableNeedDrain) return Effect.void
         return Effect.callback<void>((resume) => {
-          const done = () => resume(Effect.void)
-          stdin.once("drain", done)
-          stdin.once("close", done)
+          const done = () => {
+            stdin.off("drain", done)
+            stdin.off("close", done)
+            resume(Effect.void)
+          }
+          stdin.on("drain", done)
+          stdin.on("close", done)
+          return Effect.sync(() => {
+            stdin.off("drain", done)
+            stdin.off("close", done)
+          })
         })
       })
 

@@ -31,6 +31,12 @@ export interface LinkHandlers {
   readonly onClose: (error: ProtocolError | undefined) => void
   /** Called after the messages of one chunk read from the pipe (a natural batch). */
   readonly onChunk?: (() => void) | undefined
+  /**
+   * Writing to the worker failed (EPIPE: it is going away). Given, the link
+   * keeps reading what the worker still sends and nothing more is written;
+   * not given, the link closes with `ConnectionClosed`.
+   */
+  readonly onStdinError?: ((error: ConnectionClosed) => void) | undefined
 }
 
 export interface Link {
@@ -111,9 +117,14 @@ export const attach = (
   stdout.on("error", (e: NodeJS.ErrnoException) =>
     close(new ConnectionClosed({ pending: decoder.pending, detail: `stdout: ${e.code ?? e.message}` }))
   )
-  stdin.on("error", (e: NodeJS.ErrnoException) =>
-    close(new ConnectionClosed({ pending: 0, detail: `stdin: ${e.code ?? e.message}` }))
-  )
+  let stdinBroken = false
+  stdin.on("error", (e: NodeJS.ErrnoException) => {
+    const error = new ConnectionClosed({ pending: 0, detail: `stdin: ${e.code ?? e.message}` })
+    if (handlers.onStdinError === undefined) return close(error)
+    if (stdinBroken) return
+    stdinBroken = true
+    handlers.onStdinError(error)
+  })
 
   const uncork = () => {
     if (!corked) return
@@ -129,7 +140,7 @@ export const attach = (
     sentThisTick = false
   }
   const sendFrame = (frame: Buffer) => {
-    if (closed || stdin.writableEnded || stdin.destroyed) return false
+    if (closed || stdinBroken || stdin.writableEnded || stdin.destroyed) return false
     if (!sentThisTick && !inChunk) {
       sentThisTick = true
       process.nextTick(newTick)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as path from "node:path"
 import { Effect, Logger, Stream } from "effect"
 import { start } from "../../src/serf/host.ts"
@@ -110,6 +111,68 @@ describe("liege serf", () => {
       const r = await liege(["serf", "--pier", dir, "--listen", "127.0.0.1:0", "--max-restarts", "1", "--boot-timeout", "200ms", "--stop-grace", "100ms", "--", "sh", "-c", "exit 1"])
       expect(r.status).toBe(1)
       expect(lines(r.stderr).at(-1)).toMatch(/^liege: .*giving up/)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("a client that hangs up on a peek does not cost a serf restart", async () => {
+    const dir = tempDir("liege-cli-")
+    try {
+      const s = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", "--", node, ...testSerf().args])
+      await healthy(s.url)
+      const req = http.request(`${s.url}/v1/peek/sleep/400`, { agent: false })
+      req.on("error", () => {})
+      req.end()
+      await new Promise((r) => setTimeout(r, 100))
+      req.destroy()
+      expect((await post(`${s.url}/v1/events`, { n: 2 })).status).toBe(200)
+      expect((await request("GET", `${s.url}/metrics`)).text).toContain("liege_serf_restarts_total 0")
+      s.proc.kill("SIGTERM")
+      expect(await s.exited).toBe(0)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("SIGTERM with the serf stuck on an event: the event is refused, not logged, and liege exits 0", async () => {
+    const dir = tempDir("liege-cli-")
+    try {
+      const ts = ["--", node, ...testSerf().args]
+      const s = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", "--drain", "300ms", "--stop-grace", "300ms", ...ts])
+      await healthy(s.url)
+      expect((await post(`${s.url}/v1/events`, { n: 1 })).status).toBe(200)
+      const stuck = post(`${s.url}/v1/events`, { op: "sleep", ms: 60_000 })
+      await new Promise((r) => setTimeout(r, 100))
+      const t0 = Date.now()
+      s.proc.kill("SIGTERM")
+      const answer = await stuck
+      expect(answer.status).toBe(503)
+      expect(answer.body.error.tag).toBe("ShuttingDown")
+      expect(await s.exited).toBe(0)
+      expect(Date.now() - t0).toBeLessThan(10_000)
+      expect(readLog(dir).map((r) => r.ev)).toEqual([{ n: 1 }])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("the serf gets exactly the event text that is logged (no divergence on replay)", async () => {
+    const dir = tempDir("liege-cli-")
+    try {
+      const ts = ["--", node, ...testSerf().args]
+      const first = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", ...ts])
+      await healthy(first.url)
+      // 1e400 is Infinity to JSON.parse and null to JSON.stringify: only the text itself round-trips
+      expect((await request("POST", `${first.url}/v1/events`, '{"n":1e400}')).status).toBe(200)
+      first.proc.kill("SIGTERM")
+      expect(await first.exited).toBe(0)
+      fs.rmSync(path.join(dir, "test-serf.json"), { force: true }) // no snapshot: a full replay
+      const again = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", ...ts])
+      await healthy(again.url)
+      expect((await request("GET", `${again.url}/v1/peek/total`)).body).toEqual({ dat: null })
+      again.proc.kill("SIGTERM")
+      expect(await again.exited).toBe(0)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

@@ -157,6 +157,53 @@ describe("pool", () => {
       expect(next.pid).not.toBe(first)
     }))
 
+  live("an answer written just before the worker exits still reaches its caller", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1 })
+      for (let i = 0; i < 5; i++) { // (each crash is a restart: the backoff doubles)
+        yield* readyWorkers(pool, 1)
+        const { pid } = (yield* pool.submit({ op: "crash-after" })) as { pid: number }
+        // (a request sent while it is exiting would rightly get WorkerDied: wait until it is gone)
+        while (pool.pids().includes(pid)) yield* Effect.sleep(2)
+      }
+    }))
+
+  live("a payload the codec cannot encode is refused at once; the worker is untouched", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1 })
+      const before = ((yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }).pid
+      const e = yield* Effect.flip(pool.submit({ op: "echo", value: 10n }))
+      expect(e).toMatchObject({ _tag: "Protocol" })
+      expect(e.message).toContain("cannot be encoded")
+      expect(((yield* pool.submit({ op: "echo", value: 2 })) as { pid: number }).pid).toBe(before)
+    }))
+
+  live("cancelling the last request of a retiring worker frees its slot", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1, ttl: 200, cancelGrace: 100, execTimeout: 60_000 })
+      const first = ((yield* pool.submit({ op: "echo", value: 0 })) as { pid: number }).pid
+      const hung = yield* Effect.forkChild(pool.submit({ op: "hang" }))
+      yield* Effect.sleep(500) // the ttl sweep retires the busy worker
+      yield* Fiber.interrupt(hung)
+      const next = (yield* pool.submit({ op: "echo", value: 1 }).pipe(Effect.timeout(5000))) as { pid: number }
+      expect(next.pid).not.toBe(first)
+    }))
+
+  live("a drain refills slots: recycled workers are replaced until the queue is answered", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 2, maxJobs: 1 })
+      yield* readyWorkers(pool, 2)
+      const all = yield* Effect.forkChild(Effect.forEach(
+        Array.from({ length: 10 }, () => ({ op: "sleep", ms: 20 })),
+        (p) => pool.submit(p),
+        { concurrency: "unbounded" }
+      ))
+      yield* Effect.sleep(30)
+      yield* pool.shutdown(20_000)
+      const answers = yield* Fiber.join(all)
+      expect(answers).toHaveLength(10)
+    }))
+
   live("maxInFlight pipelines requests to one worker", () =>
     Effect.gen(function*() {
       const log = path.join(tempDir(), "inflight")
