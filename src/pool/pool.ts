@@ -313,9 +313,11 @@ export const make = (
       }
       w.running.delete(res.id)
       w.jobs++
-      finish(req, "ok" in res ? { ok: res.ok } : new Application({ code: res.err.code, message: res.err.message }))
       afterJob(w)
+      // the next request goes out before this answer's caller resumes: the worker is not kept waiting
       pump()
+      if (maxInFlight === 1) w.link.flush()
+      finish(req, "ok" in res ? { ok: res.ok } : new Application({ code: res.err.code, message: res.err.message }))
     }
 
     const protocolBreak = (w: Worker, reason: string) =>

@@ -195,6 +195,7 @@ export class Dispatcher {
         this.eve = plea.eve
         this.mug = plea.mug
         const swap = plea.t === "work-swap"
+        this.next()
         op.done({
           _tag: swap ? "Swap" : "Done",
           eve: plea.eve,
@@ -203,15 +204,20 @@ export class Dispatcher {
           ev: swap ? plea.ev : op.ev,
           effects: plea.fec
         })
-        break
+        return
       }
       case "work-bail":
-        op.done({ _tag: "Bail", goofs: plea.lud })
-        break
+        this.next()
+        return op.done({ _tag: "Bail", goofs: plea.lud })
       default:
         return this.protocol(`${plea.t} does not answer work`)
     }
+  }
+
+  /** The next writs go out before the answer's caller resumes; in lockstep, at once. */
+  private next(): void {
     this.pump()
+    if (this.maxInFlight === 1) this.link.flush()
   }
 
   /** The serf's pipes closed or it exited. */

@@ -44,6 +44,8 @@ export interface Link {
   readonly send: (message: unknown) => boolean
   /** Queues one frame already encoded (header included); false once the link is closed. */
   readonly sendFrame: (frame: Buffer) => boolean
+  /** Writes what is corked now (the next request of a lockstep worker should not wait for the chunk's end). */
+  readonly flush: () => void
   /** Ends the worker's stdin (it should exit on its own). */
   readonly end: () => void
   /** Ends the link with a protocol error found by the consumer (reported through `onClose`). */
@@ -156,6 +158,7 @@ export const attach = (
   return {
     send: (message) => sendFrame(codec.frame(message)),
     sendFrame,
+    flush: () => uncork(),
     end: () => {
       if (!stdin.writableEnded) stdin.end()
     },
