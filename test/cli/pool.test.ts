@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { post, request, serve } from "../support/http.ts"
 import { fixture, liege, node, root } from "../support/procs.ts"
-import { tempDir } from "../support/serfs.ts"
+import { inTemp, tempDir } from "../support/serfs.ts"
 
 const worker = ["--", node, path.join(root, "examples/pool-worker.ts")]
 const faulty = ["--", node, fixture("faulty-worker.ts")]
@@ -22,8 +22,7 @@ const waitHealthy = async (url: string) => {
 
 describe("liege pool", () => {
   it("direct jobs: ok 200, Application 422, WorkerDied 502, Timeout 504, Busy 503; bad bodies 400", async () => {
-    const dir = tempDir("liege-pool-cli-")
-    try {
+    await inTemp("liege-pool-cli-", async (dir) => {
       const s = await serve(["pool", "--workers", "1", "--max-queue", "0", "--exec-timeout", "300ms", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...worker])
       await waitHealthy(s.url)
       const jobs = `${s.url}/v1/jobs`
@@ -54,14 +53,11 @@ describe("liege pool", () => {
       s.proc.kill("SIGTERM")
       expect(await s.exited).toBe(0)
       expect(lines(s.stdout())).toEqual([`listening on ${s.url}`])
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("session jobs are stored (202), run in order one at a time, and can be read back", async () => {
-    const dir = tempDir("liege-pool-cli-")
-    try {
+    await inTemp("liege-pool-cli-", async (dir) => {
       const s = await serve(["pool", "--workers", "3", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...faulty])
       await waitHealthy(s.url)
       const ids: Array<number> = []
@@ -85,14 +81,11 @@ describe("liege pool", () => {
       expect(f).toMatchObject({ session: "odd", state: "failed", error: { tag: "Application", code: "nope" } })
       s.proc.kill("SIGTERM")
       expect(await s.exited).toBe(0)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("/healthz is 503 until a worker is ready; --token guards the rest", async () => {
-    const dir = tempDir("liege-pool-cli-")
-    try {
+    await inTemp("liege-pool-cli-", async (dir) => {
       const s = await serve(
         ["pool", "--workers", "1", "--token", "t0k", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...faulty],
         { FAULTY_READY_DELAY: "700" }
@@ -103,14 +96,11 @@ describe("liege pool", () => {
       expect((await post(`${s.url}/v1/jobs`, { op: "echo", value: 1 }, { authorization: "Bearer t0k" })).status).toBe(200)
       s.proc.kill("SIGINT")
       expect(await s.exited).toBe(0)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("a client that goes away cancels its request; the worker lets go and serves the next", async () => {
-    const dir = tempDir("liege-pool-cli-")
-    try {
+    await inTemp("liege-pool-cli-", async (dir) => {
       const s = await serve(["pool", "--workers", "1", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...faulty])
       await waitHealthy(s.url)
       const first = await post(`${s.url}/v1/jobs`, { op: "echo", value: 0 })
@@ -126,14 +116,11 @@ describe("liege pool", () => {
       expect(next.body.ok).toMatchObject({ pid: first.body.ok.pid, inflight: 1 })
       s.proc.kill("SIGTERM")
       expect(await s.exited).toBe(0)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("SIGTERM: requests in flight are answered within --drain, then liege exits 0", async () => {
-    const dir = tempDir("liege-pool-cli-")
-    try {
+    await inTemp("liege-pool-cli-", async (dir) => {
       const s = await serve(["pool", "--workers", "1", "--drain", "5s", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...worker])
       await waitHealthy(s.url)
       const inFlight = post(`${s.url}/v1/jobs`, { op: "sleep", ms: 300 })
@@ -141,9 +128,7 @@ describe("liege pool", () => {
       s.proc.kill("SIGTERM")
       expect(await inFlight).toMatchObject({ status: 200, body: { ok: { slept: 300 } } })
       expect(await s.exited).toBe(0)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   describe("bad flags exit 2 with one line and spawn nothing", () => {

@@ -8,15 +8,14 @@ import { start } from "../../src/serf/host.ts"
 import { healthy, post, request, serve } from "../support/http.ts"
 import { readLog } from "../support/log.ts"
 import { liege, node, root } from "../support/procs.ts"
-import { tempDir, testSerf } from "../support/serfs.ts"
+import { inTemp, tempDir, testSerf } from "../support/serfs.ts"
 
 const kv = ["--", node, path.join(root, "examples/kv-serf.ts")]
 const lines = (s: string) => s.split("\n").filter((l) => l !== "")
 
 describe("liege serf", () => {
   it("serves events, peeks, snapshots and packs; SIGTERM drains, saves and exits 0", async () => {
-    const dir = tempDir("liege-cli-")
-    try {
+    await inTemp("liege-cli-", async (dir) => {
       const s = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", ...kv])
       await healthy(s.url)
       const put = await post(`${s.url}/v1/events`, { op: "put", key: "k", value: [1, "two"] })
@@ -45,14 +44,11 @@ describe("liege serf", () => {
       const snap = JSON.parse(fs.readFileSync(path.join(dir, "kv-snapshot.json"), "utf8"))
       expect(snap.eve).toBe(3) // SIGTERM saved at the last event
       expect(lines(s.stdout())).toEqual([`listening on ${s.url}`])
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("--token guards every route but /healthz; --max-body answers 413", async () => {
-    const dir = tempDir("liege-cli-")
-    try {
+    await inTemp("liege-cli-", async (dir) => {
       const s = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", "--token", "s3cret", "--max-body", "64", ...kv])
       await healthy(s.url)
       expect((await post(`${s.url}/v1/events`, { op: "put", key: "a", value: 1 })).status).toBe(401)
@@ -62,9 +58,7 @@ describe("liege serf", () => {
       expect((await post(`${s.url}/v1/events`, { op: "put", key: "a", value: "x".repeat(100) }, auth)).status).toBe(413)
       s.proc.kill("SIGINT")
       expect(await s.exited).toBe(0)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("--boot plays the boot events into a fresh pier", async () => {
@@ -84,8 +78,7 @@ describe("liege serf", () => {
   })
 
   it("a replay that diverges from the log exits 3 with one ReplayDiverged line", async () => {
-    const dir = tempDir("liege-cli-")
-    try {
+    await inTemp("liege-cli-", async (dir) => {
       const ts = ["--", node, ...testSerf().args]
       const s = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", ...ts])
       await healthy(s.url)
@@ -100,25 +93,19 @@ describe("liege serf", () => {
       expect(r.status).toBe(3)
       const last = lines(r.stderr).at(-1)
       expect(last).toMatch(/^ReplayDiverged: event 3: logged mug 7, serf mug \d+$/)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("a serf that keeps failing: liege gives up with exit 1", async () => {
-    const dir = tempDir("liege-cli-")
-    try {
+    await inTemp("liege-cli-", async (dir) => {
       const r = await liege(["serf", "--pier", dir, "--listen", "127.0.0.1:0", "--max-restarts", "1", "--boot-timeout", "200ms", "--stop-grace", "100ms", "--", "sh", "-c", "exit 1"])
       expect(r.status).toBe(1)
       expect(lines(r.stderr).at(-1)).toMatch(/^liege: .*giving up/)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("a client that hangs up on a peek does not cost a serf restart", async () => {
-    const dir = tempDir("liege-cli-")
-    try {
+    await inTemp("liege-cli-", async (dir) => {
       const s = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", "--", node, ...testSerf().args])
       await healthy(s.url)
       const req = http.request(`${s.url}/v1/peek/sleep/400`, { agent: false })
@@ -130,14 +117,11 @@ describe("liege serf", () => {
       expect((await request("GET", `${s.url}/metrics`)).text).toContain("liege_serf_restarts_total 0")
       s.proc.kill("SIGTERM")
       expect(await s.exited).toBe(0)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("SIGTERM with the serf stuck on an event: the event is refused, not logged, and liege exits 0", async () => {
-    const dir = tempDir("liege-cli-")
-    try {
+    await inTemp("liege-cli-", async (dir) => {
       const ts = ["--", node, ...testSerf().args]
       const s = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", "--drain", "300ms", "--stop-grace", "300ms", ...ts])
       await healthy(s.url)
@@ -152,14 +136,11 @@ describe("liege serf", () => {
       expect(await s.exited).toBe(0)
       expect(Date.now() - t0).toBeLessThan(10_000)
       expect(readLog(dir).map((r) => r.ev)).toEqual([{ n: 1 }])
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("the serf gets exactly the event text that is logged (no divergence on replay)", async () => {
-    const dir = tempDir("liege-cli-")
-    try {
+    await inTemp("liege-cli-", async (dir) => {
       const ts = ["--", node, ...testSerf().args]
       const first = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", ...ts])
       await healthy(first.url)
@@ -173,9 +154,7 @@ describe("liege serf", () => {
       expect((await request("GET", `${again.url}/v1/peek/total`)).body).toEqual({ dat: null })
       again.proc.kill("SIGTERM")
       expect(await again.exited).toBe(0)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   describe("bad flags exit 2 with one line and spawn nothing", () => {
@@ -202,8 +181,7 @@ describe("liege serf", () => {
   it("law 4: kill -9 of liege under load, then a restart: no acknowledged event is lost", async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1, max: 16 }), async (killAfter, clients) => {
-        const dir = tempDir("liege-kill-")
-        try {
+        await inTemp("liege-kill-", async (dir) => {
           const ts = ["--", node, ...testSerf().args]
           const s = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", "--max-in-flight", "16", ...ts])
           await healthy(s.url)
@@ -240,9 +218,7 @@ describe("liege serf", () => {
             return yield* serf.replay(Stream.fromIterable(rows.map((r) => ({ wen: r.wen, ev: r.ev }))))
           })).pipe(Effect.provide(Logger.layer([]))))
           expect(fresh).toMatchObject({ _tag: "Done", eve: rows.length, mug: rows.at(-1)!.mug })
-        } finally {
-          fs.rmSync(dir, { recursive: true, force: true })
-        }
+        })
       }),
       { numRuns: 4, endOnFailure: true }
     )
