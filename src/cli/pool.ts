@@ -6,12 +6,12 @@
  * the workers, exit 0.
  */
 import { availableParallelism } from "node:os"
-import { Effect, Option } from "effect"
+import { Deferred, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { latencyBuckets, poolApp } from "../http/pool.ts"
 import { serve } from "../http/server.ts"
 import type { PoolError } from "../pool/errors.ts"
-import { make as makePool } from "../pool/pool.ts"
+import { make as makePool, type Pool } from "../pool/pool.ts"
 import { make as makeRunner } from "../runner/runner.ts"
 import { count, duration, optionalDuration, serverFlags } from "./flags.ts"
 import { withLogging } from "./root.ts"
@@ -39,6 +39,17 @@ export const pool = Command.make("pool", {
     const [command, ...args] = flags.command
     const latency = latencyBuckets()
     const outcomes = new Map<string, number>()
+    // the state file first: a locked or unreadable one stops liege before any worker is spawned
+    const poolReady = yield* Deferred.make<Pool>()
+    // a stored job waits out a full queue instead of failing on Busy
+    const runJob = (pool: Pool, payload: unknown): Effect.Effect<unknown, PoolError> =>
+      pool.submit(payload).pipe(
+        Effect.catchTag("Busy", () => Effect.andThen(Effect.sleep(50), Effect.suspend(() => runJob(pool, payload))))
+      )
+    const runner = yield* makeRunner(
+      { file: flags.state },
+      (job) => Effect.flatMap(Deferred.await(poolReady), (pool) => runJob(pool, job.payload))
+    )
     const workers = yield* makePool({
       command: command!,
       args,
@@ -62,12 +73,7 @@ export const pool = Command.make("pool", {
         latency.observe(ms / 1000)
       }
     })
-    // a stored job waits out a full queue instead of failing on Busy
-    const runJob = (payload: unknown): Effect.Effect<unknown, PoolError> =>
-      workers.submit(payload).pipe(
-        Effect.catchTag("Busy", () => Effect.andThen(Effect.sleep(50), Effect.suspend(() => runJob(payload))))
-      )
-    const runner = yield* makeRunner({ file: flags.state }, (job) => runJob(job.payload))
+    yield* Deferred.succeed(poolReady, workers)
     const server = yield* serve(poolApp(workers, runner, { maxBody: flags.maxBody, latency, outcomes }), {
       listen: flags.listen,
       token: Option.getOrUndefined(flags.token)

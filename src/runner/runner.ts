@@ -5,7 +5,7 @@
  *
  * - `poke(session)`: submit the session's oldest queued job, unless the
  *   session is in flight (a session in flight is never submitted twice);
- * - `complete(session)` (internal, when a job ends): re-drives the session;
+ * - completion (when a job reaches its outcome) re-drives the session;
  * - a poll (default 400 ms) that pokes every session with queued work — but
  *   only while no session is in flight — to recover work present at start-up
  *   or whose poke was lost;
@@ -94,24 +94,39 @@ export const make = <E>(
         if (!store.start(job.id)) return Effect.void
         inFlight.set(job.session, job.id)
         counts.submitted++
+        /** True when the job reached an outcome (its session goes on); false when it was cut off. */
         const run = Effect.gen(function*() {
           const exit = yield* Effect.exit(execute(job))
+          // interrupted, or refused because the executor is stopping: not the job's outcome
           const cutOff = exit._tag === "Failure" &&
             (exit.cause.reasons.every((r) => r._tag === "Interrupt") ||
-              (closing && (exit.cause.reasons[0] as { error?: { _tag?: string } })?.error?._tag === "ShuttingDown"))
-          if (cutOff) return yield* Effect.interrupt // stays running in the store: queued again at the next start
+              (exit.cause.reasons[0] as { error?: { _tag?: string } })?.error?._tag === "ShuttingDown")
+          if (cutOff) {
+            // it runs again before the rest of its session: now if liege goes on, else at the next start
+            store.requeue(job.id)
+            return false
+          }
           const failure = exit._tag === "Failure" ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
           const outcome = exit._tag === "Success"
             ? { ok: exit.value }
             : { error: failure !== undefined ? errorRecord(failure.error) : { tag: "Defect", message: String(exit.cause) } }
           if (store.settle(job.id, outcome)) counts.settled++
+          return true
         })
-        // the session is released (and re-driven) whatever happened, even if the outcome could not be
-        // stored — then the job stays `running` and is queued again at the next start
+        // the session is always released; it is re-driven when the job reached an outcome (a job whose
+        // outcome could not be stored stays `running` and is queued again at the next start)
         return Effect.asVoid(FiberSet.run(
           running,
-          Effect.catchCause(run, (cause) => Effect.logError(`job ${job.id}: its outcome could not be stored`, cause)).pipe(
-            Effect.ensuring(Effect.suspend(() => complete(job.session)))
+          run.pipe(
+            Effect.catchCause((cause) =>
+              Effect.as(Effect.logError(`job ${job.id}: its outcome could not be stored`, cause), false)
+            ),
+            Effect.onExit((exit) =>
+              Effect.suspend(() => {
+                inFlight.delete(job.session)
+                return exit._tag === "Success" && exit.value ? poke(job.session) : Effect.void
+              })
+            )
           )
         ))
       })
@@ -127,12 +142,6 @@ export const make = <E>(
         if (inFlight.has(session)) return Effect.void
         const head = store.head(session)
         return head === undefined ? Effect.void : submit(head)
-      })
-
-    const complete = (session: string) =>
-      Effect.suspend(() => {
-        inFlight.delete(session)
-        return poke(session)
       })
 
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(pollMs), poke())))

@@ -127,6 +127,11 @@ export class JobStore {
     return Number(this.setState.run("running", Date.now(), id, "queued").changes) === 1
   }
 
+  /** running → queued: cut off, it runs again (before the rest of its session). */
+  requeue(id: number): void {
+    this.setState.run("queued", Date.now(), id, "running")
+  }
+
   /** running → done | failed, exactly once. */
   settle(id: number, outcome: { readonly ok: unknown } | { readonly error: unknown }): boolean {
     const done = "ok" in outcome
