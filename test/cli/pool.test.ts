@@ -131,6 +131,20 @@ describe("liege pool", () => {
     })
   })
 
+  it("a state file held by another liege: exit 1 with one line, before any worker is spawned", async () => {
+    await inTemp("liege-pool-cli-", async (dir) => {
+      const state = path.join(dir, "s.db")
+      const first = await serve(["pool", "--workers", "1", "--state", state, "--listen", "127.0.0.1:0", ...worker])
+      const marker = path.join(dir, "spawned")
+      const second = await liege(["pool", "--workers", "1", "--state", state, "--listen", "127.0.0.1:0", "--", "sh", "-c", `touch ${marker}`])
+      expect(second.status).toBe(1)
+      expect(lines(second.stderr).at(-1)).toMatch(/^liege: .*in use by another process/)
+      expect(fs.existsSync(marker)).toBe(false)
+      first.proc.kill("SIGTERM")
+      expect(await first.exited).toBe(0)
+    })
+  })
+
   describe("bad flags exit 2 with one line and spawn nothing", () => {
     const cases: ReadonlyArray<[string, ReadonlyArray<string>]> = [
       ["a bad --workers", ["pool", "--workers", "0", ...worker]],

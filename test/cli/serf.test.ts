@@ -157,6 +157,17 @@ describe("liege serf", () => {
     })
   })
 
+  it("a pier held by another liege: exit 1 with one line", async () => {
+    await inTemp("liege-cli-", async (dir) => {
+      const first = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", ...kv])
+      const second = await liege(["serf", "--pier", dir, "--listen", "127.0.0.1:0", ...kv])
+      expect(second.status).toBe(1)
+      expect(lines(second.stderr).at(-1)).toMatch(/^liege: pier .* is locked/)
+      first.proc.kill("SIGTERM")
+      expect(await first.exited).toBe(0)
+    })
+  })
+
   describe("bad flags exit 2 with one line and spawn nothing", () => {
     const cases: ReadonlyArray<[string, ReadonlyArray<string>]> = [
       ["no --pier", ["serf", ...kv]],
