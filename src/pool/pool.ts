@@ -316,7 +316,6 @@ export const make = (
       afterJob(w)
       // the next request goes out before this answer's caller resumes: the worker is not kept waiting
       pump()
-      if (maxInFlight === 1) w.link.flush()
       finish(req, "ok" in res ? { ok: res.ok } : new Application({ code: res.err.code, message: res.err.message }))
     }
 
@@ -371,7 +370,7 @@ export const make = (
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => kill(w, { _tag: "Killed", reason: "the pool closed" }, () => new ShuttingDown({ reason: "the pool closed" })))
         )
-        w.link = attach(child.stdin!, child.stdout!, { codec, maxFrameBytes: o.maxFrameBytes, log: child.log }, {
+        w.link = attach(child.stdin!, child.stdout!, { codec, maxFrameBytes: o.maxFrameBytes, log: child.log, writeThrough: maxInFlight === 1 }, {
           onMessage: (m) => onMessage(w, m),
           onClose: (e) => onLinkClosed(w, e),
           onStdinError: (e) => onStdinError(w, e)

@@ -43,6 +43,8 @@ export interface RunnerStats {
   readonly submitted: number
   readonly settled: number
   readonly recovered: number
+  /** Polls run so far (whether they submitted anything or not). */
+  readonly polls: number
 }
 
 export interface Runner {
@@ -86,7 +88,7 @@ export const make = <E>(
     const ladder = yield* makeLadder({ initialBackoff: 5, cap: 1000 })
     const running = yield* FiberSet.make<void, never>()
     const inFlight = new Map<string, number>()
-    const counts = { submitted: 0, settled: 0 }
+    const counts = { submitted: 0, settled: 0, polls: 0 }
     let closing = false
 
     const submit = (job: Job) =>
@@ -144,7 +146,11 @@ export const make = <E>(
         return head === undefined ? Effect.void : submit(head)
       })
 
-    yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(pollMs), poke())))
+    const poll = Effect.suspend(() => {
+      counts.polls++
+      return poke()
+    })
+    yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(pollMs), poll)))
 
 
     const enqueue = (session: string, payload: unknown) =>

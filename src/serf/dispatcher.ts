@@ -85,10 +85,6 @@ export class Dispatcher {
     return this.window.length
   }
 
-  get waiting(): number {
-    return this.queue.length
-  }
-
   // ── callers ────────────────────────────────────────────────────────────────
 
   submit(op: WorkOp | LockOp): void {
@@ -195,7 +191,7 @@ export class Dispatcher {
         this.eve = plea.eve
         this.mug = plea.mug
         const swap = plea.t === "work-swap"
-        this.next()
+        this.pump() // the next writs go out before the answer's caller resumes
         op.done({
           _tag: swap ? "Swap" : "Done",
           eve: plea.eve,
@@ -207,18 +203,14 @@ export class Dispatcher {
         return
       }
       case "work-bail":
-        this.next()
+        this.pump()
         return op.done({ _tag: "Bail", goofs: plea.lud })
       default:
         return this.protocol(`${plea.t} does not answer work`)
     }
   }
 
-  /** The next writs go out before the answer's caller resumes; in lockstep, at once. */
-  private next(): void {
-    this.pump()
-    if (this.maxInFlight === 1) this.link.flush()
-  }
+
 
   /** The serf's pipes closed or it exited. */
   died(result: SerfDied["result"]): void {

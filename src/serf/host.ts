@@ -167,10 +167,13 @@ export const start = (
     })
     const deadSignal = yield* Deferred.make<SerfError>()
     let dispatcher: Dispatcher | undefined = undefined
+    const codec = codecOf(codecName)
+    const maxInFlight = options.maxInFlight ?? 10
     const link = attach(child.stdin!, child.stdout!, {
-      codec: codecOf(codecName),
+      codec,
       maxFrameBytes: options.maxFrameBytes,
-      log: child.log
+      log: child.log,
+      writeThrough: maxInFlight === 1
     }, {
       onMessage: (m) => dispatcher!.onMessage(m),
       onChunk: hooks.afterPleas,
@@ -180,7 +183,7 @@ export const start = (
         else d.fail(new SerfProtocolError({ pid: child.pid, reason: error.message }))
       }
     })
-    const d = new Dispatcher(child.pid, options.maxInFlight ?? 10, link, (error) => {
+    const d = new Dispatcher(child.pid, maxInFlight, link, (error) => {
       Deferred.doneUnsafe(deadSignal, Effect.succeed(error))
       // A dead handle never comes back: make sure the process goes too.
       Effect.runFork(child.stop)
@@ -244,7 +247,6 @@ export const start = (
         d.ask(writ, (answer) => resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer)))
       })
 
-    const codec = codecOf(codecName)
     /** The `play` writ for these events; JSON text given with an event is spliced in, not parsed. */
     const playWrit = (eve: number, events: ReadonlyArray<ReplayEvent>): unknown => {
       if (codecName !== "json") {
@@ -380,11 +382,14 @@ export const start = (
         return out as ReadonlyArray<SwimEffect>
       }))
 
-    /** The `work` writ; JSON text given with the event goes into the frame as it is (so the serf gets exactly what is logged). */
+    /**
+     * The `work` writ. With the json codec, JSON text given with the event goes
+     * into the frame as it is: the serf gets exactly the text that is logged.
+     */
     const workFrame = (ev: unknown, wen: number, json: string | undefined): Buffer =>
       json !== undefined && codecName === "json"
         ? codec.frame(new RawJson(`{"t":"work","wen":${JSON.stringify(wen)},"ev":${json}}`))
-        : codec.frame({ t: "work", wen, ev: json !== undefined ? JSON.parse(json) : ev })
+        : codec.frame({ t: "work", wen, ev })
 
     const submit = (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void, json?: string) => {
       let frame: Buffer

@@ -5,7 +5,7 @@
  * into one message.
  */
 import { Packr } from "msgpackr"
-import { HEADER_BYTES, writeHeader } from "./frame.ts"
+import { encodeFrame, HEADER_BYTES, writeHeader } from "./frame.ts"
 
 export type CodecName = "json" | "msgpack"
 export const codecNames: ReadonlyArray<CodecName> = ["json", "msgpack"]
@@ -71,11 +71,7 @@ const packr = new Packr({
 export const msgpack: Codec = {
   name: "msgpack",
   frame: (message) => {
-    const payload = packr.pack(message)
-    const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
-    writeHeader(out, payload.length)
-    payload.copy(out, HEADER_BYTES)
-    return out
+    return encodeFrame(packr.pack(message))
   },
   decode: (payload) => {
     try {

@@ -22,6 +22,12 @@ export interface LinkOptions {
   readonly codec: Codec
   readonly maxFrameBytes?: number | undefined
   readonly log: LogPump
+  /**
+   * Lockstep peers (one message outstanding): a frame sent while a chunk is
+   * handled goes out at once instead of at the chunk's end — the peer is
+   * waiting for it, and there is nothing to batch it with.
+   */
+  readonly writeThrough?: boolean | undefined
 }
 
 export interface LinkHandlers {
@@ -44,8 +50,6 @@ export interface Link {
   readonly send: (message: unknown) => boolean
   /** Queues one frame already encoded (header included); false once the link is closed. */
   readonly sendFrame: (frame: Buffer) => boolean
-  /** Writes what is corked now (the next request of a lockstep worker should not wait for the chunk's end). */
-  readonly flush: () => void
   /** Ends the worker's stdin (it should exit on its own). */
   readonly end: () => void
   /** Ends the link with a protocol error found by the consumer (reported through `onClose`). */
@@ -64,6 +68,7 @@ export const attach = (
   let closed = false
   let corked = false
   let inChunk = false
+  const writeThrough = options.writeThrough === true
 
   const close = (error: ProtocolError | undefined) => {
     if (closed) return
@@ -143,7 +148,7 @@ export const attach = (
   }
   const sendFrame = (frame: Buffer) => {
     if (closed || stdinBroken || stdin.writableEnded || stdin.destroyed) return false
-    if (!sentThisTick && !inChunk) {
+    if (!sentThisTick && (!inChunk || writeThrough)) {
       sentThisTick = true
       process.nextTick(newTick)
     } else if (!corked) {
@@ -158,7 +163,6 @@ export const attach = (
   return {
     send: (message) => sendFrame(codec.frame(message)),
     sendFrame,
-    flush: () => uncork(),
     end: () => {
       if (!stdin.writableEnded) stdin.end()
     },

@@ -3,7 +3,7 @@ import fc from "fast-check"
 import * as http from "node:http"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { post, request, serve } from "../support/http.ts"
+import { healthy, metric, post, request, serve } from "../support/http.ts"
 import { fixture, liege, node, root } from "../support/procs.ts"
 import { inTemp, tempDir } from "../support/serfs.ts"
 
@@ -11,20 +11,12 @@ const worker = ["--", node, path.join(root, "examples/pool-worker.ts")]
 const faulty = ["--", node, fixture("faulty-worker.ts")]
 const lines = (s: string) => s.split("\n").filter((l) => l !== "")
 
-const waitHealthy = async (url: string) => {
-  for (let i = 0; i < 2000; i++) {
-    const r = await request("GET", `${url}/healthz`)
-    if (r.status === 200) return
-    await new Promise((r) => setTimeout(r, 10))
-  }
-  throw new Error("never healthy")
-}
 
 describe("liege pool", () => {
   it("direct jobs: ok 200, Application 422, WorkerDied 502, Timeout 504, Busy 503; bad bodies 400", async () => {
     await inTemp("liege-pool-cli-", async (dir) => {
       const s = await serve(["pool", "--workers", "1", "--max-queue", "0", "--exec-timeout", "300ms", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...worker])
-      await waitHealthy(s.url)
+      await healthy(s.url)
       const jobs = `${s.url}/v1/jobs`
       expect(await post(jobs, { op: "add", a: 2, b: 3 })).toMatchObject({ status: 200, body: { ok: 5 } })
       const app = await post(jobs, { op: "fail", code: "E_X", message: "no" })
@@ -33,13 +25,13 @@ describe("liege pool", () => {
       const died = await post(jobs, { op: "exit", code: 9 })
       expect(died.status).toBe(502)
       expect(died.body.error.tag).toBe("WorkerDied")
-      await waitHealthy(s.url)
+      await healthy(s.url)
       const timeout = await post(jobs, { op: "sleep", ms: 5000 })
       expect(timeout.status).toBe(504)
       expect(timeout.body.error.tag).toBe("Timeout")
-      await waitHealthy(s.url)
+      await healthy(s.url)
       const slow = post(jobs, { op: "sleep", ms: 200 })
-      await new Promise((r) => setTimeout(r, 50))
+      await metric(s.url, "liege_pool_in_flight 1")
       const busy = await post(jobs, { op: "echo", value: 1 })
       expect(busy.status).toBe(503)
       expect(busy.body.error.tag).toBe("Busy")
@@ -59,7 +51,7 @@ describe("liege pool", () => {
   it("session jobs are stored (202), run in order one at a time, and can be read back", async () => {
     await inTemp("liege-pool-cli-", async (dir) => {
       const s = await serve(["pool", "--workers", "3", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...faulty])
-      await waitHealthy(s.url)
+      await healthy(s.url)
       const ids: Array<number> = []
       for (let i = 0; i < 6; i++) {
         const r = await post(`${s.url}/v1/jobs?session=${i % 2 === 0 ? "even" : "odd"}`, { op: "sleep", ms: 30 })
@@ -91,7 +83,7 @@ describe("liege pool", () => {
         { FAULTY_READY_DELAY: "700" }
       )
       expect((await request("GET", `${s.url}/healthz`)).status).toBe(503)
-      await waitHealthy(s.url)
+      await healthy(s.url)
       expect((await post(`${s.url}/v1/jobs`, { op: "echo", value: 1 })).status).toBe(401)
       expect((await post(`${s.url}/v1/jobs`, { op: "echo", value: 1 }, { authorization: "Bearer t0k" })).status).toBe(200)
       s.proc.kill("SIGINT")
@@ -102,14 +94,14 @@ describe("liege pool", () => {
   it("a client that goes away cancels its request; the worker lets go and serves the next", async () => {
     await inTemp("liege-pool-cli-", async (dir) => {
       const s = await serve(["pool", "--workers", "1", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...faulty])
-      await waitHealthy(s.url)
+      await healthy(s.url)
       const first = await post(`${s.url}/v1/jobs`, { op: "echo", value: 0 })
       const req = http.request(`${s.url}/v1/jobs`, { method: "POST", agent: false })
       req.on("error", () => {})
       req.end(JSON.stringify({ op: "sleep", ms: 10_000 }))
-      await new Promise((r) => setTimeout(r, 150))
+      await metric(s.url, "liege_pool_in_flight 1")
       req.destroy()
-      await new Promise((r) => setTimeout(r, 100))
+      await metric(s.url, "liege_pool_in_flight 0")
       const t0 = Date.now()
       const next = await post(`${s.url}/v1/jobs`, { op: "echo", value: 1 })
       expect(Date.now() - t0).toBeLessThan(2000)
@@ -122,9 +114,9 @@ describe("liege pool", () => {
   it("SIGTERM: requests in flight are answered within --drain, then liege exits 0", async () => {
     await inTemp("liege-pool-cli-", async (dir) => {
       const s = await serve(["pool", "--workers", "1", "--drain", "5s", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...worker])
-      await waitHealthy(s.url)
+      await healthy(s.url)
       const inFlight = post(`${s.url}/v1/jobs`, { op: "sleep", ms: 300 })
-      await new Promise((r) => setTimeout(r, 50))
+      await metric(s.url, "liege_pool_in_flight 1")
       s.proc.kill("SIGTERM")
       expect(await inFlight).toMatchObject({ status: 200, body: { ok: { slept: 300 } } })
       expect(await s.exited).toBe(0)

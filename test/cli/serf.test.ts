@@ -7,7 +7,7 @@ import { Effect, Logger, Stream } from "effect"
 import { start } from "../../src/serf/host.ts"
 import { healthy, post, request, serve } from "../support/http.ts"
 import { readLog } from "../support/log.ts"
-import { liege, node, root } from "../support/procs.ts"
+import { eventually, liege, node, root } from "../support/procs.ts"
 import { inTemp, tempDir, testSerf } from "../support/serfs.ts"
 
 const kv = ["--", node, path.join(root, "examples/kv-serf.ts")]
@@ -111,7 +111,7 @@ describe("liege serf", () => {
       const req = http.request(`${s.url}/v1/peek/sleep/400`, { agent: false })
       req.on("error", () => {})
       req.end()
-      await new Promise((r) => setTimeout(r, 100))
+      await eventually(() => s.stderr().includes("peek sleeping"), 10_000, "the serf to take the peek")
       req.destroy()
       expect((await post(`${s.url}/v1/events`, { n: 2 })).status).toBe(200)
       expect((await request("GET", `${s.url}/metrics`)).text).toContain("liege_serf_restarts_total 0")
@@ -127,7 +127,7 @@ describe("liege serf", () => {
       await healthy(s.url)
       expect((await post(`${s.url}/v1/events`, { n: 1 })).status).toBe(200)
       const stuck = post(`${s.url}/v1/events`, { op: "sleep", ms: 60_000 })
-      await new Promise((r) => setTimeout(r, 100))
+      await eventually(() => s.stderr().includes("event sleeping"), 10_000, "the serf to take the event")
       const t0 = Date.now()
       s.proc.kill("SIGTERM")
       const answer = await stuck

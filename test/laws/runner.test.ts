@@ -12,6 +12,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { make } from "../../src/runner/runner.ts"
 import { JobStore } from "../../src/runner/store.ts"
+import { until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
 
 const quiet = Logger.layer([])
@@ -98,7 +99,7 @@ describe("runner laws", () => {
           }))
         yield* runner.enqueue("a", 1) // before the first poll
         expect(yield* Effect.flip(make({ file }, () => Effect.void))).toMatchObject({ _tag: "RunnerStoreError" })
-        yield* Effect.sleep(150)
+        yield* until(() => runner.stats().polls >= 5) // five polls while "a" is in flight
         expect(started).toEqual(["a"])
         yield* Deferred.succeed(release, undefined)
         while (started.length < 2) yield* Effect.sleep(5)

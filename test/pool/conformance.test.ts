@@ -7,6 +7,7 @@ import { Effect, Exit, Fiber } from "effect"
 import { make } from "../../src/pool/pool.ts"
 import { captureLogs } from "../support/logs.ts"
 import { nodeWorker, pythonWorker, readyWorkers } from "../support/pools.ts"
+import { until } from "../support/procs.ts"
 
 const script: ReadonlyArray<unknown> = [
   { op: "echo", value: { a: [1, 2, { b: null }], s: "é ✓" } },
@@ -40,7 +41,7 @@ describe("pool conformance: the example worker in Node and Python", () => {
               })
               // a cancelled sleep: the worker lets go and keeps serving
               const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 10_000 }))
-              yield* Effect.sleep(50)
+              yield* until(() => pool.stats().inFlight === 1)
               yield* Fiber.interrupt(sleeping)
               const pid = yield* pool.submit({ op: "pid" })
               const again = yield* pool.submit({ op: "pid" })

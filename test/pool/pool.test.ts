@@ -5,6 +5,7 @@ import * as path from "node:path"
 import { make } from "../../src/pool/pool.ts"
 import { isAlive } from "../../src/supervisor/group.ts"
 import { faulty, readyWorkers } from "../support/pools.ts"
+import { until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
 
 const quiet = Logger.layer([])
@@ -29,7 +30,7 @@ describe("pool", () => {
       const pool = yield* make({ ...faulty(), workers: 2 })
       yield* readyWorkers(pool, 2)
       const slow = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 2000 }))
-      yield* Effect.sleep(50)
+      yield* until(() => pool.stats().inFlight === 1)
       const t0 = Date.now()
       const fast = (yield* pool.submit({ op: "echo", value: 1 })) as { inflight: number }
       expect(Date.now() - t0).toBeLessThan(1000)
@@ -43,8 +44,7 @@ describe("pool", () => {
       yield* readyWorkers(pool, 1)
       const running = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 300 }))
       const waiting = yield* Effect.forkChild(Effect.all([pool.submit({ op: "echo", value: 1 }), pool.submit({ op: "echo", value: 2 })], { concurrency: 2 }))
-      yield* Effect.sleep(50)
-      expect(pool.stats().queued).toBe(2)
+      yield* until(() => pool.stats().queued === 2)
       const busy = yield* Effect.flip(pool.submit({ op: "echo", value: 3 }))
       expect(tagOf(busy)).toBe("Busy")
       yield* Fiber.join(running)
@@ -77,22 +77,25 @@ describe("pool", () => {
       expect(pool.stats().restarts).toBe(0)
     }))
 
-  live("ttl and idleTtl recycle; maxMemoryMb recycles a worker that grew", () =>
+  live("idleTtl, maxMemoryMb and ttl each recycle a worker, between requests", () =>
     Effect.gen(function*() {
-      const pool = yield* make({ ...faulty(), workers: 1, idleTtl: 100, maxMemoryMb: 150 })
-      const a = ((yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }).pid
-      yield* Effect.sleep(400)
-      const b = ((yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }).pid
-      expect(b).not.toBe(a)
-      yield* pool.submit({ op: "grow", mb: 200 })
-      yield* Effect.sleep(400)
-      const c = ((yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }).pid
-      expect(c).not.toBe(b)
+      const pid = (p: { readonly submit: (x: unknown) => Effect.Effect<unknown, unknown> }) =>
+        Effect.map(p.submit({ op: "echo", value: 1 }), (r) => (r as { pid: number }).pid)
+      const idle = yield* make({ ...faulty(), workers: 1, idleTtl: 100 })
+      const a = yield* pid(idle)
+      yield* until(() => idle.stats().recycles >= 1 && idle.stats().ready === 1)
+      expect(yield* pid(idle)).not.toBe(a)
+
+      const memory = yield* make({ ...faulty(), workers: 1, maxMemoryMb: 150 })
+      const b = ((yield* memory.submit({ op: "grow", mb: 200 })) as { pid: number }).pid
+      yield* until(() => memory.stats().recycles >= 1 && memory.stats().ready === 1)
+      expect(yield* pid(memory)).not.toBe(b)
+
       const ttl = yield* make({ ...faulty(), workers: 1, ttl: 150 })
-      const d = ((yield* ttl.submit({ op: "echo", value: 1 })) as { pid: number }).pid
-      yield* Effect.sleep(500)
-      const e = ((yield* ttl.submit({ op: "echo", value: 1 })) as { pid: number }).pid
-      expect(e).not.toBe(d)
+      const d = yield* pid(ttl)
+      yield* until(() => ttl.stats().recycles >= 1 && ttl.stats().ready === 1)
+      expect(yield* pid(ttl)).not.toBe(d)
+      for (const p of [idle, memory, ttl]) expect(p.stats().restarts).toBe(0)
     }))
 
   live("a crash fails what the worker held with WorkerDied; the slot restarts", () =>
@@ -139,7 +142,7 @@ describe("pool", () => {
       const pool = yield* make({ ...faulty(), workers: 1 })
       const first = ((yield* pool.submit({ op: "echo", value: 0 })) as { pid: number }).pid
       const f = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 5000 }))
-      yield* Effect.sleep(100)
+      yield* until(() => pool.stats().inFlight === 1)
       yield* Fiber.interrupt(f)
       const next = (yield* pool.submit({ op: "echo", value: 1 })) as { pid: number; inflight: number }
       expect(next.pid).toBe(first)
@@ -151,7 +154,7 @@ describe("pool", () => {
       const pool = yield* make({ ...faulty(), workers: 1, cancelGrace: 100 })
       const first = ((yield* pool.submit({ op: "echo", value: 0 })) as { pid: number }).pid
       const f = yield* Effect.forkChild(pool.submit({ op: "stubborn", ms: 5000 }))
-      yield* Effect.sleep(100)
+      yield* until(() => pool.stats().inFlight === 1)
       yield* Fiber.interrupt(f)
       const next = (yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }
       expect(next.pid).not.toBe(first)
@@ -183,7 +186,7 @@ describe("pool", () => {
       const pool = yield* make({ ...faulty(), workers: 1, ttl: 200, cancelGrace: 100, execTimeout: 60_000 })
       const first = ((yield* pool.submit({ op: "echo", value: 0 })) as { pid: number }).pid
       const hung = yield* Effect.forkChild(pool.submit({ op: "hang" }))
-      yield* Effect.sleep(500) // the ttl sweep retires the busy worker
+      yield* until(() => pool.stats().recycles === 1) // the ttl sweep retires the busy worker
       yield* Fiber.interrupt(hung)
       const next = (yield* pool.submit({ op: "echo", value: 1 }).pipe(Effect.timeout(5000))) as { pid: number }
       expect(next.pid).not.toBe(first)
@@ -198,7 +201,7 @@ describe("pool", () => {
         (p) => pool.submit(p),
         { concurrency: "unbounded" }
       ))
-      yield* Effect.sleep(30)
+      yield* until(() => pool.stats().inFlight === 2)
       yield* pool.shutdown(20_000)
       const answers = yield* Fiber.join(all)
       expect(answers).toHaveLength(10)
@@ -222,7 +225,7 @@ describe("pool", () => {
       yield* readyWorkers(pool, 1)
       const quick = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 100 }))
       const slow = yield* Effect.forkChild(Effect.flip(pool.submit({ op: "hang" })))
-      yield* Effect.sleep(30)
+      yield* until(() => pool.stats().inFlight === 1 && pool.stats().queued === 1)
       yield* pool.shutdown(500)
       expect(yield* Fiber.join(quick)).toMatchObject({ slept: 100 })
       expect(tagOf(yield* Fiber.join(slow))).toBe("ShuttingDown")

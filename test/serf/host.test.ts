@@ -3,6 +3,8 @@ import { Effect, Exit, Fiber, Logger, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { start } from "../../src/serf/host.ts"
+import { captureLogs } from "../support/logs.ts"
+import { until } from "../support/procs.ts"
 import { kvSerf, tempDir, testSerf } from "../support/serfs.ts"
 
 const quiet = Logger.layer([])
@@ -120,11 +122,13 @@ describe("serf host", () => {
       expect(e._tag).toBe("SwimFailed")
     }))
 
-  live("a flow interrupted while holding the lock kills the serf; later flows fail SerfNotRunning", () =>
-    Effect.gen(function*() {
-      const serf = yield* start(testSerf())
+  it.live("a flow interrupted while holding the lock kills the serf; later flows fail SerfNotRunning", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const serf = yield* start({ ...testSerf(), stopGrace: 200 })
       const fiber = yield* Effect.forkChild(serf.peek(["sleep", "30000"]))
-      yield* Effect.sleep(100)
+      // the serf says so on stderr once it has the peek: the flow holds the lock
+      yield* until(() => logs.lines.some((l) => l.message === "stderr: peek sleeping"))
       yield* Fiber.interrupt(fiber)
       expect(serf.running()).toBe(false)
       const later = yield* Effect.flip(serf.work({ n: 1 }))
@@ -132,7 +136,8 @@ describe("serf host", () => {
       expect((yield* Effect.flip(serf.peek(["total"])))._tag).toBe("SerfNotRunning")
       const r = yield* serf.exited
       expect(r.termination).toBe("Escalated")
-    }))
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
 
   live("control requests drain the window first and run alone", () =>
     Effect.gen(function*() {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as http from "node:http"
+import { onTestFinished } from "vitest"
 import { liegeBin, node } from "./procs.ts"
 
 export interface Reply {
@@ -64,7 +65,24 @@ export const serve = (args: ReadonlyArray<string>, env: Record<string, string> =
       if (m !== null) resolve({ proc, url: m[1]!, stderr: () => err, stdout: () => out, exited })
     })
     exited.then((code) => reject(new Error(`liege exited ${code} before listening:\n${err}`)))
+    // a test that fails before stopping it does not leave liege (and its workers) running
+    onTestFinished(async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      proc.kill("SIGTERM")
+      await exited
+    })
   })
+
+/** Polls `GET /metrics` until its text contains `line`. */
+export const metric = async (url: string, line: string, ms = 10_000) => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const r = await request("GET", `${url}/metrics`)
+    if (r.text.includes(line)) return
+    if (Date.now() > deadline) throw new Error(`${url}/metrics never showed ${line}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
 
 /** Polls `GET /healthz` until it answers 200. */
 export const healthy = async (url: string, ms = 20_000) => {
