@@ -78,7 +78,6 @@ export interface Child {
 }
 
 interface Settings {
-  readonly command: string
   readonly graceMs: number
   readonly killWaitMs: number
   readonly killTree: boolean
@@ -295,7 +294,6 @@ export const spawn = (input: Schema.Codec.Encoded<typeof SupervisorOptions> | Su
     const options = yield* decode(input)
     yield* checkCwd(options.cwd)
     const settings: Settings = {
-      command: options.command,
       graceMs: toMillis(options.grace ?? 5000),
       killWaitMs: toMillis(options.killWait ?? 1000),
       killTree: options.killTree ?? true,
