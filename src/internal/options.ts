@@ -27,12 +27,14 @@ export const decodeOptions = <S extends Schema.Decoder<unknown>, E>(
 ): Effect.Effect<S["Type"], E> =>
   Schema.decodeUnknownEffect(schema)(input).pipe(Effect.mapError((error) => onIssue(firstIssue(error))))
 
+const isDurationInput = (u: unknown): u is Duration.Input => Option.isSome(Duration.fromInput(u as Duration.Input))
+
 /** Any `Duration.Input` that is finite and not negative, kept as given. */
-export const DurationInput = Schema.Unknown.pipe(Schema.check(Schema.makeFilter((u: unknown) => {
-  const d = Duration.fromInput(u as Duration.Input)
-  if (Option.isNone(d)) return "expected a duration (milliseconds, \"5 seconds\", a Duration)"
-  if (!Duration.isFinite(d.value) || Duration.isNegative(d.value)) return "expected a finite, non-negative duration"
-  return undefined
+export const DurationInput = Schema.declare(isDurationInput, {
+  expected: "a duration (milliseconds, \"5 seconds\", a Duration)"
+}).pipe(Schema.check(Schema.makeFilter((input: Duration.Input) => {
+  const d = Duration.fromInputUnsafe(input)
+  return !Duration.isFinite(d) || Duration.isNegative(d) ? "expected a finite, non-negative duration" : undefined
 })))
 
-export const toMillis = (input: unknown): number => Duration.toMillis(Duration.fromInputUnsafe(input as Duration.Input))
+export const toMillis = (input: Duration.Input): number => Duration.toMillis(Duration.fromInputUnsafe(input))

@@ -1,5 +1,9 @@
 import { Schema } from "effect"
 
+import { ShuttingDown } from "../errors.ts"
+
+export { ShuttingDown }
+
 /** Another process holds the pier. */
 export class PierLocked extends Schema.TaggedError<PierLocked>()("PierLocked", {
   dir: Schema.String,
@@ -51,11 +55,3 @@ export class PierBootFailed extends Schema.TaggedError<PierBootFailed>()("PierBo
   }
 }
 
-/** The pier is shutting down: this request was not (or could not be) served. */
-export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", {
-  reason: Schema.String
-}) {
-  override get message() {
-    return `shutting down: ${this.reason}`
-  }
-}

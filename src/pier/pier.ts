@@ -23,7 +23,8 @@ import { ReplayDiverged, type SerfError, SerfIncompatible } from "../serf/errors
 import { type ReplayEvent, type Serf, SerfProcessFields, start as startSerf } from "../serf/host.ts"
 import { Event, type Goof, type Ripe } from "../serf/protocol.ts"
 import { isAlive, liveMembers, processIdentity, signalGroup } from "../supervisor/group.ts"
-import { InvalidOptions, SpawnFailed } from "../supervisor/errors.ts"
+import { InvalidOptions } from "../errors.ts"
+import { SpawnFailed } from "../supervisor/errors.ts"
 import { type LoggedEvent, PierDb, PierDbError } from "./db.ts"
 import { PierBootFailed, PierGaveUp, PierIo, PierLocked, PierMismatch, ShuttingDown } from "./errors.ts"
 

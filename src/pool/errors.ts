@@ -4,6 +4,10 @@
  */
 import { Schema } from "effect"
 
+import { ShuttingDown } from "../errors.ts"
+
+export { ShuttingDown }
+
 /** The queue is full (`maxQueue` requests waiting): answered at once. */
 export class Busy extends Schema.TaggedError<Busy>()("Busy", { queued: Schema.Number }) {
   override get message() {
@@ -15,13 +19,6 @@ export class Busy extends Schema.TaggedError<Busy>()("Busy", { queued: Schema.Nu
 export class PoolFailed extends Schema.TaggedError<PoolFailed>()("PoolFailed", { reason: Schema.String }) {
   override get message() {
     return `the pool has failed: ${this.reason}`
-  }
-}
-
-/** The pool is stopping and could not (or will not) serve this request. */
-export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", { reason: Schema.String }) {
-  override get message() {
-    return `shutting down: ${this.reason}`
   }
 }
 

@@ -18,7 +18,7 @@
  */
 import { Context, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
-import { InvalidOptions } from "../supervisor/errors.ts"
+import { InvalidOptions } from "../errors.ts"
 import { make as makeLadder } from "../wake/ladder.ts"
 import { type Job, JobStore, StoreError } from "./store.ts"
 

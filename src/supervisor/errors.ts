@@ -1,15 +1,5 @@
 import { Schema } from "effect"
 
-/** An option was rejected before anything was spawned. */
-export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
-  field: Schema.String,
-  reason: Schema.String
-}) {
-  override get message() {
-    return `invalid option ${this.field}: ${this.reason}`
-  }
-}
-
 /** The operating system refused to start the command (not found, not executable, bad cwd…). */
 export class SpawnFailed extends Schema.TaggedError<SpawnFailed>()("SpawnFailed", {
   command: Schema.String,

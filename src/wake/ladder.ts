@@ -14,7 +14,7 @@
  */
 import { Context, Duration, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
-import { InvalidOptions } from "../supervisor/errors.ts"
+import { InvalidOptions } from "../errors.ts"
 
 export const WakeLadderOptions = Schema.Struct({
   /** The first wait before checking `done` (default 1 ms, at least 50 µs). */
@@ -39,8 +39,8 @@ export const make = (
 ): Effect.Effect<WakeLadder, InvalidOptions, Scope.Scope> =>
   Effect.gen(function*() {
     const options = yield* decodeOptions(WakeLadderOptions, input, (i) => new InvalidOptions(i))
-    const initial = Duration.max(Duration.fromInputUnsafe((options.initialBackoff ?? 1) as Duration.Input), MIN_INITIAL)
-    const cap = Duration.max(Duration.fromInputUnsafe((options.cap ?? 1000) as Duration.Input), initial)
+    const initial = Duration.max(Duration.fromInputUnsafe(options.initialBackoff ?? 1), MIN_INITIAL)
+    const cap = Duration.max(Duration.fromInputUnsafe(options.cap ?? 1000), initial)
     if (toMillis(cap) <= 0) return yield* new InvalidOptions({ field: "cap", reason: "must be positive" })
     const orders = yield* FiberSet.make<void, never>()
     let closed = false
