@@ -5,38 +5,22 @@
  * `ShuttingDown`; session jobs cut off run again at the next start), stop
  * the workers, exit 0.
  */
-import { availableParallelism } from "node:os"
-import { Deferred, Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Deferred, Effect } from "effect"
 import { latencyBuckets, poolApp } from "../http/pool.ts"
-import { serve } from "../http/server.ts"
+import { listen } from "../http/server.ts"
 import type { PoolError } from "../pool/errors.ts"
 import { make as makePool, type Pool } from "../pool/pool.ts"
 import { make as makeRunner } from "../runner/runner.ts"
-import { count, duration, optionalDuration, serverFlags } from "./flags.ts"
-import { withLogging } from "./root.ts"
+import type { Parsed } from "./args.ts"
+import type { pool } from "./commands.ts"
 import { Shutdown } from "./shutdown.ts"
 
-export const pool = Command.make("pool", {
-  workers: count("workers", availableParallelism(), 1).pipe(Flag.withDescription("slots (default: CPU count)")),
-  maxInFlight: count("max-in-flight", 1, 1).pipe(Flag.withDescription("requests pipelined to one worker")),
-  bootTimeout: duration("boot-timeout", "10s").pipe(Flag.withDescription("ready handshake limit")),
-  execTimeout: duration("exec-timeout", "30s").pipe(Flag.withDescription("per request; the worker is replaced")),
-  maxJobs: count("max-jobs", 0, 0).pipe(Flag.withDescription("recycle after N jobs (0: none)")),
-  maxMemoryMb: count("max-memory-mb", 0, 0).pipe(Flag.withDescription("recycle above this resident size")),
-  ttl: optionalDuration("ttl").pipe(Flag.withDescription("recycle by age")),
-  idleTtl: optionalDuration("idle-ttl").pipe(Flag.withDescription("recycle by idleness")),
-  maxQueue: count("max-queue", 1024, 0).pipe(Flag.withDescription("waiting requests before Busy")),
-  maxRestarts: count("max-restarts", 10, 0),
-  restartWindow: duration("restart-window", "60s"),
-  state: Flag.String("state").pipe(Flag.withDefault("liege-state.db"), Flag.withDescription("SQLite file for session jobs")),
-  grace: duration("grace", "5s").pipe(Flag.withDescription("worker escalation windows")),
-  ...serverFlags,
-  command: Argument.String("command").pipe(Argument.variadic({ min: 1 }), Argument.withDescription("-- CMD ARGS…"))
-}, (flags) =>
-  withLogging(Effect.scoped(Effect.gen(function*() {
+export const program = ({ flags, command: [command, ...args] }: Parsed<typeof pool.flags>) =>
+  Effect.scoped(Effect.gen(function*() {
     const shutdown = yield* Shutdown
-    const [command, ...args] = flags.command
+    // the address first: a taken port stops liege before any worker is spawned
+    const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
+    process.stdout.write(`listening on ${server.url}\n`)
     const latency = latencyBuckets()
     const outcomes = new Map<string, number>()
     // the state file first: a locked or unreadable one stops liege before any worker is spawned
@@ -61,8 +45,8 @@ export const pool = Command.make("pool", {
       execTimeout: flags.execTimeout,
       maxJobs: flags.maxJobs,
       maxMemoryMb: flags.maxMemoryMb,
-      ...(Option.isSome(flags.ttl) ? { ttl: flags.ttl.value } : {}),
-      ...(Option.isSome(flags.idleTtl) ? { idleTtl: flags.idleTtl.value } : {}),
+      ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }),
+      ...(flags.idleTtl === undefined ? {} : { idleTtl: flags.idleTtl }),
       maxQueue: flags.maxQueue,
       maxRestarts: flags.maxRestarts,
       restartWindow: flags.restartWindow,
@@ -74,14 +58,10 @@ export const pool = Command.make("pool", {
       }
     })
     yield* Deferred.succeed(poolReady, workers)
-    const server = yield* serve(poolApp(workers, runner, { maxBody: flags.maxBody, latency, outcomes }), {
-      listen: flags.listen,
-      token: Option.getOrUndefined(flags.token)
-    })
-    process.stdout.write(`listening on ${server.url}\n`)
+    yield* server.start(poolApp(workers, runner, { latency, outcomes }))
     yield* shutdown.requested
     yield* Effect.logInfo("stopping: draining, then stopping the workers")
     yield* server.stopAccepting
     yield* runner.shutdown
     yield* workers.shutdown(flags.drain)
-  })))).pipe(Command.withDescription("Run a pool of workers behind HTTP"))
+  }))

@@ -5,57 +5,45 @@
  * one line `ReplayDiverged: …`; a serf that keeps failing: exit 1.
  */
 import * as fs from "node:fs"
-import { Effect, Option, Schema } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
-import { serve } from "../http/server.ts"
+import { Effect, Schema } from "effect"
+import { listen } from "../http/server.ts"
 import { commitBatches, serfApp } from "../http/serf.ts"
 import { makeLogPump } from "../internal/logpump.ts"
 import { open } from "../pier/pier.ts"
 import { replayReporter } from "../pier/progress.ts"
 import { Event } from "../serf/protocol.ts"
 import { ExitStatus, UsageError } from "./errors.ts"
-import { count, duration, serverFlags } from "./flags.ts"
-import { withLogging } from "./root.ts"
+import type { Parsed } from "./args.ts"
+import type { serf } from "./commands.ts"
 import { Shutdown } from "./shutdown.ts"
 
 const BootEvents = Schema.Array(Event)
 
-const readBoot = (file: Option.Option<string>) =>
+const readBoot = (file: string | undefined) =>
   Effect.gen(function*() {
-    if (Option.isNone(file)) return undefined
+    if (file === undefined) return undefined
     let text: string
     try {
-      text = fs.readFileSync(file.value, "utf8")
+      text = fs.readFileSync(file, "utf8")
     } catch (e) {
-      return yield* new UsageError({ message: `--boot ${file.value}: ${(e as NodeJS.ErrnoException).code ?? e}` })
+      return yield* new UsageError({ message: `--boot ${file}: ${(e as NodeJS.ErrnoException).code ?? e}` })
     }
     const parsed = yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
-      catch: (e) => new UsageError({ message: `--boot ${file.value}: not JSON (${(e as Error).message})` })
+      try: (): unknown => JSON.parse(text),
+      catch: (e) => new UsageError({ message: `--boot ${file}: not JSON (${(e as Error).message})` })
     })
     return yield* Schema.decodeUnknownEffect(BootEvents)(parsed).pipe(
-      Effect.mapError(() =>
-        new UsageError({ message: `--boot ${file.value}: expected a JSON array of {"wen": number, "ev": any}` })
-      )
+      Effect.mapError(() => new UsageError({ message: `--boot ${file}: expected a JSON array of {"wen": number, "ev": any}` }))
     )
   })
 
-export const serf = Command.make("serf", {
-  pier: Flag.String("pier").pipe(Flag.withDescription("pier folder (created if missing)")),
-  maxInFlight: count("max-in-flight", 10, 1).pipe(Flag.withDescription("work writs outstanding")),
-  batch: count("batch", 1000, 1).pipe(Flag.withDescription("replay batch size")),
-  bootTimeout: duration("boot-timeout", "30s").pipe(Flag.withDescription("ripe handshake limit")),
-  stopGrace: duration("stop-grace", "2s").pipe(Flag.withDescription("after exit, before escalation")),
-  boot: Flag.String("boot").pipe(Flag.withDescription("boot events for a fresh pier (JSON file)"), Flag.optional),
-  maxRestarts: count("max-restarts", 10, 0).pipe(Flag.withDescription("serf restarts before liege gives up")),
-  restartWindow: duration("restart-window", "60s"),
-  ...serverFlags,
-  command: Argument.String("command").pipe(Argument.variadic({ min: 1 }), Argument.withDescription("-- CMD ARGS…"))
-}, (flags) =>
-  withLogging(Effect.scoped(Effect.gen(function*() {
+export const program = ({ flags, command: [command, ...args] }: Parsed<typeof serf.flags>) =>
+  Effect.scoped(Effect.gen(function*() {
     const shutdown = yield* Shutdown
     const boot = yield* readBoot(flags.boot)
-    const [command, ...args] = flags.command
+    // the address first: a taken port stops liege before the serf is spawned
+    const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
+    process.stdout.write(`listening on ${server.url}\n`)
     const log = yield* makeLogPump({})
     const batches = commitBatches()
     const pier = yield* open({
@@ -75,11 +63,7 @@ export const serf = Command.make("serf", {
       onReplay: replayReporter(log, process.stderr.isTTY ? process.stderr : undefined),
       onCommit: (n) => batches.observe(n)
     })
-    const server = yield* serve(serfApp(pier, { maxBody: flags.maxBody, batches }), {
-      listen: flags.listen,
-      token: Option.getOrUndefined(flags.token)
-    })
-    process.stdout.write(`listening on ${server.url}\n`)
+    yield* server.start(serfApp(pier, { batches }))
     const fatal = yield* Effect.raceFirst(Effect.as(shutdown.requested, undefined), pier.fatal)
     if (fatal === undefined) {
       yield* Effect.logInfo("stopping: draining, saving, stopping the serf")
@@ -91,4 +75,4 @@ export const serf = Command.make("serf", {
       return yield* new ExitStatus({ status: 3, line: `ReplayDiverged: ${fatal.message}` })
     }
     return yield* new ExitStatus({ status: fatal._tag === "InvalidOptions" ? 2 : 1, line: `liege: ${fatal.message}` })
-  })))).pipe(Command.withDescription("Run one serf with its pier, behind HTTP"))
+  }))

@@ -14,8 +14,9 @@ import { Effect } from "effect"
 import type { PoolError } from "../pool/errors.ts"
 import type { Pool } from "../pool/pool.ts"
 import type { Runner } from "../runner/runner.ts"
-import { format, Histogram } from "./prometheus.ts"
-import { type App, errorResponse, ok, readJson } from "./server.ts"
+import { Histogram } from "./prometheus.ts"
+import { errorResponse, ok } from "./response.ts"
+import type { App } from "./server.ts"
 
 export const statusOf = (e: PoolError): number => {
   switch (e._tag) {
@@ -36,7 +37,10 @@ export const statusOf = (e: PoolError): number => {
 
 const errorBody = (e: PoolError) => {
   const extra: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(e)) if (k !== "_tag" && k !== "message" && k !== "stack") extra[k] = v
+  for (const [k, v] of Object.entries(e)) {
+    const plain = v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean"
+    if (plain && k !== "_tag" && k !== "message" && k !== "stack") extra[k] = v
+  }
   return errorResponse(statusOf(e), e._tag, e.message, extra)
 }
 
@@ -46,13 +50,13 @@ export const latencyBuckets = () => new Histogram([0.001, 0.0025, 0.005, 0.01, 0
 export const poolApp = (
   pool: Pool,
   runner: Runner,
-  options: { readonly maxBody: number; readonly latency: Histogram; readonly outcomes: Map<string, number> }
+  options: { readonly latency: Histogram; readonly outcomes: Map<string, number> }
 ): App => ({
   healthy: () => pool.ready(),
   metrics: () => {
     const s = pool.stats()
     const r = runner.stats()
-    return format([
+    return [
       { name: "liege_pool_workers", help: "slots", type: "gauge", samples: [{ value: s.workers }] },
       { name: "liege_pool_ready_workers", help: "ready workers", type: "gauge", samples: [{ value: s.ready }] },
       { name: "liege_pool_busy_workers", help: "workers holding a request", type: "gauge", samples: [{ value: s.busy }] },
@@ -71,37 +75,44 @@ export const poolApp = (
       { name: "liege_runner_jobs_submitted_total", help: "session jobs submitted", type: "counter", samples: [{ value: r.submitted }] },
       { name: "liege_runner_jobs_settled_total", help: "session jobs done or failed", type: "counter", samples: [{ value: r.settled }] },
       { name: "liege_runner_sessions_in_flight", help: "sessions with a job running", type: "gauge", samples: [{ value: r.inFlight }] }
-    ])
+    ]
   },
-  route: (request, path, query) => {
+  route: (request) => {
+    const { path } = request
     if (path === "/v1/jobs") {
-      if (request.method !== "POST") return Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST a job"))
-      const session = query.get("session")
-      return Effect.gen(function*() {
-        const body = yield* readJson(request, options.maxBody)
-        if (session !== null) {
-          if (session === "") return errorResponse(400, "BadSession", "session must not be empty")
-          const id = yield* runner.enqueue(session, body.value).pipe(
-            Effect.catch((e) => Effect.fail(errorResponse(500, e._tag, e.message)))
-          )
-          return ok({ id }, 202)
-        }
-        return ok({ ok: yield* pool.submit(body.value).pipe(Effect.catch((e) => Effect.fail(errorBody(e)))) })
-      }).pipe(Effect.catch((response) => Effect.succeed(response)))
+      if (request.method !== "POST") return { name: "jobs", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST a job")) }
+      const session = request.query.get("session")
+      return {
+        name: session === null ? "jobs" : "session_jobs",
+        handle: Effect.gen(function*() {
+          const body = yield* request.json
+          if (session !== null) {
+            if (session === "") return errorResponse(400, "BadSession", "session must not be empty")
+            const id = yield* runner.enqueue(session, body.value).pipe(
+              Effect.catch((e) => Effect.fail(errorResponse(500, e._tag, e.message)))
+            )
+            return ok({ id }, 202)
+          }
+          return ok({ ok: yield* pool.submit(body.value).pipe(Effect.catch((e) => Effect.fail(errorBody(e)))) })
+        }).pipe(Effect.catch((response) => Effect.succeed(response)))
+      }
     }
     const m = /^\/v1\/jobs\/(\d+)$/.exec(path)
     if (m !== null) {
-      if (request.method !== "GET") return Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a job"))
-      return Effect.map(runner.get(Number(m[1])), (job) =>
-        job === undefined
-          ? errorResponse(404, "NotFound", `no job ${m[1]}`)
-          : ok({
-            id: job.id,
-            session: job.session,
-            state: job.state,
-            ...("ok" in job ? { ok: job.ok } : {}),
-            ...("error" in job ? { error: job.error } : {})
-          }))
+      if (request.method !== "GET") return { name: "job", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a job")) }
+      return {
+        name: "job",
+        handle: Effect.map(runner.get(Number(m[1])), (job) =>
+          job === undefined
+            ? errorResponse(404, "NotFound", `no job ${m[1]}`)
+            : ok({
+              id: job.id,
+              session: job.session,
+              state: job.state,
+              ...("ok" in job ? { ok: job.ok } : {}),
+              ...("error" in job ? { error: job.error } : {})
+            }))
+      }
     }
     return undefined
   }

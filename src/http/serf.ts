@@ -9,10 +9,10 @@
  *   serf restarts, requests wait for the next one.
  */
 import { Effect } from "effect"
-import { HttpServerResponse } from "effect/http"
 import type { Pier, PokeError } from "../pier/pier.ts"
-import { format, Histogram, powersOfTwo } from "./prometheus.ts"
-import { type App, errorResponse, ok, readJson } from "./server.ts"
+import { Histogram, powersOfTwo } from "./prometheus.ts"
+import { errorResponse, ok, type Response } from "./response.ts"
+import type { App } from "./server.ts"
 
 const statusOf = (e: PokeError): number => {
   switch (e._tag) {
@@ -30,7 +30,7 @@ const failure = (e: PokeError) => errorResponse(statusOf(e), e._tag, e.message)
 /** Events per group commit, observed by the pier's `onCommit` hook. */
 export const commitBatches = () => new Histogram(powersOfTwo(1024))
 
-export const serfApp = (pier: Pier, options: { readonly maxBody: number; readonly batches: Histogram }): App => {
+export const serfApp = (pier: Pier, options: { readonly batches: Histogram }): App => {
   const { batches } = options
   let everReady = false
   const ready = () => {
@@ -38,19 +38,13 @@ export const serfApp = (pier: Pier, options: { readonly maxBody: number; readonl
     return everReady
   }
   const notReady = errorResponse(503, "NotReady", "the serf is not ripe yet (booting or replaying)")
-  const requests = new Map<string, number>()
-  const count = (route: string, status: number) => {
-    const key = `${route} ${status}`
-    requests.set(key, (requests.get(key) ?? 0) + 1)
-  }
-  const counted = (route: string, effect: Effect.Effect<HttpServerResponse.HttpServerResponse>) =>
-    Effect.tap(effect, (r) => Effect.sync(() => count(route, r.status)))
+  const answer = (name: string, response: Response) => ({ name, handle: Effect.succeed(response) })
 
   return {
     healthy: () => pier.ready(),
     metrics: () => {
       const s = pier.stats()
-      return format([
+      return [
         { name: "liege_serf_events_total", help: "events logged", type: "counter", samples: [{ value: s.events }] },
         { name: "liege_serf_commits_total", help: "group commits", type: "counter", samples: [{ value: s.commits }] },
         { name: "liege_serf_commit_batch_events", help: "events per group commit", type: "histogram", histogram: batches },
@@ -60,25 +54,18 @@ export const serfApp = (pier: Pier, options: { readonly maxBody: number; readonl
         { name: "liege_serf_ripe", help: "1 when a ripe serf is serving", type: "gauge", samples: [{ value: s.ready ? 1 : 0 }] },
         { name: "liege_serf_restarts_total", help: "serf restarts", type: "counter", samples: [{ value: s.restarts }] },
         { name: "liege_serf_replay_events", help: "events replayed at the last start", type: "gauge", samples: [{ value: s.replay.done }] },
-        { name: "liege_serf_replay_total", help: "events to replay at the last start", type: "gauge", samples: [{ value: s.replay.total }] },
-        {
-          name: "liege_http_requests_total",
-          help: "HTTP requests by route and status",
-          type: "counter",
-          samples: [...requests].map(([k, value]) => {
-            const [route, status] = k.split(" ")
-            return { labels: { route: route!, status: status! }, value }
-          })
-        }
-      ])
+        { name: "liege_serf_replay_target_events", help: "events to replay at the last start", type: "gauge", samples: [{ value: s.replay.total }] }
+      ]
     },
-    route: (request, path) => {
-      const method = request.method
+    route: (request) => {
+      const { method, path } = request
       if (path === "/v1/events") {
-        if (method !== "POST") return Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST an event"))
-        return counted("events", Effect.gen(function*() {
+        if (method !== "POST") return answer("events", errorResponse(405, "MethodNotAllowed", "POST an event"))
+        return {
+          name: "events",
+          handle: Effect.gen(function*() {
           if (!ready()) return notReady
-          const body = yield* readJson(request, options.maxBody)
+          const body = yield* request.json
           const answer = yield* pier.poke(body.value, body.text)
           if (answer._tag === "Bail") {
             return errorResponse(422, "Bail", "the serf refused the event", { goofs: answer.goofs })
@@ -88,28 +75,36 @@ export const serfApp = (pier: Pier, options: { readonly maxBody: number; readonl
               ? { eve: answer.eve, mug: answer.mug, effects: answer.effects, swapped: answer.ev }
               : { eve: answer.eve, mug: answer.mug, effects: answer.effects }
           )
-        }).pipe(Effect.catch((e) => Effect.succeed(e instanceof Error ? failure(e as PokeError) : e))))
+        }).pipe(Effect.catch((e) => Effect.succeed("_tag" in e ? failure(e) : e)))
+        }
       }
       if (path === "/v1/peek" || path.startsWith("/v1/peek/")) {
-        if (method !== "GET") return Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a peek"))
+        if (method !== "GET") return answer("peek", errorResponse(405, "MethodNotAllowed", "GET a peek"))
         let segments: Array<string>
         try {
           segments = path.slice("/v1/peek".length).split("/").filter((s) => s !== "").map(decodeURIComponent)
         } catch {
-          return Effect.succeed(errorResponse(400, "BadPath", "the peek path is not valid percent-encoding"))
+          return answer("peek", errorResponse(400, "BadPath", "the peek path is not valid percent-encoding"))
         }
-        return counted("peek", Effect.gen(function*() {
-          if (!ready()) return notReady
-          return ok({ dat: (yield* pier.peek(segments)) ?? null })
-        }).pipe(Effect.catch((e) => Effect.succeed(failure(e)))))
+        return {
+          name: "peek",
+          handle: Effect.gen(function*() {
+            if (!ready()) return notReady
+            return ok({ dat: (yield* pier.peek(segments)) ?? null })
+          }).pipe(Effect.catch((e) => Effect.succeed(failure(e))))
+        }
       }
       if (path === "/v1/snapshot" || path === "/v1/pack") {
-        if (method !== "POST") return Effect.succeed(errorResponse(405, "MethodNotAllowed", `POST ${path}`))
+        const name = path.slice(4)
+        if (method !== "POST") return answer(name, errorResponse(405, "MethodNotAllowed", `POST ${path}`))
         const op = path === "/v1/snapshot" ? pier.snapshot : pier.pack
-        return counted(path.slice(4), Effect.gen(function*() {
-          if (!ready()) return notReady
-          return ok({ eve: yield* op })
-        }).pipe(Effect.catch((e) => Effect.succeed(failure(e)))))
+        return {
+          name,
+          handle: Effect.gen(function*() {
+            if (!ready()) return notReady
+            return ok({ eve: yield* op })
+          }).pipe(Effect.catch((e) => Effect.succeed(failure(e))))
+        }
       }
       return undefined
     }

@@ -1,90 +1,56 @@
 /**
  * The HTTP front shared by `liege serf` and `liege pool` (SPEC §8), on
- * `effect/http` with Node's server:
+ * Node's own `http` server with Effect at the edges:
  *
+ * - the address is bound first (`listen`), before any worker is spawned; a
+ *   port in use or an address that is not local is `ListenFailed`, naming
+ *   the address and the reason; until the app is attached (`start`), every
+ *   route but `/healthz` (503) answers 503 `NotReady`;
  * - `GET /healthz`: 200 when able to serve, 503 otherwise (never needs the token);
- * - `GET /metrics`: Prometheus text;
- * - everything else goes to the subcommand's routes, behind
- *   `Authorization: Bearer T` when a token is set (401 otherwise);
- * - JSON bodies are bounded by `maxBody` (413 above it; empty or not JSON: 400);
- * - errors are `{"error": {"tag", "message", …}}`.
+ * - `GET /metrics`: Prometheus text: the app's families, HTTP requests by
+ *   route and status, and the process's own metrics;
+ * - everything else goes to the app's routes, behind `Authorization: Bearer T`
+ *   when a token is set (401 otherwise);
+ * - errors are `{"error": {"tag", "message", …}}`, never a stack.
  *
- * A client that closes its connection interrupts its request (a pool request
- * is cancelled). `stopAccepting` closes the listening socket (requests
- * already accepted go on); the scope's close ends the server.
+ * Every request's handler is a fiber of the server's `FiberSet`; a client
+ * that closes its connection before its answer interrupts it (a pool
+ * request is cancelled). `stopAccepting` closes the listening socket
+ * (requests already accepted go on); the scope's close ends the server.
  */
 import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Effect, type Scope } from "effect"
-import { HttpServerRequest, HttpServerResponse } from "effect/http"
+import { Effect, FiberSet, Schema, type Scope } from "effect"
+import type { Listen } from "../cli/args.ts"
+import { type BodyLimits, readJson } from "./body.ts"
+import { errorResponse, ok, type Response } from "./response.ts"
+import { format, type Family } from "./prometheus.ts"
+import { processFamilies } from "./process.ts"
 
-export interface Listen {
-  readonly host: string
-  readonly port: number
+export { errorResponse, ok, type Response } from "./response.ts"
+
+export interface Request {
+  readonly method: string
+  readonly path: string
+  readonly query: URLSearchParams
+  /** The body as JSON, checked (size, UTF-8, Unicode, depth); the failure is the response to send. */
+  readonly json: Effect.Effect<{ readonly value: unknown; readonly text: string }, Response>
 }
 
-/** `HOST:PORT` (IPv6 in brackets: `[::1]:7070`); undefined when it is not one. */
-export const parseListen = (text: string): Listen | undefined => {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text.trim())
-  if (m === null) return undefined
-  const port = Number(m[3])
-  if (port > 65535) return undefined
-  return { host: m[1] ?? m[2]!, port }
+export interface Route {
+  /** The route's name in `liege_http_requests_total`. */
+  readonly name: string
+  readonly handle: Effect.Effect<Response>
 }
-
-export const errorResponse = (status: number, tag: string, message: string, extra: Record<string, unknown> = {}) =>
-  HttpServerResponse.jsonUnsafe({ error: { tag, message, ...extra } }, { status })
-
-export const ok = (body: unknown, status = 200) => HttpServerResponse.jsonUnsafe(body, { status })
-
-/** Reads a JSON body of at most `maxBody` bytes; the failure is the response to send. */
-export const readJson = (
-  request: HttpServerRequest.HttpServerRequest,
-  maxBody: number
-): Effect.Effect<{ readonly value: unknown; readonly text: string }, HttpServerResponse.HttpServerResponse> =>
-  Effect.gen(function*() {
-    const tooLarge = errorResponse(413, "BodyTooLarge", `the body is larger than ${maxBody} bytes (--max-body)`)
-    const declared = Number(request.headers["content-length"] ?? NaN)
-    if (declared > maxBody) return yield* Effect.fail(tooLarge)
-    const source = (request as unknown as { source: http.IncomingMessage }).source
-    const text = yield* Effect.callback<string, HttpServerResponse.HttpServerResponse>((resume) => {
-      const chunks: Array<Buffer> = []
-      let size = 0
-      source.on("data", (c: Buffer) => {
-        size += c.length
-        if (size > maxBody) {
-          source.removeAllListeners("data")
-          source.resume()
-          return resume(Effect.fail(tooLarge))
-        }
-        chunks.push(c)
-      })
-      source.on("end", () => resume(Effect.succeed(Buffer.concat(chunks).toString("utf8"))))
-      source.on("error", (e) => resume(Effect.fail(errorResponse(400, "BadBody", `cannot read the body: ${e.message}`))))
-    })
-    if (text.trim() === "") return yield* Effect.fail(errorResponse(400, "BadBody", "the body is empty; send JSON"))
-    try {
-      return { value: JSON.parse(text) as unknown, text }
-    } catch (e) {
-      return yield* Effect.fail(errorResponse(400, "BadBody", `the body is not JSON: ${(e as Error).message}`))
-    }
-  })
-
-export type Route = (
-  request: HttpServerRequest.HttpServerRequest,
-  path: string,
-  query: URLSearchParams
-) => Effect.Effect<HttpServerResponse.HttpServerResponse> | undefined
 
 export interface App {
   readonly healthy: () => boolean
-  readonly metrics: () => string
-  readonly route: Route
+  readonly metrics: () => ReadonlyArray<Family>
+  readonly route: (request: Request) => Route | undefined
 }
 
-export interface ServerOptions {
+export interface ServerOptions extends BodyLimits {
   readonly listen: Listen
   readonly token: string | undefined
 }
@@ -92,8 +58,36 @@ export interface ServerOptions {
 export interface Server {
   /** `http://HOST:PORT`, with the port actually bound. */
   readonly url: string
+  /** Attaches the app: from now on its routes are served. */
+  readonly start: (app: App) => Effect.Effect<void>
   /** Stops accepting connections; requests already accepted go on. */
   readonly stopAccepting: Effect.Effect<void>
+}
+
+/** The address could not be bound. */
+export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
+  address: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot listen on ${this.address}: ${this.reason}`
+  }
+}
+
+const reasonOf = (e: NodeJS.ErrnoException): string => {
+  switch (e.code) {
+    case "EADDRINUSE":
+      return "address already in use"
+    case "EADDRNOTAVAIL":
+      return "address not available (not an address of this machine)"
+    case "EACCES":
+      return "permission denied"
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "no such host"
+    default:
+      return e.message
+  }
 }
 
 const tokenMatches = (expected: Buffer, header: string | undefined): boolean => {
@@ -102,37 +96,113 @@ const tokenMatches = (expected: Buffer, header: string | undefined): boolean => 
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
 
-export const serve = (app: App, options: ServerOptions): Effect.Effect<Server, unknown, Scope.Scope> =>
+const notReady = errorResponse(503, "NotReady", "liege is starting: not serving yet")
+
+const send = (res: http.ServerResponse, r: Response) => {
+  if (res.headersSent || res.destroyed) return
+  res.writeHead(r.status, { "content-type": r.contentType, "content-length": Buffer.byteLength(r.body) })
+  res.end(r.body)
+}
+
+/** Binds `options.listen` and serves; routes are answered once `start` gave the app. */
+export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const node = http.createServer()
-    const server = yield* NodeHttpServer.make(() => node, {
-      host: options.listen.host,
-      port: options.listen.port,
-      gracefulShutdownTimeout: 1000
-    })
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
     const expected = options.token === undefined ? undefined : Buffer.from(options.token)
-    const handler = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-      const url = new URL(request.url, "http://liege")
+    const requests = new Map<string, number>()
+    let app: App | undefined
+
+    const count = (route: string, status: number) => {
+      const key = `${route}\u0000${status}`
+      requests.set(key, (requests.get(key) ?? 0) + 1)
+    }
+
+    const metrics = (current: App | undefined): string =>
+      format([
+        ...(current?.metrics() ?? []),
+        {
+          name: "liege_http_requests_total",
+          help: "HTTP requests answered, by route and status",
+          type: "counter",
+          samples: [...requests].map(([key, value]) => {
+            const [route, status] = key.split("\u0000")
+            return { labels: { route: route!, status: status! }, value }
+          })
+        },
+        ...processFamilies()
+      ])
+
+    const answer = (res: http.ServerResponse, route: string, r: Response) => {
+      count(route, r.status)
+      send(res, r)
+    }
+
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const url = new URL(req.url ?? "/", "http://liege")
       const path = url.pathname
-      if (path === "/healthz" && request.method === "GET") {
-        return Effect.succeed(app.healthy() ? ok({ ok: true }) : ok({ ok: false }, 503))
+      if (path === "/healthz" && req.method === "GET") {
+        const healthy = app?.healthy() ?? false
+        return answer(res, "healthz", ok({ ok: healthy }, healthy ? 200 : 503))
       }
-      if (expected !== undefined && !tokenMatches(expected, request.headers.authorization)) {
-        return Effect.succeed(errorResponse(401, "Unauthorized", "send Authorization: Bearer <token>"))
+      if (expected !== undefined && !tokenMatches(expected, req.headers.authorization)) {
+        req.resume()
+        return answer(res, "unauthorized", errorResponse(401, "Unauthorized", "send Authorization: Bearer <token>"))
       }
-      if (path === "/metrics" && request.method === "GET") {
-        return Effect.succeed(HttpServerResponse.text(app.metrics(), { contentType: "text/plain; version=0.0.4" }))
+      if (path === "/metrics" && req.method === "GET") {
+        return answer(res, "metrics", { status: 200, contentType: "text/plain; version=0.0.4", body: metrics(app) })
       }
-      const routed = app.route(request, path, url.searchParams)
-      if (routed === undefined) return Effect.succeed(errorResponse(404, "NotFound", `no route for ${request.method} ${path}`))
-      // effect/http runs handlers uninterruptibly; a client that goes away must cancel its request
-      return Effect.interruptible(routed)
-    })
-    yield* server.serve(handler)
-    const address = node.address() as AddressInfo
-    const host = address.family === "IPv6" ? `[${address.address}]` : address.address
+      if (app === undefined) {
+        req.resume()
+        return answer(res, "unready", notReady)
+      }
+      const request: Request = {
+        method: req.method ?? "GET",
+        path,
+        query: url.searchParams,
+        json: readJson(req, options)
+      }
+      const route = app.route(request)
+      if (route === undefined) {
+        req.resume()
+        return answer(res, "unmatched", errorResponse(404, "NotFound", `no route for ${request.method} ${path}`))
+      }
+      const fiber = run(Effect.flatMap(route.handle, (r) => Effect.sync(() => answer(res, route.name, r))))
+      // a client that goes away before its answer interrupts the handler
+      res.once("close", () => {
+        if (!res.writableFinished) fiber.interruptUnsafe()
+      })
+    }
+
+    const node = http.createServer(onRequest)
+    const address = `${options.listen.host.includes(":") ? `[${options.listen.host}]` : options.listen.host}:${options.listen.port}`
+    yield* Effect.acquireRelease(
+      Effect.callback<void, ListenFailed>((resume) => {
+        const onError = (e: NodeJS.ErrnoException) => resume(Effect.fail(new ListenFailed({ address, reason: reasonOf(e) })))
+        node.once("error", onError)
+        node.listen(options.listen.port, options.listen.host, () => {
+          node.off("error", onError)
+          node.on("error", (e) => run(Effect.logWarning(`http server: ${e.message}`)))
+          resume(Effect.void)
+        })
+      }),
+      () =>
+        Effect.callback<void>((resume) => {
+          // answers already being written get a moment; idle keep-alive sockets go at once
+          const force = setTimeout(() => node.closeAllConnections(), 1000)
+          node.close(() => {
+            clearTimeout(force)
+            resume(Effect.void)
+          })
+          node.closeIdleConnections()
+        })
+    )
+    const bound = node.address() as AddressInfo
+    const host = bound.family === "IPv6" ? `[${bound.address}]` : bound.address
     return {
-      url: `http://${host}:${address.port}`,
+      url: `http://${host}:${bound.port}`,
+      start: (given) => Effect.sync(() => {
+        app = given
+      }),
       stopAccepting: Effect.sync(() => {
         node.close()
         node.closeIdleConnections()
