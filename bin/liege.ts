@@ -1,8 +1,3 @@
 #!/usr/bin/env node
-// The compile cache keeps the stripped and compiled modules between runs (a
-// cold start of the command is mostly module loading).
-import * as module from "node:module"
-
-module.enableCompileCache?.()
-const { main } = await import("../src/cli/main.ts")
-main(process.argv.slice(2))
+// `liege` from the repository's sources (the package's bin is dist/bin/liege.js).
+import "../src/cli/bin.ts"

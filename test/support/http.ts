@@ -49,10 +49,22 @@ export interface Running {
   readonly exited: Promise<number>
 }
 
-/** Starts `liege ARGS…` and waits for its `listening on URL` line. */
+/** Starts `liege ARGS…` (from the repository's sources) and waits for its `listening on URL` line. */
 export const serve = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<Running> =>
+  serveWith(node, [liegeBin, ...args], { env })
+
+/** Starts `command ARGS…` (a `liege` server) and waits for its `listening on URL` line. */
+export const serveWith = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string | undefined>; readonly cwd?: string } = {}
+): Promise<Running> =>
   new Promise((resolve, reject) => {
-    const proc = spawn(node, [liegeBin, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const proc = spawn(command, args, {
+      env: { ...process.env, ...options.env },
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let out = ""
     let err = ""
     const exited = new Promise<number>((r) =>

@@ -1,0 +1,208 @@
+/**
+ * The package as a user gets it: `npm pack` (which builds `dist/`), then the
+ * tarball installed with real npm into an empty project that cannot see this
+ * repository's sources, on Node 24 and on the oldest Node `engines` declares.
+ *
+ * (a) an ESM program imports `liege` and `liege/worker`, runs
+ *     `Supervisor.spawn` and a `Pool` on a worker written in the project;
+ * (b) a TypeScript program type-checks against the shipped `.d.ts` under
+ *     strict settings with `skipLibCheck: false`, and a deliberate type
+ *     error in it is reported;
+ * (c) `npx liege run` and `npx liege pool` work.
+ */
+import { execFile, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { healthy, post, request } from "../support/http.ts"
+import { eventually, root } from "../support/procs.ts"
+
+const run = promisify(execFile)
+
+/** Whether a process whose command line contains `needle` is alive. */
+const running = (needle: string): boolean =>
+  fs.readdirSync("/proc").some((pid) => {
+    if (!/^\d+$/.test(pid)) return false
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(needle)
+    } catch {
+      return false
+    }
+  })
+const repo = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
+  readonly version: string
+  readonly engines: { readonly node: string }
+  readonly devDependencies: Record<string, string>
+}
+/** The oldest Node the package declares (`>=22.19` → 22.19.0). */
+const oldest = /^>=(\d+\.\d+(?:\.\d+)?)$/.exec(repo.engines.node)![1]!.split(".").concat("0").slice(0, 3).join(".")
+
+let dir = ""
+let app = ""
+const nodes: Array<{ readonly label: string; readonly bin: string }> = [{ label: "Node 24", bin: process.execPath }]
+
+/** The environment of a command run in the project with `node` = `bin` first on PATH. */
+const envFor = (bin: string) => ({ ...process.env, PATH: `${path.dirname(bin)}:${process.env.PATH}`, npm_config_update_notifier: "false" })
+
+const npm = (args: ReadonlyArray<string>, cwd: string) =>
+  run("npm", [...args, "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd, env: envFor(process.execPath), maxBuffer: 1 << 24 })
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-consumer-"))
+  await npm(["pack", "--pack-destination", dir], root)
+  const tarball = path.join(dir, `liege-${repo.version}.tgz`)
+  app = path.join(dir, "app")
+  fs.mkdirSync(app)
+  fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({
+    name: "liege-consumer",
+    private: true,
+    type: "module",
+    dependencies: { liege: `file:${tarball}`, effect: repo.devDependencies["effect"] },
+    devDependencies: { typescript: repo.devDependencies["typescript"], "@types/node": repo.devDependencies["@types/node"] }
+  }))
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(app, name), text)
+  const older = path.join(dir, "node-oldest")
+  fs.mkdirSync(older)
+  fs.writeFileSync(path.join(older, "package.json"), JSON.stringify({ name: "node-oldest", private: true }))
+  await Promise.all([npm(["install"], app), npm(["install", `node@${oldest}`], older)])
+  nodes.push({ label: `Node ${oldest}`, bin: path.join(older, "node_modules/node/bin/node") })
+}, 300_000)
+
+afterAll(() => {
+  if (dir !== "") fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const files: Record<string, string> = {
+  "worker.mjs": `import { Fail, runWorker } from "liege/worker"
+runWorker(async (payload) => {
+  if (typeof payload?.n !== "number") throw new Fail("bad_request", "send {n: number}")
+  return { doubled: payload.n * 2, node: process.version }
+})
+`,
+  "main.mjs": `import { Effect } from "effect"
+import { Pool, Supervisor } from "liege"
+
+const program = Effect.scoped(Effect.gen(function*() {
+  const child = yield* Supervisor.spawn({ command: "sh", args: ["-c", "exit 3"] })
+  const result = yield* child.result
+  const pool = yield* Pool.make({ command: process.execPath, args: ["worker.mjs"], workers: 1 })
+  const answer = yield* pool.submit({ n: 21 })
+  const refused = yield* Effect.flip(pool.submit({ x: 1 }))
+  return { node: process.version, termination: result.termination, code: result.code, answer, refused: refused._tag }
+}))
+console.log(JSON.stringify(await Effect.runPromise(program)))
+`,
+  "tsconfig.json": JSON.stringify({
+    compilerOptions: {
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      strict: true,
+      noPropertyAccessFromIndexSignature: true,
+      noImplicitReturns: true,
+      exactOptionalPropertyTypes: true,
+      skipLibCheck: false,
+      noEmit: true,
+      types: ["node"]
+    },
+    files: ["typed.ts"]
+  }),
+  "typed.ts": `import { Effect } from "effect"
+import { Pier, Pool, Supervisor } from "liege"
+
+export const program = Effect.scoped(Effect.gen(function*() {
+  const child = yield* Supervisor.spawn({ command: "sh", args: ["-c", "exit 3"], grace: "1 second" })
+  const result: Supervisor.Result = yield* child.result
+  const pool = yield* Pool.make({ command: process.execPath, args: ["worker.mjs"], workers: 2, execTimeout: "5 seconds" })
+  const answer: unknown = yield* pool.submit({ n: 21 })
+  const pier = yield* Pier.open({ dir: "./data/pier", command: "python3", args: ["serf.py"] })
+  const poked: Pier.PokeAnswer = yield* pier.poke({ op: "put", key: "a", value: 1 })
+  return { code: result.code, answer, eve: poked._tag === "Bail" ? undefined : poked.eve }
+}))
+`,
+  "wrong.ts": `import { Effect } from "effect"
+import { Supervisor } from "liege"
+
+export const program = Effect.scoped(Effect.gen(function*() {
+  const child = yield* Supervisor.spawn({ command: "true" })
+  const code: string = (yield* child.result).code
+  return code
+}))
+`
+}
+
+describe("the packed package in an empty project", () => {
+  it("ships dist/, docs, the Python SDK, README and LICENSE, and no tests, benches or CI files", async () => {
+    const { stdout } = await run("tar", ["-tzf", path.join(dir, `liege-${repo.version}.tgz`)])
+    const listed = stdout.split("\n").filter((l) => l !== "").map((l) => l.replace(/^package\//, ""))
+    for (const wanted of ["package.json", "README.md", "LICENSE", "docs/protocol.md", "examples/python/liege.py", "dist/index.js", "dist/index.d.ts", "dist/worker/index.js", "dist/worker/index.d.ts", "dist/bin/liege.js"]) {
+      expect(listed).toContain(wanted)
+    }
+    expect(listed.filter((f) => /^(test|bench|src|scripts|\.ci)\/|vitest|tsconfig/.test(f))).toEqual([])
+  })
+
+  for (const index of [0, 1]) {
+    it(`(a) an ESM program uses liege and liege/worker — ${index === 0 ? "Node 24" : "the oldest declared Node"}`, async () => {
+      const node = nodes[index]!
+      const { stdout } = await run(node.bin, ["main.mjs"], { cwd: app, env: envFor(node.bin) })
+      const out = JSON.parse(stdout)
+      expect(out.node.slice(1).split(".")[0]).toBe(node.label === "Node 24" ? "24" : oldest.split(".")[0])
+      expect(out).toMatchObject({ termination: "Clean", code: 3, answer: { doubled: 42 }, refused: "Application" })
+    })
+  }
+
+  it("(b) a TypeScript program type-checks against the shipped .d.ts (strict, skipLibCheck false); a type error is reported", async () => {
+    const tsc = path.join(app, "node_modules/typescript/bin/tsc")
+    await run(process.execPath, [tsc, "-p", "."], { cwd: app }).catch((e: { stdout: string }) => {
+      throw new Error(`tsc failed on the project:\n${e.stdout}`)
+    })
+    fs.writeFileSync(path.join(app, "tsconfig.wrong.json"), JSON.stringify({ extends: "./tsconfig.json", files: ["wrong.ts"] }))
+    const wrong = await run(process.execPath, [tsc, "-p", "tsconfig.wrong.json"], { cwd: app }).then(
+      () => "",
+      (e: { stdout: string }) => e.stdout
+    )
+    expect(wrong).toMatch(/wrong\.ts\(6,\d+\): error TS2322/)
+  })
+
+  for (const index of [0, 1]) {
+    it(`(c) npx liege run and npx liege pool — ${index === 0 ? "Node 24" : "the oldest declared Node"}`, async () => {
+      const node = nodes[index]!
+      const env = envFor(node.bin)
+      await run("npx", ["--no-install", "liege", "run", "--", "true"], { cwd: app, env })
+      const four = await run("npx", ["--no-install", "liege", "run", "--", "sh", "-c", "exit 4"], { cwd: app, env }).then(
+        () => 0,
+        (e: { code: number }) => e.code
+      )
+      expect(four).toBe(4)
+      // npx runs liege under `sh`: it leads its own process group, and SIGTERM goes to the group
+      const proc = spawn("npx", ["--no-install", "liege", "pool", "--workers", "1", "--listen", "127.0.0.1:0", "--state", path.join(dir, `state-${index}.db`), "--", "node", "worker.mjs"], {
+        cwd: app,
+        env,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let out = ""
+      let err = ""
+      proc.stdout.setEncoding("utf8").on("data", (d: string) => (out += d))
+      proc.stderr.setEncoding("utf8").on("data", (d: string) => (err += d))
+      const exited = new Promise<void>((resolve) => proc.on("exit", () => resolve()))
+      try {
+        await eventually(() => /listening on http:\/\/\S+\n/.test(out), 30_000, `the listening line (stderr: ${err})`)
+        const url = /listening on (http:\/\/\S+)\n/.exec(out)![1]!
+        await healthy(url)
+        const answer = await post(`${url}/v1/jobs`, { n: 2 })
+        expect(answer.status).toBe(200)
+        expect(answer.body.ok.doubled).toBe(4)
+        expect(answer.body.ok.node).toBe(index === 0 ? process.version : `v${oldest}`)
+        expect((await request("GET", `${url}/metrics`)).text).toContain("liege_pool_ready_workers 1")
+      } finally {
+        process.kill(-proc.pid!, "SIGTERM")
+        await exited
+        // npm exits at once; liege drains, stops its worker and exits on its own
+        await eventually(() => !running(`state-${index}.db`), 20_000, "liege to exit")
+      }
+    })
+  }
+})
