@@ -10,7 +10,8 @@ const Pong = Schema.Struct({ t: Schema.Literal("pong"), n: Schema.Number })
 const Order = Schema.Struct({
   t: Schema.String,
   n: Schema.optional(Schema.Number),
-  text: Schema.optional(Schema.String)
+  text: Schema.optional(Schema.String),
+  pri: Schema.optional(Schema.Literals([0, 1, 2, 3]))
 })
 
 const worker = (codec: "json" | "msgpack" = "json") =>
@@ -51,6 +52,19 @@ describe("wire channel over a real worker", () => {
       expect(slog?.annotations).toMatchObject({ pid: child.pid, worker: 1 })
       const err = logs.lines.find((l) => l.message === "stderr: a line on stderr")
       expect(err?.annotations).toMatchObject({ pid: child.pid })
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  it.live("slog priorities: 0 and 1 log at Info, 2 at Warning, 3 at Error", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const child = yield* worker()
+      const ch = yield* open(child, { incoming: Pong, outgoing: Order })
+      for (const pri of [0, 1, 2, 3] as const) yield* ch.send({ t: "log", n: pri, text: `pri ${pri}`, pri })
+      yield* ch.messages.pipe(Stream.take(4), Stream.runDrain)
+      yield* child.stop
+      const levels = [0, 1, 2, 3].map((pri) => logs.lines.find((l) => l.message === `pri ${pri}`)?.level)
+      expect(levels).toEqual(["INFO", "INFO", "WARN", "ERROR"])
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
 
