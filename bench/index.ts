@@ -1,10 +1,10 @@
 /**
  * `npm run bench [-- name…]`: one JSON line per case on stdout.
- * Names: frames, run, serf, pool (default: all).
+ * Names: frames, startup, serf, pool (default: all).
  */
 const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknown> }>> = {
   frames: () => import("./frames.ts"),
-  run: () => import("./run.ts"),
+  startup: () => import("./startup.ts"),
   serf: () => import("./serf.ts"),
   pool: () => import("./pool.ts")
 }
