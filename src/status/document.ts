@@ -1,0 +1,131 @@
+/**
+ * The live state of a server (SPEC §10), one JSON document: `GET
+ * /v1/status`, pushed by `GET /v1/status/stream`, shown by `GET /ui`, and
+ * `pool.status` / `pier.status` in the library. Times are milliseconds since
+ * the Unix epoch; durations are milliseconds; sizes are bytes.
+ */
+import { Schema } from "effect"
+
+const Int = Schema.Int
+const Ms = Schema.Number
+const NullOr = Schema.NullOr
+
+/** Requests (or events) per second and latency over a recent window. */
+export const Rate = Schema.Struct({
+  /** The window's length (10 s or 60 s), or less just after start. */
+  windowMs: Ms,
+  count: Int,
+  perSec: Schema.Number,
+  p50Ms: NullOr(Schema.Number),
+  p99Ms: NullOr(Schema.Number)
+})
+export type Rate = typeof Rate.Type
+
+export const Rates = Schema.Struct({
+  last10s: Rate,
+  last60s: Rate,
+  /** Per-second counts of the last 60 s, oldest first: a sparkline. */
+  perSecond: Schema.Array(Int),
+  /** Per-second p50 latency of the last 60 s (null where nothing finished), oldest first. */
+  p50PerSecond: Schema.Array(NullOr(Schema.Number))
+})
+export type Rates = typeof Rates.Type
+
+/** Something that went wrong, recently. */
+export const RecentError = Schema.Struct({
+  at: Ms,
+  tag: Schema.String,
+  message: Schema.String
+})
+export type RecentError = typeof RecentError.Type
+
+/** How a process (worker, serf) ended. */
+export const Exit = Schema.Struct({
+  at: Ms,
+  /** Why it ended, in words: "crashed (exit code 9)", "recycled: maxJobs", … */
+  reason: Schema.String,
+  code: NullOr(Int),
+  signal: NullOr(Schema.String)
+})
+export type Exit = typeof Exit.Type
+
+export const SlotState = Schema.Literals(["booting", "ready", "busy", "retiring", "restarting"])
+export type SlotState = typeof SlotState.Type
+
+export const Slot = Schema.Struct({
+  /** 1-based: the worker's LIEGE_WORKER_ID. */
+  slot: Int,
+  /** Which worker of the pool this is (1 for the first one spawned), null between two workers. */
+  worker: NullOr(Int),
+  pid: NullOr(Int),
+  state: SlotState,
+  /** When `restarting`: when the next worker will be started. */
+  nextTryAt: NullOr(Ms),
+  inFlight: Int,
+  served: Int,
+  rssBytes: NullOr(Int),
+  startedAt: NullOr(Ms),
+  lastExit: NullOr(Exit)
+})
+export type Slot = typeof Slot.Type
+
+export const PoolStatus = Schema.Struct({
+  kind: Schema.Literal("pool"),
+  now: Ms,
+  startedAt: Ms,
+  healthy: Schema.Boolean,
+  /** Set while the pool has failed (SPEC §5): why, and when it tries again. */
+  failed: NullOr(Schema.Struct({ reason: Schema.String, since: Ms, retryAt: NullOr(Ms) })),
+  workers: Schema.Array(Slot),
+  queue: Schema.Struct({ depth: Int, max: Int }),
+  requests: Rates,
+  restarts: Schema.Struct({ total: Int, byReason: Schema.Record(Schema.String, Int) }),
+  recycles: Schema.Struct({ total: Int, byReason: Schema.Record(Schema.String, Int) }),
+  errors: Schema.Array(RecentError),
+  /** The durable session jobs (`liege pool` only; null for a pool without a runner). */
+  sessions: NullOr(Schema.Struct({
+    byState: Schema.Struct({ queued: Int, running: Int, done: Int, failed: Int }),
+    /** Sessions with the most jobs waiting, most first (at most 10). */
+    busiest: Schema.Array(Schema.Struct({ session: Schema.String, queued: Int, running: Int }))
+  }))
+})
+export type PoolStatus = typeof PoolStatus.Type
+
+export const SerfState = Schema.Literals(["booting", "replaying", "running", "restarting", "stopped"])
+export type SerfState = typeof SerfState.Type
+
+export const SerfStatus = Schema.Struct({
+  kind: Schema.Literal("serf"),
+  now: Ms,
+  startedAt: Ms,
+  healthy: Schema.Boolean,
+  state: SerfState,
+  pid: NullOr(Int),
+  /** While replaying: events done of total (after the serf's snapshot). */
+  replay: NullOr(Schema.Struct({ done: Int, total: Int })),
+  /** When `restarting`: when the next serf will be started. */
+  nextTryAt: NullOr(Ms),
+  eve: Int,
+  mug: Int,
+  window: Schema.Struct({ inFlight: Int, max: Int }),
+  /** Events accepted and not answered yet (waiting or in flight). */
+  pending: Int,
+  events: Rates,
+  commits: Schema.Struct({
+    total: Int,
+    /** Events per group commit: mean over the last 10 s and the largest seen. */
+    meanBatch: NullOr(Schema.Number),
+    maxBatch: Int
+  }),
+  restarts: Schema.Struct({
+    total: Int,
+    recent: Schema.Array(Exit)
+  }),
+  lastSnapshotEve: NullOr(Int),
+  logBytes: NullOr(Int),
+  errors: Schema.Array(RecentError)
+})
+export type SerfStatus = typeof SerfStatus.Type
+
+export const Status = Schema.Union([PoolStatus, SerfStatus])
+export type Status = typeof Status.Type
