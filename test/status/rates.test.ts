@@ -1,0 +1,50 @@
+/**
+ * The status document's rates: counts per window, per-second sparkline,
+ * and latency quantiles within one bucket (×1.25) of the exact ones.
+ */
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { RateWindow } from "../../src/status/rates.ts"
+
+const T0 = 1_800_000_000_000
+
+describe("rate window", () => {
+  it("counts the last 10 s and 60 s and keeps a 60-point per-second series", () => {
+    const w = new RateWindow(T0)
+    for (let s = 0; s < 70; s++) for (let k = 0; k <= s % 3; k++) w.observe(1, T0 + s * 1000 + 10)
+    const now = T0 + 69 * 1000 + 500
+    const snap = w.snapshot(now)
+    const perSec = (s: number) => (s % 3) + 1
+    const sum = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => perSec(from + i)).reduce((a, b) => a + b, 0)
+    expect(snap.last10s.count).toBe(sum(60, 69))
+    expect(snap.last60s.count).toBe(sum(10, 69))
+    expect(snap.perSecond).toHaveLength(60)
+    expect(snap.perSecond.at(-1)).toBe(perSec(69))
+    expect(snap.perSecond[0]).toBe(perSec(10))
+    expect(snap.last10s.perSec).toBeCloseTo(sum(60, 69) / 10, 5)
+  })
+
+  it("seconds with nothing are zero, and old seconds are forgotten", () => {
+    const w = new RateWindow(T0)
+    w.observe(5, T0)
+    const snap = w.snapshot(T0 + 120_000)
+    expect(snap.last60s.count).toBe(0)
+    expect(snap.perSecond.every((n) => n === 0)).toBe(true)
+    expect(snap.last60s.p50Ms).toBeNull()
+  })
+
+  it("p50 and p99 are within one bucket of the exact quantiles", () => {
+    fc.assert(fc.property(fc.array(fc.double({ min: 0.06, max: 50_000, noNaN: true }), { minLength: 1, maxLength: 400 }), (ms) => {
+      const w = new RateWindow(T0)
+      for (const m of ms) w.observe(m, T0 + 100)
+      const snap = w.snapshot(T0 + 500)
+      const sorted = [...ms].sort((a, b) => a - b)
+      const exact = (q: number) => sorted[Math.ceil(q * sorted.length) - 1]!
+      for (const [q, got] of [[0.5, snap.last10s.p50Ms], [0.99, snap.last10s.p99Ms]] as const) {
+        expect(got).not.toBeNull()
+        expect(got!).toBeGreaterThanOrEqual(exact(q) * 0.999)
+        expect(got!).toBeLessThanOrEqual(exact(q) * 1.25 * 1.001 + 0.01)
+      }
+    }))
+  })
+})
