@@ -18,7 +18,7 @@
  */
 import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Schema, type Scope, Stream } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
-import { isError, type WorkAnswer } from "../serf/dispatcher.ts"
+import { isError, type WorkAnswer } from "../serf/window.ts"
 import { ReplayDiverged, type SerfError, SerfIncompatible } from "../serf/errors.ts"
 import { type ReplayEvent, type Serf, SerfProcessFields, start as startSerf } from "../serf/host.ts"
 import { Event, type Goof, type Ripe } from "../serf/protocol.ts"
