@@ -531,10 +531,14 @@ class PeekContext:
 
 
 def goof_of(e: BaseException) -> dict:
-    """A goof for an exception: its class name and its traceback, one line each."""
-    lines = (line.strip() for line in "".join(traceback.format_exception(e)).splitlines())
-    # (the ^^^ and ~~~ markers under code lines say nothing once lines are trimmed)
-    return {"mote": type(e).__name__, "tang": [line for line in lines if line.strip("^~")]}
+    """
+    A goof for an exception: its class name and its message lines (as the
+    Node SDK does) — never its traceback, which would carry the serf's file
+    paths to every caller.
+    """
+    text = str(e)
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")] if text else []
+    return {"mote": type(e).__name__, "tang": lines}
 
 
 def _js_quote(v: Any) -> str:

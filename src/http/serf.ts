@@ -20,12 +20,17 @@ const statusOf = (e: PokeError): number => {
       return 503
     case "PierIo":
       return 500
+    case "SerfPoisoned":
+      return 422
     default:
       return 503
   }
 }
 
-const failure = (e: PokeError) => errorResponse(statusOf(e), e._tag, e.message)
+/** The tag an error answers with (SPEC §3: a poison event is `Poison`). */
+const tagOf = (e: PokeError): string => e._tag === "SerfPoisoned" ? "Poison" : e._tag
+
+const failure = (e: PokeError) => errorResponse(statusOf(e), tagOf(e), e.message)
 
 /** Events per group commit, observed by the pier's `onCommit` hook. */
 export const commitBatches = () => new Histogram(powersOfTwo(1024))

@@ -33,6 +33,13 @@ export interface LoggedEvent {
   readonly ev: string
 }
 
+/** One row of `events` as `range` returns it: an array, in column order. */
+type Row = readonly [eve: number, wen: number, mug: number | null, ev: string]
+
+const isRow = (r: unknown): r is Row =>
+  Array.isArray(r) && typeof r[0] === "number" && typeof r[1] === "number" &&
+  (r[2] === null || typeof r[2] === "number") && typeof r[3] === "string"
+
 export class PierDbError extends Error {
   readonly code: "locked" | "version" | "io"
   constructor(code: "locked" | "version" | "io", message: string) {
@@ -152,12 +159,14 @@ export class PierDb {
     this.last = events[events.length - 1]!.eve
   }
 
-  /** Events in (after, upTo], at most `limit`, in order. */
+  /** Events in (after, upTo], at most `limit`, in order. Throws `PierDbError` on a row of the wrong shape. */
   read(after: number, upTo: number, limit: number): Array<LoggedEvent> {
-    const rows = this.range.all(after, upTo, limit) as unknown as Array<[number, number, number | null, string]>
+    // rows come as arrays (`setReturnArrays`), which node:sqlite's types do not say: `isRow` checks them
+    const rows = this.range.all(after, upTo, limit)
     const out = new Array<LoggedEvent>(rows.length)
     for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!
+      const r = rows[i]
+      if (!isRow(r)) throw new PierDbError("io", `${this.file}: a log row is not (eve, wen, mug, ev): ${String(r)}`)
       out[i] = { eve: r[0], wen: r[1], mug: r[2], ev: r[3] }
     }
     return out

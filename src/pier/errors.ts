@@ -55,3 +55,18 @@ export class PierBootFailed extends Schema.TaggedError<PierBootFailed>()("PierBo
   }
 }
 
+
+/**
+ * The serf died on this event, and again when it was sent alone (SPEC §3,
+ * poison events): the event is refused and was not logged; the serf was
+ * restarted and goes on with the events after it.
+ */
+export class SerfPoisoned extends Schema.TaggedError<SerfPoisoned>()("SerfPoisoned", {
+  /** How the serf ended the second time, with the event alone: `code 70`, `signal SIGKILL`, … */
+  last: Schema.String
+}) {
+  override get message() {
+    return `the serf died on this event twice, the second time with it alone (last exit: ${this.last}); ` +
+      `it was refused and not logged`
+  }
+}

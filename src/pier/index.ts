@@ -8,9 +8,12 @@ export {
   type PierFatal,
   type PierHooks,
   PierOptions,
+  type PierState,
   type PierStats,
+  type PierStatus,
   type PokeAnswer,
   type PokeError,
   type ReplayStatus,
+  type RestartRecord,
   Service
 } from "./pier.ts"

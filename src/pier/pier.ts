@@ -6,27 +6,36 @@
  *   transaction per chunk of pleas read from the serf).
  * - A keeper fiber runs the serf generation after generation. Each one:
  *   start → check identity → catch up (boot a fresh pier, or replay the log
- *   after the serf's snapshot, checking mugs) → serve → die. Then capped
- *   backoff and the next one; more than `maxRestarts` deaths within
- *   `restartWindow` and the pier gives up. Events that arrive meanwhile wait,
- *   and everything sent to a dead serf without a durable answer is sent
- *   again, in order: callers see one answer per event.
+ *   after the serf's snapshot, checking mugs) → serve → die. Then the shared
+ *   restart policy (../internal/restart-policy.ts) says how long to wait and
+ *   whether the pier gives up. Events that arrive meanwhile wait, and
+ *   everything sent to a dead serf without a durable answer is sent again, in
+ *   order: callers see one answer per event.
+ * - Poison events (./poison.ts): after a death with events in flight, the
+ *   oldest of them goes alone to the next serf; if that one dies on it too,
+ *   the event is refused (`SerfPoisoned`) and never logged.
  * - `save` runs under the serf lock after the last answers were committed:
  *   a snapshot is never ahead of the log.
  * - The serf's process identity is kept in the pier, so that a liege that
  *   was killed can find and reap the serf it left behind.
+ *
+ * The pier owns a `FiberSet` for the lifetime of its scope: the keeper and
+ * every control flow run there, with the context `open` was called in (its
+ * logger, among others).
  */
-import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Schema, type Scope, Stream } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Fiber, FiberSet, Layer, Option, Schema, type Scope, Stream } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
-import { isError, type WorkAnswer } from "../serf/dispatcher.ts"
-import { ReplayDiverged, type SerfError, SerfIncompatible } from "../serf/errors.ts"
+import * as RestartPolicy from "../internal/restart-policy.ts"
+import { ReplayDiverged, SerfDied, type SerfError, SerfIncompatible } from "../serf/errors.ts"
 import { type ReplayEvent, type Serf, SerfProcessFields, start as startSerf } from "../serf/host.ts"
 import { Event, type Goof, type Ripe } from "../serf/protocol.ts"
+import { isError, type WorkAnswer } from "../serf/window.ts"
 import { isAlive, liveMembers, processIdentity, signalGroup } from "../supervisor/group.ts"
 import { InvalidOptions } from "../errors.ts"
 import { SpawnFailed } from "../supervisor/errors.ts"
 import { type LoggedEvent, PierDb, PierDbError } from "./db.ts"
-import { PierBootFailed, PierGaveUp, PierIo, PierLocked, PierMismatch, ShuttingDown } from "./errors.ts"
+import { PierBootFailed, PierGaveUp, PierIo, PierLocked, PierMismatch, SerfPoisoned, ShuttingDown } from "./errors.ts"
+import { Isolation, type Suspect } from "./poison.ts"
 
 export const PierOptions = Schema.Struct({
   /** The pier folder (created if missing). */
@@ -62,7 +71,7 @@ export type PierFatal =
   | InvalidOptions
   | SerfIncompatible
 
-export type PokeError = ShuttingDown | PierIo | PierFatal
+export type PokeError = ShuttingDown | PierIo | SerfPoisoned | PierFatal
 
 export interface ReplayStatus {
   readonly done: number
@@ -84,6 +93,51 @@ export interface PierStats {
   readonly serf: number | undefined
 }
 
+/** What the pier is doing. */
+export type PierState =
+  | { readonly _tag: "Booting" }
+  | { readonly _tag: "Replaying"; readonly done: number; readonly total: number }
+  /** Serving; `isolating` while an event is with the serf alone (a poison suspect). */
+  | { readonly _tag: "Running"; readonly isolating: boolean }
+  /** Waiting for the next serf: `at` is when it is started (ms since the epoch). */
+  | { readonly _tag: "Restarting"; readonly at: number }
+  | { readonly _tag: "Stopping" }
+  | { readonly _tag: "Failed"; readonly reason: string }
+
+export interface RestartRecord {
+  /** When the serf ended (ms since the epoch). */
+  readonly at: number
+  readonly reason: string
+  /** Counted against `maxRestarts` (no event to blame, or a second poison event in a row). */
+  readonly counted: boolean
+  /** The death found a poison event. */
+  readonly poison: boolean
+}
+
+/** A snapshot of the pier's live state, cheap to take (for a status page). */
+export interface PierStatus {
+  readonly state: PierState
+  /** The last logged event and its mug (null when not recorded). */
+  readonly eve: number
+  readonly mug: number | null
+  /** The running serf's pid. */
+  readonly serf: number | undefined
+  readonly window: { readonly inFlight: number; readonly max: number }
+  /** Events accepted, not yet answered. */
+  readonly pending: number
+  readonly restarts: {
+    readonly total: number
+    /** Counted restarts within `restartWindow`, as of the last restart. */
+    readonly counted: number
+    /** The last few, oldest first. */
+    readonly recent: ReadonlyArray<RestartRecord>
+  }
+  /** Poison events refused since the pier opened. */
+  readonly poisoned: number
+  /** The event of the last snapshot the serf started from or saved (0: none). */
+  readonly snapshot: number
+}
+
 export interface PierHooks {
   /** Replay progress, once per batch (and once at the start and the end). */
   readonly onReplay?: ((status: ReplayStatus) => void) | undefined
@@ -102,6 +156,7 @@ export interface Pier {
   /** A ripe serf is serving. */
   readonly ready: () => boolean
   readonly stats: () => PierStats
+  readonly status: () => PierStatus
   /** Completes when the pier gave up for good. */
   readonly fatal: Effect.Effect<PierFatal>
   /**
@@ -111,12 +166,14 @@ export interface Pier {
   readonly shutdown: (drainMs: number) => Effect.Effect<void>
 }
 
-interface Pending {
-  readonly id: number
+interface Pending extends Suspect {
   readonly ev: unknown
   readonly json: string | undefined
   readonly wen: number
   readonly done: (answer: PokeAnswer | PokeError) => void
+  /** The generation it was last submitted to (0: none yet). */
+  gen: number
+  /** Cancels that submission while it stands (true: the writ was not sent yet). */
   cancel: (() => boolean) | undefined
 }
 
@@ -126,6 +183,13 @@ const toAnswer = (a: WorkAnswer): PokeAnswer =>
     : a._tag === "Done"
     ? { _tag: "Done", eve: a.eve, mug: a.mug, effects: a.effects }
     : { _tag: "Swap", eve: a.eve, mug: a.mug, effects: a.effects, ev: a.ev }
+
+/** The serf ended under a control flow: run it again on the next serf. */
+const serfEnded = (e: SerfError): boolean =>
+  e._tag === "SerfDied" || e._tag === "SerfNotRunning" || e._tag === "SerfProtocolError" ||
+  e._tag === "SerfBootTimeout"
+
+const RECENT_RESTARTS = 8
 
 /** Kills what a killed liege left running on this pier (identified by pid and start time). */
 const reapLeftover = (db: PierDb) =>
@@ -165,24 +229,35 @@ export const open = (
     yield* reapLeftover(db)
 
     const batchSize = options.batchSize ?? 1000
+    const maxInFlight = options.maxInFlight ?? 10
     const stopGraceMs = toMillis(options.stopGrace ?? 2000)
-    const maxRestarts = options.maxRestarts ?? 10
     const windowMs = toMillis(options.restartWindow ?? 60_000)
+    const policy = yield* RestartPolicy.make({ maxRestarts: options.maxRestarts ?? 10, windowMs })
     const fatalSignal = yield* Deferred.make<PierFatal>()
+    // after the database: it closes first, interrupting the keeper and every control flow
+    const run = yield* FiberSet.makeRuntime()
 
     // ── state ─────────────────────────────────────────────────────────────
     const pending = new Map<number, Pending>()
     let nextId = 0
     let batch: Array<{ readonly p: Pending; readonly answer: Exclude<WorkAnswer, { _tag: "Bail" }> }> = []
+    /** The serving serf (ripe, caught up) and its generation. */
     let current: Serf | undefined = undefined
+    let currentGen = 0
     let closing = false
     let fatal: PierFatal | undefined = undefined
     let readyWaiters: Array<() => void> = []
+    const isolation = new Isolation<Pending>()
+    let state: PierState = { _tag: "Booting" }
+    let lastMug: number | null = db.lastEve === 0 ? null : db.mugOf(db.lastEve)
+    let lastSnapshot = 0
+    const recentRestarts: Array<RestartRecord> = []
     const stats = {
       events: 0,
       commits: 0,
       lastBatch: 0,
       restarts: 0,
+      counted: 0,
       replay: { done: 0, total: 0, eve: db.lastEve } as ReplayStatus
     }
 
@@ -215,24 +290,39 @@ export const open = (
       stats.events += rows.length
       stats.commits++
       stats.lastBatch = rows.length
+      lastMug = rows[rows.length - 1]!.mug
       hooks.onCommit?.(rows.length)
       for (const { p, answer } of done) p.done(toAnswer(answer))
     }
 
-    const send = (serf: Serf, p: Pending) => {
-      p.cancel = serf.submit(p.ev, p.wen, (answer) => {
+    /** Submits `p` to `serf` (generation `gen`). */
+    const send = (serf: Serf, gen: number, p: Pending) => {
+      p.gen = gen
+      let settled = false
+      const cancel = serf.submit(p.ev, p.wen, (answer) => {
+        settled = true
+        p.cancel = undefined
         if (isError(answer)) {
           if (answer._tag === "EventNotEncodable") {
             pending.delete(p.id)
             return p.done(new PierIo({ dir, reason: answer.message }))
           }
-          p.cancel = undefined // still pending: sent again to the next serf
+          // still pending: sent again to the next serf
+          if (answer._tag === "SerfDied" || answer._tag === "SerfProtocolError") p.lostIn = gen
           return
         }
         pending.delete(p.id)
         if (answer._tag === "Bail") p.done(answer)
         else batch.push({ p, answer })
+        // the serf survived it: if it was alone, the others follow in order
+        if (isolation.answered(p)) sendAll(serf, gen)
       }, p.json)
+      if (!settled) p.cancel = cancel
+    }
+
+    /** Submits, in order, every pending event not yet submitted to generation `gen`. */
+    const sendAll = (serf: Serf, gen: number) => {
+      for (const p of pending.values()) if (p.gen !== gen) send(serf, gen, p)
     }
 
     const poke = (ev: unknown, json?: string) =>
@@ -248,10 +338,13 @@ export const open = (
           done: (answer) => {
             if (!gone) resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
           },
-          cancel: undefined
+          gen: 0,
+          cancel: undefined,
+          lostIn: 0
         }
         pending.set(p.id, p)
-        if (current !== undefined) send(current, p)
+        // while an event is with the serf alone, the others wait
+        if (current !== undefined && !isolation.active) send(current, currentGen, p)
         return Effect.sync(() => {
           gone = true
           // not yet sent: it never will be; sent: it is logged, nobody listens
@@ -260,45 +353,73 @@ export const open = (
       })
 
     // ── control requests go to whichever serf is ready ────────────────────
+    const serving = (): Serf | undefined => current !== undefined && current.running() ? current : undefined
+
     const awaitReady = Effect.callback<Serf, PokeError>((resume) => {
       const check = () => {
         if (fatal !== undefined) return resume(Effect.fail(fatal))
         if (closing) return resume(Effect.fail(new ShuttingDown({ reason: "liege is stopping" })))
-        if (current !== undefined) return resume(Effect.succeed(current))
+        // a serf whose lock ended is never handed out: the next one is awaited
+        const serf = serving()
+        if (serf !== undefined) return resume(Effect.succeed(serf))
         readyWaiters.push(check)
       }
       check()
+      return Effect.sync(() => {
+        readyWaiters = readyWaiters.filter((w) => w !== check)
+      })
     })
 
+    const retry: unique symbol = Symbol("retry")
+
     /**
-     * Runs `f` on the ready serf; when the serf dies under it, on the next one.
-     * `f` runs in a fiber of its own: a caller that goes away (an HTTP client
-     * hanging up) stops waiting, but does not interrupt a flow holding the
-     * serf lock — which would kill the serf.
+     * Runs `f` on the ready serf; when the serf ends under it, on the next one
+     * (only then: any other failure, and any defect, goes to the caller).
+     * `f` runs in a fiber of the pier's: a caller that goes away (an HTTP
+     * client hanging up) stops waiting, but does not interrupt a flow holding
+     * the serf lock — which would kill the serf. The pier closing does.
      */
     const withSerf = <A>(f: (serf: Serf) => Effect.Effect<A, SerfError>): Effect.Effect<A, PokeError> =>
-      Effect.flatMap(awaitReady, (serf) =>
-        Effect.flatMap(Effect.forkDetach(Effect.exit(f(serf))), (fiber) =>
-          Effect.flatMap(Fiber.join(fiber), (exit) =>
-            Exit.isSuccess(exit) ? Effect.succeed(exit.value) : Effect.suspend(() => withSerf(f)))))
+      Effect.flatMap(awaitReady, (serf) => {
+        const fiber = run(Effect.catch(
+          f(serf),
+          (e): Effect.Effect<typeof retry, PierIo> =>
+            serfEnded(e) ? Effect.succeed(retry) : Effect.fail(new PierIo({ dir, reason: e.message }))
+        ))
+        return Effect.flatMap(Fiber.await(fiber), (exit): Effect.Effect<A, PokeError> => {
+          if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) {
+            return Effect.fail(new ShuttingDown({ reason: "the pier closed" }))
+          }
+          return Effect.flatMap(exit, (a) => a === retry ? withSerf(f) : Effect.succeed(a))
+        })
+      })
 
     const flush = Effect.sync(commit)
 
     // ── generations ───────────────────────────────────────────────────────
     const identity = (ripe: Ripe) => JSON.stringify({ pro: ripe.pro, hon: ripe.hon, nok: ripe.nok })
 
-    const logStream = (after: number, upTo: number): Stream.Stream<ReplayEvent> =>
+    const logStream = (after: number, upTo: number): Stream.Stream<ReplayEvent, PierIo> =>
       Stream.paginate(after, (at) =>
-        Effect.sync(() => {
-          const rows = db.read(at, upTo, batchSize)
-          const events = new Array<ReplayEvent>(rows.length)
-          for (let i = 0; i < rows.length; i++) {
-            const r = rows[i]!
-            events[i] = { wen: r.wen, json: r.ev, mug: r.mug ?? undefined }
-          }
-          const last = rows.length === 0 ? upTo : rows[rows.length - 1]!.eve
-          return [events, last >= upTo ? Option.none() : Option.some(last)] as const
+        Effect.try({
+          try: () => {
+            const rows = db.read(at, upTo, batchSize)
+            const events = new Array<ReplayEvent>(rows.length)
+            for (let i = 0; i < rows.length; i++) {
+              const r = rows[i]!
+              events[i] = { wen: r.wen, json: r.ev, mug: r.mug ?? undefined }
+            }
+            const last = rows.length === 0 ? upTo : rows[rows.length - 1]!.eve
+            return [events, last >= upTo ? Option.none<number>() : Option.some(last)] as const
+          },
+          catch: (e) => new PierIo({ dir, reason: (e as Error).message })
         }))
+
+    const replayed = (status: ReplayStatus) => {
+      stats.replay = status
+      state = { _tag: "Replaying", done: status.done, total: status.total }
+      hooks.onReplay?.(status)
+    }
 
     const catchUp = (serf: Serf): Effect.Effect<void, PierFatal | SerfError> =>
       Effect.gen(function*() {
@@ -324,6 +445,7 @@ export const open = (
             return yield* new ReplayDiverged({ eve: ripe.eve, logged, serf: ripe.mug })
           }
         }
+        lastSnapshot = ripe.eve
         if (last === 0 && (options.boot?.length ?? 0) > 0) {
           const events = options.boot!
           const r = yield* serf.boot(events)
@@ -341,38 +463,60 @@ export const open = (
             catch: (e) => new PierIo({ dir, reason: (e as Error).message })
           })
           stats.events += events.length
+          lastMug = r.mug
           return
         }
         if (ripe.eve < last) {
-          stats.replay = { done: 0, total: last - ripe.eve, eve: ripe.eve }
-          hooks.onReplay?.(stats.replay)
-          const r = yield* serf.replay(logStream(ripe.eve, last), (p) => {
-            stats.replay = { done: p.events, total: last - ripe.eve, eve: p.eve }
-            hooks.onReplay?.(stats.replay)
-          })
+          replayed({ done: 0, total: last - ripe.eve, eve: ripe.eve })
+          const r = yield* serf.replay(
+            logStream(ripe.eve, last),
+            (p) => replayed({ done: p.events, total: last - ripe.eve, eve: p.eve })
+          )
           if (r._tag === "Bail") {
             return yield* new PierBootFailed({ eve: r.eve, reason: `${r.goof.mote}: ${r.goof.tang.join(" | ")}` })
           }
         }
       })
 
-    /** One serf, from spawn to death. Returns why it ended. */
+    /** One serf, from spawn to death. Returns why it ended and how long it served. */
     const generation = (n: number) =>
       Effect.scoped(Effect.gen(function*() {
+        state = { _tag: "Booting" }
         const { dir: _dir, boot: _boot, maxRestarts: _max, restartWindow: _window, ...serfProcess } = options
-        const serf = yield* startSerf({ ...serfProcess, batchSize, pier: dir, workerId: n        }, { afterPleas: commit })
+        const serf = yield* startSerf({ ...serfProcess, batchSize, pier: dir, workerId: n }, { afterPleas: commit })
         const id = processIdentity(serf.pid)
         if (id !== undefined) db.setMeta("serf", id)
         yield* catchUp(serf)
-        current = serf
+        const ripeAt = yield* Clock.currentTimeMillis
         stats.replay = { ...stats.replay, eve: serf.state().eve }
         yield* Effect.logInfo(`serf ${serf.pid} is ripe at event ${serf.state().eve}`)
-        for (const p of pending.values()) send(serf, p)
+        const alone = isolation.begin(pending)
+        if (alone !== undefined) {
+          yield* Effect.logWarning(`sending the oldest event the last serf died owing to serf ${serf.pid} alone`)
+          send(serf, n, alone)
+        } else {
+          sendAll(serf, n)
+        }
+        // whatever ends this generation (a death, an interruption), its serf is handed out no more
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            if (currentGen === n) current = undefined
+          })
+        )
+        current = serf
+        currentGen = n
+        state = { _tag: "Running", isolating: isolation.active }
         wakeWaiters()
         const death = yield* serf.dead
+        const upMs = (yield* Clock.currentTimeMillis) - ripeAt
         current = undefined
         commit()
-        return death
+        // the process is gone before the next one starts; its exit tells how it died
+        const result = yield* serf.exited
+        return {
+          death: death._tag === "SerfDied" && death.result === null ? new SerfDied({ pid: death.pid, result }) : death,
+          upMs
+        }
       }))
 
     const isFatal = (e: unknown): e is PierFatal =>
@@ -384,6 +528,7 @@ export const open = (
       Effect.gen(function*() {
         fatal = error
         current = undefined
+        state = { _tag: "Failed", reason: error.message }
         yield* Effect.logError(error.message)
         for (const p of pending.values()) p.done(error)
         pending.clear()
@@ -392,33 +537,63 @@ export const open = (
       })
 
     const keeper = Effect.gen(function*() {
-      const deaths: Array<number> = []
       for (let n = 1;; n++) {
         const exit = yield* Effect.exit(generation(n))
         if (closing) return
-        const why = Exit.isSuccess(exit)
-          ? exit.value
-          : Option.getOrUndefined(Exit.findErrorOption(exit)) ?? new PierIo({ dir, reason: "the serf's keeper died" })
-        if (isFatal(why)) return yield* giveUp(why)
-        const now = Date.now()
-        deaths.push(now)
-        while (deaths.length > 0 && deaths[0]! < now - windowMs) deaths.shift()
-        stats.restarts++
-        const message = (why as { message?: string }).message ?? String(why)
-        if (deaths.length > maxRestarts) {
-          return yield* giveUp(new PierGaveUp({ restarts: deaths.length, windowMs, last: message }))
+        let why: unknown
+        if (Exit.isSuccess(exit)) why = exit.value.death
+        else {
+          why = Option.getOrUndefined(Exit.findErrorOption(exit))
+          if (why === undefined) {
+            yield* Effect.logError("a serf generation died", exit.cause)
+            why = new PierIo({ dir, reason: "a serf generation died (see the log)" })
+          }
         }
-        const backoff = Math.min(5000, 50 * 2 ** Math.min(deaths.length - 1, 10))
-        yield* Effect.logWarning(`serf generation ${n} ended (${message}); restarting in ${backoff} ms`)
-        yield* Effect.sleep(Duration.millis(backoff))
+        if (isFatal(why)) return yield* giveUp(why)
+        const message = (why as { message?: string }).message ?? String(why)
+        const blame = isolation.ended(n, pending)
+        if (blame._tag === "Poison") {
+          pending.delete(blame.event.id)
+          blame.event.done(new SerfPoisoned({ last: why instanceof SerfDied ? why.how : message }))
+          yield* Effect.logWarning(
+            `refused a poison event (SerfPoisoned): serf generation ${n} died on it alone (${message}); it was not logged`
+          )
+        }
+        const counts = blame._tag === "None" || (blame._tag === "Poison" && blame.again)
+        const upMs = Exit.isSuccess(exit) ? exit.value.upMs : 0
+        const decision = yield* policy.ended({ counts, upMs, first: blame._tag !== "None" })
+        const now = yield* Clock.currentTimeMillis
+        stats.restarts++
+        stats.counted = decision.failures
+        recentRestarts.push({ at: now, reason: message, counted: counts, poison: blame._tag === "Poison" })
+        if (recentRestarts.length > RECENT_RESTARTS) recentRestarts.shift()
+        if (decision.exceeded) {
+          return yield* giveUp(new PierGaveUp({ restarts: decision.failures, windowMs, last: message }))
+        }
+        const delay = Duration.toMillis(decision.delay)
+        state = { _tag: "Restarting", at: now + delay }
+        const what = blame._tag === "Suspect"
+          ? "the oldest event it owed goes to the next serf alone"
+          : blame._tag === "Poison"
+          ? `going on with the events after the poison${counts ? " (a second in a row: counted)" : ""}`
+          : `counted against maxRestarts (${decision.failures} within ${windowMs} ms)`
+        yield* Effect.logWarning(`serf generation ${n} ended (${message}); ${what}; restarting in ${Math.round(delay)} ms`)
+        yield* Effect.sleep(decision.delay)
       }
     })
-    yield* Effect.forkScoped(keeper)
+    run(Effect.tapCause(keeper, (cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.void
+        : Effect.andThen(
+          Effect.logError("the serf's keeper died", cause),
+          giveUp(new PierIo({ dir, reason: "the serf's keeper died (see the log)" }))
+        )))
 
     const shutdown = (drainMs: number) =>
       Effect.gen(function*() {
         if (closing) return
         closing = true
+        if (fatal === undefined) state = { _tag: "Stopping" }
         const deadline = Date.now() + drainMs
         while (pending.size > 0 && fatal === undefined && Date.now() < deadline) yield* Effect.sleep(10)
         wakeWaiters() // control requests waiting for a serf: ShuttingDown
@@ -436,6 +611,7 @@ export const open = (
         } else if (serf !== undefined && serf.running()) {
           const saved = yield* Effect.timeoutOption(Effect.exit(serf.save(flush)), stopGraceMs)
           if (Option.isNone(saved)) serf.abandon("the snapshot at shutdown did not finish within stopGrace")
+          else if (Exit.isSuccess(saved.value)) lastSnapshot = saved.value.value
         }
         if (serf !== undefined) {
           yield* serf.stop
@@ -448,9 +624,9 @@ export const open = (
       dir,
       poke,
       peek: (path) => withSerf((serf) => serf.peek(path)),
-      snapshot: withSerf((serf) => serf.save(flush)),
+      snapshot: Effect.tap(withSerf((serf) => serf.save(flush)), (eve) => Effect.sync(() => (lastSnapshot = eve))),
       pack: withSerf((serf) => serf.pack(flush)),
-      ready: () => current !== undefined,
+      ready: () => serving() !== undefined,
       stats: () => ({
         eve: db.lastEve,
         events: stats.events,
@@ -460,8 +636,19 @@ export const open = (
         inFlight: current?.inFlight() ?? 0,
         restarts: stats.restarts,
         replay: stats.replay,
-        ready: current !== undefined,
+        ready: serving() !== undefined,
         serf: current?.pid
+      }),
+      status: () => ({
+        state: state._tag === "Running" ? { _tag: "Running", isolating: isolation.active } : state,
+        eve: db.lastEve,
+        mug: lastMug,
+        serf: current?.pid,
+        window: { inFlight: current?.inFlight() ?? 0, max: maxInFlight },
+        pending: pending.size,
+        restarts: { total: stats.restarts, counted: stats.counted, recent: recentRestarts.slice() },
+        poisoned: isolation.poisoned,
+        snapshot: lastSnapshot
       }),
       fatal: Deferred.await(fatalSignal),
       shutdown

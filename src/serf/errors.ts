@@ -20,10 +20,14 @@ export class SerfDied extends Schema.TaggedError<SerfDied>()("SerfDied", {
   pid: Schema.Number,
   result: Schema.NullOr(Result)
 }) {
-  override get message() {
+  /** How it ended: `code 70`, `signal SIGKILL`, or `its pipes closed` (the exit not seen yet). */
+  get how(): string {
     const r = this.result
-    const how = r === null ? "its pipes closed" : r.signal !== null ? `signal ${r.signal}` : `code ${r.code}`
-    return `serf ${this.pid} died (${how}) while an answer was owed`
+    return r === null ? "its pipes closed" : r.signal !== null ? `signal ${r.signal}` : `code ${r.code}`
+  }
+
+  override get message() {
+    return `serf ${this.pid} died (${this.how}) while an answer was owed`
   }
 }
 

@@ -2,13 +2,18 @@
  * The host side of one serf (SPEC §2): the seed's flows as Effect fibers.
  *
  * `start` spawns the serf under the supervisor and waits for `ripe`. Every
- * flow then holds the serf lock; a flow that fails or is interrupted while
- * holding it kills the serf and poisons the handle (every later flow fails
- * with `SerfNotRunning`): `withLock` gets that from `onExit`, so no flow needs
- * its own cleanup path. `work` is the pipelined `run` flow: up to
- * `maxInFlight` writs outstanding, answered in order.
+ * flow then holds the serf lock (./lock.ts); a flow that fails or is
+ * interrupted while holding it kills the serf and leaves the lock "not
+ * running" (every later flow fails with `SerfNotRunning`): `withLock` gets
+ * that from the flow's exit, so no flow needs its own cleanup path. `work` is
+ * the pipelined `run` flow (./window.ts): up to `maxInFlight` writs
+ * outstanding, answered in order.
+ *
+ * The handle owns a `FiberSet` for the lifetime of its scope: the fibers it
+ * starts from callbacks (stopping a serf whose lock ended, watching the
+ * process) run in it, with the context `start` was called in (its logger).
  */
-import { Deferred, Effect, Exit, Option, Schema, type Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, FiberSet, Option, Schema, type Scope, Stream } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { WorkerFields, workerEnv } from "../internal/worker.ts"
 import { spawn } from "../supervisor/child.ts"
@@ -17,7 +22,7 @@ import type { SpawnFailed } from "../supervisor/errors.ts"
 import type { Result } from "../supervisor/result.ts"
 import { type CodecName, codec as codecOf, RawJson } from "../wire/codec.ts"
 import { attach } from "../wire/link.ts"
-import { Dispatcher, isError, type LockOp, type WorkAnswer, type WorkOp } from "./dispatcher.ts"
+import { type LockOp, SerfLock } from "./lock.ts"
 import {
   EventNotEncodable,
   ReplayDiverged,
@@ -29,6 +34,7 @@ import {
   SwimFailed
 } from "./errors.ts"
 import { type Event, type Goof, type Plea, PROTOCOL_VERSION, type Ripe } from "./protocol.ts"
+import { isError, type WorkAnswer, type WorkOp } from "./window.ts"
 
 export type { WorkAnswer }
 
@@ -108,7 +114,11 @@ export interface Serf {
   /**
    * The callback form of `work` for hot paths (the pier); returns a cancel
    * function (true when the writ was not sent yet). `json`, when given, is the
-   * event as JSON text: with the json codec it is sent as it is.
+   * event as JSON text: with the json codec it is sent as it is. `done` is
+   * called once; a failure is `SerfDied` or `SerfProtocolError` when the writ
+   * was sent and the serf ended owing its answer, `SerfNotRunning` when it
+   * was never sent (or the handle was given up), `EventNotEncodable` when the
+   * codec cannot carry the event.
    */
   readonly submit: (
     ev: unknown,
@@ -157,6 +167,8 @@ export const start = (
     const bootMs = toMillis(options.bootTimeout ?? 30_000)
     const stopGraceMs = toMillis(options.stopGrace ?? 2000)
     const batchSize = options.batchSize ?? 1000
+    // made before the spawn, so that it closes after the child is stopped
+    const run = yield* FiberSet.makeRuntime()
     const child = yield* spawn({
       command: options.command,
       args: options.args ?? [],
@@ -167,7 +179,7 @@ export const start = (
       annotations: { worker: workerId, ...options.annotations }
     })
     const deadSignal = yield* Deferred.make<SerfError>()
-    let dispatcher: Dispatcher | undefined = undefined
+    let lock: SerfLock | undefined = undefined
     const codec = codecOf(codecName)
     const maxInFlight = options.maxInFlight ?? 10
     const link = attach(child.stdin!, child.stdout!, {
@@ -176,21 +188,21 @@ export const start = (
       log: child.log,
       writeThrough: maxInFlight === 1
     }, {
-      onMessage: (m) => dispatcher!.onMessage(m),
+      onMessage: (m) => lock!.onMessage(m),
       onChunk: hooks.afterPleas,
       onClose: (error) => {
-        const d = dispatcher!
+        const d = lock!
         if (error === undefined) d.died(null)
         else d.fail(new SerfProtocolError({ pid: child.pid, reason: error.message }))
       }
     })
-    const d = new Dispatcher(child.pid, maxInFlight, link, (error) => {
+    const d = new SerfLock(child.pid, maxInFlight, link, (error) => {
       Deferred.doneUnsafe(deadSignal, Effect.succeed(error))
       // A dead handle never comes back: make sure the process goes too.
-      Effect.runFork(child.stop)
+      run(child.stop)
     })
-    dispatcher = d
-    yield* Effect.forkScoped(Effect.map(child.result, (r) => d.died(r)))
+    lock = d
+    run(Effect.map(child.result, (r) => d.died(r)))
 
     const ripe = yield* Effect.callback<Ripe, SerfError>((resume) => {
       if (d.ripe !== undefined) return resume(Effect.succeed(d.ripe))
@@ -277,13 +289,11 @@ export const start = (
     /** Applies the answer to a `play` of `size` events to the lock state. */
     const played = (plea: Plea, size: number): Effect.Effect<PlayResult, SerfError> => {
       if (plea.t === "play-done") {
-        d.eve += size
-        d.mug = plea.mug
+        d.played(size, plea.mug)
         return Effect.succeed({ _tag: "Done", eve: d.eve, mug: d.mug })
       }
       if (plea.t === "play-bail") {
-        d.eve = plea.eve - 1
-        d.mug = plea.mug
+        d.playBailed(plea.eve, plea.mug)
         return Effect.succeed({ _tag: "Bail", eve: plea.eve, mug: plea.mug, goof: plea.dud })
       }
       return Effect.fail(unexpected(child.pid, plea, "play-done or play-bail"))
@@ -365,13 +375,8 @@ export const start = (
         yield* Stream.runForEach(events, (e) =>
           Effect.flatMap(ask({ t: "work", wen: e.wen, ev: e.ev }), (plea): Effect.Effect<void, SerfError | SwimFailed> => {
             if (plea.t === "work-done") {
-              if (plea.eve !== d.eve + 1) {
-                return Effect.fail(
-                  new SerfProtocolError({ pid: child.pid, reason: `work-done for ${plea.eve}, expected ${d.eve + 1}` })
-                )
-              }
-              d.eve = plea.eve
-              d.mug = plea.mug
+              const broken = d.did(plea)
+              if (broken !== undefined) return Effect.fail(new SerfProtocolError({ pid: child.pid, reason: broken }))
               out.push({ eve: plea.eve, mug: plea.mug, effects: plea.fec })
               return Effect.void
             }

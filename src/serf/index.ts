@@ -1,7 +1,7 @@
 /**
  * serf — the event-sourced worker and the host's flows (SPEC §2).
  */
-export type { WorkAnswer } from "./dispatcher.ts"
+export type { WorkAnswer } from "./window.ts"
 export * from "./errors.ts"
 export {
   type PlayResult,

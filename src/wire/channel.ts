@@ -8,8 +8,10 @@
  * The child must be spawned with `stdin: "pipe"` and `stdout: "pipe"`.
  * Incoming messages are buffered up to `bufferSize`; past that the child's
  * stdout is paused until the consumer catches up (backpressure, not loss).
+ * The channel owns a `FiberSet` for its scope: the one fiber a pause needs
+ * (offering what overflowed) runs there, in the context `open` was called in.
  */
-import { Cause, Effect, Exit, Queue, Schema, type Scope, Stream } from "effect"
+import { Cause, Effect, Exit, FiberSet, Queue, Schema, type Scope, Stream } from "effect"
 import type { Child } from "../supervisor/child.ts"
 import { type CodecName, codec as codecOf } from "./codec.ts"
 import { badMessage, ConnectionClosed, type ProtocolError } from "./errors.ts"
@@ -44,6 +46,7 @@ export const open = <In, Out>(
     const codec = codecOf(options.codec ?? "json")
     const decodeIncoming = Schema.decodeUnknownExit(options.incoming)
     const encodeOutgoing = options.outgoing === undefined ? undefined : Schema.encodeUnknownSync(options.outgoing)
+    const run = yield* FiberSet.makeRuntime()
     const queue = yield* Queue.make<In, ProtocolError | Cause.Done>({ capacity: options.bufferSize ?? 1024 })
     let overflow: Array<In> = []
     let paused = false
@@ -52,7 +55,7 @@ export const open = <In, Out>(
     const flushOverflow = () => {
       const items = overflow
       overflow = []
-      Effect.runFork(Queue.offerAll(queue, items)).addObserver(() => {
+      run(Queue.offerAll(queue, items)).addObserver(() => {
         if (overflow.length > 0) return flushOverflow()
         paused = false
         if (closing !== undefined) return closing()

@@ -16,6 +16,7 @@
  * A `play` batch stops at the first event that throws (`play-bail`, with the
  * state as it was before that event). A `work` event that throws is answered
  * `work-swap` when `swap` offers a replacement that applies, else `work-bail`.
+ * A goof carries the error's name and message lines, never its stack.
  */
 import { connect, type WorkerIo } from "./io.ts"
 
@@ -54,11 +55,17 @@ export interface SerfDefinition {
   readonly pack?: () => void
 }
 
+/** The lines of a message ("" has none). */
+const linesOf = (text: string): Array<string> =>
+  text === "" ? [] : text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l))
+
+/**
+ * A goof for a thrown value: an error's name and its message lines — never
+ * its stack, which would carry the serf's file paths to every caller.
+ */
 export const goofOf = (e: unknown): Goof => {
-  if (e instanceof Error) {
-    return { mote: e.name, tang: (e.stack ?? `${e.name}: ${e.message}`).split("\n").map((l) => l.trim()) }
-  }
-  return { mote: "exit", tang: [String(e)] }
+  if (e instanceof Error) return { mote: e.name, tang: linesOf(e.message) }
+  return { mote: "exit", tang: linesOf(String(e)) }
 }
 
 interface Writ {

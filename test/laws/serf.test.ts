@@ -9,7 +9,10 @@
  *    acknowledged event exactly once, and a fresh serf replaying the log from
  *    scratch reaches the live serf's mug;
  * 5. a flow interrupted while holding the lock leaves the serf dead and the
- *    lock poisoned; no flow ever waits forever.
+ *    lock poisoned; no flow ever waits forever;
+ * 6. events the serf dies on are refused as poison (`SerfPoisoned`) and
+ *    never logged; every other event is answered once, in order, and a fresh
+ *    serf replaying the log reaches the live serf's mug.
  *
  * (Law 4, kill -9 of the whole `liege serf`, is in test/cli/serf.test.ts.)
  */
@@ -143,6 +146,51 @@ describe("serf laws", () => {
       { numRuns: 12, endOnFailure: true }
     )
   }, 120_000)
+
+  it("6: poison events are refused and never logged; the others are answered once, in order; the log replays", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof({ weight: 6, arbitrary: event }, { weight: 1, arbitrary: fc.constant({ op: "die" }) }), {
+          minLength: 1,
+          maxLength: 12
+        }),
+        fc.integer({ min: 1, max: 8 }),
+        (events, maxInFlight) =>
+          run(Effect.gen(function*() {
+            const dir = tempDir("liege-law-")
+            try {
+              const answers = yield* Effect.scoped(Effect.gen(function*() {
+                const pier = yield* open({ dir, ...testSerf(), maxInFlight, maxRestarts: 100, stopGrace: 200 })
+                // poked in this order, all at once
+                return yield* Effect.forEach(events, (ev) => Effect.exit(pier.poke(ev)), { concurrency: "unbounded" })
+              }))
+              const acked: Array<{ ev: unknown; answer: Exclude<PokeAnswer, { _tag: "Bail" }> }> = []
+              answers.forEach((exit, i) => {
+                const ev = events[i]!
+                if ("op" in ev && ev.op === "die") {
+                  expect(Exit.isFailure(exit) && Exit.findErrorOption(exit).pipe((o) => o._tag === "Some" && o.value._tag))
+                    .toBe("SerfPoisoned")
+                  return
+                }
+                expect(Exit.isSuccess(exit)).toBe(true)
+                if (!Exit.isSuccess(exit)) return
+                expect(exit.value._tag).toBe(expectedTag(ev))
+                if (exit.value._tag !== "Bail") acked.push({ ev, answer: exit.value })
+              })
+              // the events done got the next event numbers, in the order they were poked
+              expect(acked.map((a) => a.answer.eve)).toEqual(acked.map((_, i) => i + 1))
+              const { result, rows } = yield* replayFromScratch(dir)
+              expect(rows.map((r) => r.ev)).toEqual(acked.map((a) => a.answer._tag === "Swap" ? { n: 0 } : a.ev))
+              expect(rows.map((r) => r.mug)).toEqual(acked.map((a) => a.answer.mug))
+              if (rows.length > 0) expect(result).toEqual({ _tag: "Done", eve: rows.length, mug: rows.at(-1)!.mug })
+            } finally {
+              fs.rmSync(dir, { recursive: true, force: true })
+            }
+          }))
+      ),
+      { numRuns: 10, endOnFailure: true }
+    )
+  }, 180_000)
 
   it("5: a flow interrupted holding the lock kills the serf and poisons the lock; nobody waits forever", async () => {
     await fc.assert(

@@ -1,16 +1,19 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Logger } from "effect"
+import { Cause, Effect, Exit, Fiber, Logger, Scope } from "effect"
+import { vi } from "vitest"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
-import { open } from "../../src/pier/pier.ts"
+import { open, type Pier, type PierState } from "../../src/pier/pier.ts"
 import { isAlive } from "../../src/supervisor/group.ts"
 import { processIdentity } from "../../src/supervisor/group.ts"
-import { eventually } from "../support/procs.ts"
+import { captureLogs } from "../support/logs.ts"
+import { eventually, fixture, node, until } from "../support/procs.ts"
 import { kvSerf, tempDir, testSerf } from "../support/serfs.ts"
 
 const quiet = Logger.layer([])
+const poisonSerf = { command: node, args: [fixture("poison-serf.ts")] }
 
 const withPier = <A, E>(name: string, body: (dir: string) => Effect.Effect<A, E, any>) =>
   it.live(name, () => {
@@ -148,15 +151,143 @@ describe("pier", () => {
       }))
     }))
 
-  withPier("a serf that keeps dying makes the pier give up after maxRestarts", (dir) =>
+  withPier("a serf that keeps dying with no event to blame makes the pier give up after maxRestarts", (dir) =>
     Effect.gen(function*() {
       yield* Effect.scoped(Effect.gen(function*() {
+        // it dies soon after ripe, idle: every death counts
         const pier = yield* open({ dir, ...testSerf({ TEST_SERF_DIE: "1" }), maxRestarts: 2, stopGrace: 100 })
-        const waiting = yield* Effect.forkChild(Effect.flip(pier.poke({ n: 1 })))
         const fatal = yield* pier.fatal
         expect(fatal._tag).toBe("PierGaveUp")
+        expect(fatal.message).toMatch(/^the serf failed 3 times within 60000 ms; giving up \(last: serf \d+ died \(code 3\)/)
         expect(pier.stats().restarts).toBe(3)
-        expect((yield* Fiber.join(waiting))._tag).toBe("PierGaveUp")
+        expect(pier.status().restarts.recent.map((r) => r.counted)).toEqual([true, true, true])
+        expect(pier.status().state).toEqual({ _tag: "Failed", reason: fatal.message })
+        expect((yield* Effect.flip(pier.poke({ n: 1 })))._tag).toBe("PierGaveUp")
+      }))
+    }))
+
+  withPier("a serf's own goofs pass through unchanged", (dir) =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pier = yield* open({ dir, ...testSerf() })
+        expect(yield* pier.poke({ op: "bail" })).toEqual({ _tag: "Bail", goofs: [{ mote: "bail", tang: ["on purpose"] }] })
+      }))
+    }))
+
+  it.live("logs go to the logger the pier runs with: slog lines, restart warnings; nothing to stdout", () => {
+    const logs = captureLogs()
+    const dir = tempDir("liege-pier-")
+    const stdout = vi.spyOn(process.stdout, "write")
+    const consoled = (["log", "info", "warn", "error", "debug"] as const).map((m) => vi.spyOn(console, m))
+    return Effect.gen(function*() {
+      const pier = yield* open({ dir, ...poisonSerf })
+      yield* pier.poke({ n: 1 })
+      const first = pier.stats().serf!
+      process.kill(first, "SIGKILL")
+      yield* until(() => pier.ready() && pier.stats().serf !== first)
+      yield* pier.poke({ n: 2 })
+      // (a serf's log lines reach the logger on their own fiber, maybe after the answer)
+      yield* until(() => logs.lines.some((l) => l.message === "event 2: +2"))
+      const slogs = logs.lines.filter((l) => /^event \d: \+\d$/.test(l.message))
+      expect(slogs.map((l) => [l.level, l.message])).toEqual([["INFO", "event 1: +1"], ["INFO", "event 2: +2"]])
+      expect(slogs[0]!.annotations).toMatchObject({ worker: 1, pid: first })
+      expect(slogs[1]!.annotations).toMatchObject({ worker: 2, pid: pier.stats().serf })
+      const restart = logs.lines.find((l) => l.message.startsWith("serf generation 1 ended"))
+      expect(restart).toMatchObject({ level: "WARN" })
+      expect(restart!.message).toContain("signal SIGKILL")
+      expect(stdout).not.toHaveBeenCalled()
+      for (const spy of consoled) expect(spy).not.toHaveBeenCalled()
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(logs.layer),
+      Effect.ensuring(Effect.sync(() => {
+        stdout.mockRestore()
+        for (const spy of consoled) spy.mockRestore()
+        fs.rmSync(dir, { recursive: true, force: true })
+      }))
+    )
+  })
+
+  it.live("a control request under way when the pier closes ends with ShuttingDown; no dead serf is handed out", () => {
+    const logs = captureLogs()
+    const dir = tempDir("liege-pier-")
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const pier = yield* open({ dir, ...testSerf(), stopGrace: 100 }).pipe(Scope.provide(scope))
+      const peek = yield* Effect.forkChild(Effect.flip(pier.peek(["sleep", "30000"])))
+      // the serf says so once it has the peek: the flow holds the serf lock
+      yield* until(() => logs.lines.some((l) => l.message === "stderr: peek sleeping"))
+      yield* Scope.close(scope, Exit.void)
+      expect((yield* Fiber.join(peek))._tag).toBe("ShuttingDown")
+      expect(pier.ready()).toBe(false)
+    }).pipe(
+      Effect.provide(logs.layer),
+      Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+    )
+  })
+
+  withPier("a defect in a control flow reaches its caller, once: it is not retried on serf after serf", (dir) =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pier = yield* open({ dir, ...testSerf(), maxRestarts: 2 })
+        yield* pier.poke({ n: 1 })
+        // a path the codec cannot write: a defect inside the flow holding the lock (it kills that serf)
+        const exit = yield* Effect.exit(pier.peek([10n as unknown as string]))
+        expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
+        yield* until(() => pier.ready())
+        expect(yield* pier.peek(["total"])).toBe(1)
+        expect(pier.stats().restarts).toBe(1)
+      }))
+    }))
+
+  withPier("status: a cheap snapshot of state, log, window, restarts and snapshot", (dir) =>
+    Effect.gen(function*() {
+      const mug = yield* Effect.scoped(Effect.gen(function*() {
+        const pier = yield* open({ dir, ...testSerf(), maxInFlight: 3 })
+        expect(pier.status().state._tag).toBe("Booting")
+        let last = yield* pier.poke({ n: 1 })
+        expect(pier.status()).toEqual({
+          state: { _tag: "Running", isolating: false },
+          eve: 1,
+          mug: (last as { mug: number }).mug,
+          serf: pier.stats().serf,
+          window: { inFlight: 0, max: 3 },
+          pending: 0,
+          restarts: { total: 0, counted: 0, recent: [] },
+          poisoned: 0,
+          snapshot: 0
+        })
+        for (let n = 2; n <= 3; n++) last = yield* pier.poke({ n })
+        expect(yield* pier.snapshot).toBe(3)
+        expect(pier.status()).toMatchObject({ eve: 3, mug: (last as { mug: number }).mug, snapshot: 3 })
+        for (let n = 4; n <= 6; n++) last = yield* pier.poke({ n })
+        process.kill(pier.stats().serf!, "SIGKILL")
+        yield* until(() => pier.status().restarts.total === 1 && pier.ready())
+        const { restarts } = pier.status()
+        expect(restarts.counted).toBe(1)
+        expect(restarts.recent).toEqual([{ at: expect.any(Number), reason: expect.stringContaining("SIGKILL"), counted: true, poison: false }])
+        return (last as { mug: number }).mug
+      }))
+      // the next start replays what follows the snapshot, one batch at a time
+      const states: Array<PierState> = []
+      let pier: Pier | undefined = undefined
+      yield* Effect.scoped(Effect.gen(function*() {
+        pier = yield* open({ dir, ...testSerf(), batchSize: 1 }, { onReplay: () => states.push(pier!.status().state) })
+        yield* until(() => pier!.ready())
+        expect(pier.status()).toMatchObject({ eve: 6, mug, snapshot: 3 })
+      }))
+      expect(states).toEqual([0, 1, 2, 3].map((done) => ({ _tag: "Replaying", done, total: 3 })))
+    }))
+
+  withPier("status: between serfs, restarting and when the next one is tried", (dir) =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        // never ripe: every start fails, and the backoff grows (50, 100, 200, … ms)
+        const pier = yield* open({ dir, ...testSerf({ TEST_SERF_NORIPE: "1" }), bootTimeout: 100, stopGrace: 100 })
+        yield* until(() => pier.status().restarts.total >= 4 && pier.status().state._tag === "Restarting")
+        const state = pier.status().state as { _tag: "Restarting"; at: number }
+        expect(state.at).toBeGreaterThan(Date.now())
+        expect(pier.status().restarts.recent.at(-1)).toMatchObject({ reason: expect.stringContaining("no ripe"), counted: true })
       }))
     }))
 

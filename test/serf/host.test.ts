@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { start } from "../../src/serf/host.ts"
 import { captureLogs } from "../support/logs.ts"
-import { until } from "../support/procs.ts"
+import { fixture, node, until } from "../support/procs.ts"
 import { kvSerf, tempDir, testSerf } from "../support/serfs.ts"
 
 const quiet = Logger.layer([])
@@ -28,19 +28,18 @@ describe("serf host", () => {
   live("work is pipelined and answered in order, each answer to its caller", () =>
     Effect.gen(function*() {
       const serf = yield* start({ ...kvSerf, maxInFlight: 8 })
+      // each caller's event is its own (a key of its own), so a misdelivered answer shows
       const answers = yield* Effect.forEach(
         Array.from({ length: 200 }, (_, i) => i),
-        (i) => serf.work({ op: "incr", key: "n", by: 1 }).pipe(Effect.map((a) => [i, a] as const)),
+        (i) => serf.work({ op: "put", key: `k${i}`, value: i }).pipe(Effect.map((a) => [i, a] as const)),
         { concurrency: "unbounded" }
       )
       for (const [i, a] of answers) {
-        expect(a._tag).toBe("Done")
-        if (a._tag === "Done") expect(a.effects).toEqual([{ key: "n", value: a.eve }])
-        expect(i).toBeGreaterThanOrEqual(0)
+        // submitted in order, answered in order: caller i's event is event i + 1
+        expect(a).toMatchObject({ _tag: "Done", eve: i + 1, ev: { key: `k${i}` }, effects: [{ key: `k${i}`, old: null }] })
       }
-      expect(new Set(answers.map(([, a]) => (a as { eve: number }).eve)).size).toBe(200)
       expect(serf.state().eve).toBe(200)
-      expect(yield* serf.peek(["get", "n"])).toBe(200)
+      expect(yield* serf.peek(["size"])).toBe(200)
     }))
 
   live("bail and swap are answers, not errors", () =>
@@ -166,6 +165,15 @@ describe("serf host", () => {
       expect(e._tag).toBe("SerfNotRunning")
       expect((yield* serf.dead)._tag).toBe("SerfDied")
       expect((yield* serf.exited).code).toBe(9)
+    }))
+
+  live("a work answer that breaks the protocol reaches its caller as SerfProtocolError", () =>
+    Effect.gen(function*() {
+      const serf = yield* start({ command: node, args: [fixture("liar-serf.ts")], stopGrace: 100 })
+      const e = yield* Effect.flip(serf.work({ n: 1 }))
+      expect(e._tag).toBe("SerfProtocolError")
+      expect(e.message).toContain("work-done for event 7, expected 1")
+      expect((yield* serf.dead)._tag).toBe("SerfProtocolError")
     }))
 
   live("a protocol break kills the serf: SerfProtocolError", () =>

@@ -1,50 +1,24 @@
 /**
- * The serf lock and the `run` pipeline, as one small state machine driven by
- * callbacks (no fiber per event):
+ * The serf lock (SPEC §2), as one small state machine driven by callbacks
+ * (no fiber per event). It owns the lock state `{eve, mug}`: nothing else
+ * writes it.
  *
- * - `work` ops are sent while fewer than `maxInFlight` are outstanding; pleas
+ * - `work` ops go into the window (./window.ts) while it has room; pleas
  *   answer them in order, each to its caller exactly once;
  * - a `lock` op (a control flow: boot, replay, swim, save, pack, peek, stop)
  *   waits in the same FIFO, is granted once the window has drained, and then
  *   has the serf to itself until it releases;
- * - the lock state `{eve, mug}` follows every answer;
- * - `fail` ends it all: every op waiting or outstanding gets the error, and
- *   every later op gets `SerfNotRunning`.
+ * - `{eve, mug}` follows every answer: `played` and `playBailed` for `play`,
+ *   `did` for a work answer (which must be for the next event);
+ * - `fail` ends it all: every op waiting or outstanding gets an error, and
+ *   the lock is "not running" from then on (every later op gets
+ *   `SerfNotRunning`).
  */
 import { Deque } from "../internal/deque.ts"
 import type { Link } from "../wire/link.ts"
 import { SerfDied, type SerfError, SerfNotRunning, SerfProtocolError } from "./errors.ts"
-import { checkPlea, type Goof, type Plea, type Ripe } from "./protocol.ts"
-
-export type WorkAnswer =
-  | {
-    readonly _tag: "Done"
-    readonly eve: number
-    readonly mug: number
-    readonly wen: number
-    readonly ev: unknown
-    readonly effects: ReadonlyArray<unknown>
-  }
-  | {
-    readonly _tag: "Swap"
-    readonly eve: number
-    readonly mug: number
-    readonly wen: number
-    readonly ev: unknown
-    readonly effects: ReadonlyArray<unknown>
-  }
-  | { readonly _tag: "Bail"; readonly goofs: ReadonlyArray<Goof> }
-
-export interface WorkOp {
-  readonly kind: "work"
-  readonly wen: number
-  readonly ev: unknown
-  /** The `work` writ, encoded when the op was made (a value that cannot be encoded never gets this far). */
-  readonly frame: Buffer
-  readonly done: (answer: WorkAnswer | SerfError) => void
-  sent: boolean
-  cancelled: boolean
-}
+import { checkPlea, type Plea, type Ripe } from "./protocol.ts"
+import { Window, type WorkOp } from "./window.ts"
 
 export interface LockOp {
   readonly kind: "lock"
@@ -53,42 +27,79 @@ export interface LockOp {
   cancelled: boolean
 }
 
-/** Answers are plain data; errors are `Error` instances (tagged errors). */
-export const isError = <A, E extends Error>(u: A | E): u is E => u instanceof Error
-
-export class Dispatcher {
+export class SerfLock {
   readonly pid: number
-  readonly maxInFlight: number
-  readonly link: Link
-  eve = 0
-  mug = 0
-  ripe: Ripe | undefined = undefined
-  dead: SerfError | undefined = undefined
-  locked = false
-  /** Called with the first plea (it must be `ripe`). */
+  readonly window: Window
+  private eveNow = 0
+  private mugNow = 0
+  private ripeSeen: Ripe | undefined = undefined
+  private ended: SerfError | undefined = undefined
+  private held = false
+  /** Called with the first plea (it must be `ripe`), or with the error that ended the lock before it. */
   onRipe: ((ripe: Ripe | SerfError) => void) | undefined = undefined
+  private readonly link: Link
   /** The lock holder's outstanding requests, answered in order. */
   private readonly requests = new Deque<(answer: Plea | SerfError) => void>()
   private readonly queue = new Deque<WorkOp | LockOp>()
-  private readonly window = new Deque<WorkOp>()
-  /** Told of every failure (once). */
+  /** Told of the failure that ended the lock (once). */
   private readonly onDead: (error: SerfError) => void
 
   constructor(pid: number, maxInFlight: number, link: Link, onDead: (error: SerfError) => void) {
     this.pid = pid
-    this.maxInFlight = maxInFlight
     this.link = link
+    this.window = new Window(maxInFlight, link)
     this.onDead = onDead
   }
 
+  /** The last event the serf has done. */
+  get eve(): number {
+    return this.eveNow
+  }
+
+  /** The serf's mug after `eve`. */
+  get mug(): number {
+    return this.mugNow
+  }
+
+  get ripe(): Ripe | undefined {
+    return this.ripeSeen
+  }
+
+  /** The error that ended the lock, once it is "not running". */
+  get dead(): SerfError | undefined {
+    return this.ended
+  }
+
   get inFlight(): number {
-    return this.window.length
+    return this.window.inFlight
+  }
+
+  // ── the lock state ─────────────────────────────────────────────────────────
+
+  /** A `play-done` for `events` events. */
+  played(events: number, mug: number): void {
+    this.eveNow += events
+    this.mugNow = mug
+  }
+
+  /** A `play-bail` at `eve`: the state is the one before it. */
+  playBailed(eve: number, mug: number): void {
+    this.eveNow = eve - 1
+    this.mugNow = mug
+  }
+
+  /** A work answer (`work-done`, `work-swap`): the next event, else the protocol break it is. */
+  did(answer: { readonly t: string; readonly eve: number; readonly mug: number }): string | undefined {
+    if (answer.eve !== this.eveNow + 1) return `${answer.t} for event ${answer.eve}, expected ${this.eveNow + 1}`
+    this.eveNow = answer.eve
+    this.mugNow = answer.mug
+    return undefined
   }
 
   // ── callers ────────────────────────────────────────────────────────────────
 
   submit(op: WorkOp | LockOp): void {
-    if (this.dead !== undefined) {
+    if (this.ended !== undefined) {
       const error = this.notRunning()
       return op.kind === "work" ? op.done(error) : op.refuse(error)
     }
@@ -98,30 +109,30 @@ export class Dispatcher {
 
   /** The lock holder sends one writ (or one frame already encoded); pleas answer its writs in order. */
   ask(writ: unknown, answer: (plea: Plea | SerfError) => void): void {
-    if (this.dead !== undefined) return answer(this.notRunning())
+    if (this.ended !== undefined) return answer(this.notRunning())
     this.requests.push(answer)
     if (Buffer.isBuffer(writ)) this.link.sendFrame(writ)
     else this.link.send(writ)
   }
 
   release(): void {
-    this.locked = false
+    this.held = false
     this.pump()
   }
 
   notRunning(): SerfNotRunning {
-    const dead = this.dead
+    const dead = this.ended
     return new SerfNotRunning({
       pid: this.pid,
       reason: dead === undefined ? "it was stopped" : dead._tag === "SerfNotRunning" ? dead.reason : dead.message
     })
   }
 
-  /** Ends the serf handle; everything owed gets `error`, everything later `SerfNotRunning`. */
+  /** Ends the lock: what the serf owes gets `error`, what it was never sent `SerfNotRunning`. */
   fail(error: SerfError): void {
-    if (this.dead !== undefined) return
-    this.dead = error
-    this.locked = false
+    if (this.ended !== undefined) return
+    this.ended = error
+    this.held = false
     for (const request of this.requests.drain()) request(error)
     this.onRipe?.(error)
     this.onRipe = undefined
@@ -129,14 +140,14 @@ export class Dispatcher {
     const later = this.notRunning()
     for (const op of this.queue.drain()) {
       if (op.cancelled) continue
-      if (op.kind === "work") op.done(error._tag === "SerfDied" ? error : later)
+      if (op.kind === "work") op.done(later)
       else op.refuse(later)
     }
     this.onDead(error)
   }
 
   private pump(): void {
-    while (this.dead === undefined && !this.locked) {
+    while (this.ended === undefined && !this.held) {
       const op = this.queue.peek()
       if (op === undefined) return
       if (op.cancelled) {
@@ -144,15 +155,13 @@ export class Dispatcher {
         continue
       }
       if (op.kind === "work") {
-        if (this.window.length >= this.maxInFlight) return
+        if (this.window.full) return
         this.queue.shift()
-        op.sent = true
-        this.window.push(op)
-        this.link.sendFrame(op.frame)
+        this.window.send(op)
       } else {
-        if (this.window.length > 0) return
+        if (this.window.inFlight > 0) return
         this.queue.shift()
-        this.locked = true
+        this.held = true
         op.grant()
       }
     }
@@ -166,30 +175,30 @@ export class Dispatcher {
 
   /** One decoded message from the serf's stdout. */
   readonly onMessage = (message: unknown): void => {
-    if (this.dead !== undefined) return
+    if (this.ended !== undefined) return
     const plea = checkPlea(message as { t: string })
     if (typeof plea === "string") return this.protocol(plea)
-    if (this.ripe === undefined) {
+    if (this.ripeSeen === undefined) {
       if (plea.t !== "ripe") return this.protocol(`expected ripe first, got ${plea.t}`)
-      this.ripe = plea
-      this.eve = plea.eve
-      this.mug = plea.mug
+      this.ripeSeen = plea
+      this.eveNow = plea.eve
+      this.mugNow = plea.mug
       const onRipe = this.onRipe
       this.onRipe = undefined
       return onRipe?.(plea)
     }
     const request = this.requests.shift()
     if (request !== undefined) return request(plea)
-    const op = this.window.shift()
+    const op = this.window.answered()
     if (op === undefined) return this.protocol(`unexpected ${plea.t} (nothing was asked)`)
     switch (plea.t) {
       case "work-done":
       case "work-swap": {
-        if (plea.eve !== this.eve + 1) {
-          return this.protocol(`${plea.t} for event ${plea.eve}, expected ${this.eve + 1}`)
+        const broken = this.did(plea)
+        if (broken !== undefined) {
+          op.done(new SerfProtocolError({ pid: this.pid, reason: broken }))
+          return this.protocol(broken)
         }
-        this.eve = plea.eve
-        this.mug = plea.mug
         const swap = plea.t === "work-swap"
         this.pump() // the next writs go out before the answer's caller resumes
         op.done({
@@ -205,12 +214,13 @@ export class Dispatcher {
       case "work-bail":
         this.pump()
         return op.done({ _tag: "Bail", goofs: plea.lud })
-      default:
-        return this.protocol(`${plea.t} does not answer work`)
+      default: {
+        const reason = `${plea.t} does not answer work`
+        op.done(new SerfProtocolError({ pid: this.pid, reason }))
+        return this.protocol(reason)
+      }
     }
   }
-
-
 
   /** The serf's pipes closed or it exited. */
   died(result: SerfDied["result"]): void {
