@@ -29,7 +29,7 @@
  */
 import * as fs from "node:fs"
 import { availableParallelism } from "node:os"
-import { Context, Deferred, Duration, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
 import type { Severity } from "effect/LogLevel"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import * as RestartPolicy from "../internal/restart-policy.ts"
@@ -203,9 +203,9 @@ export const make = (
 
     // every fiber of the pool, and the runtime its callbacks log through (the caller's logger)
     const fibers = yield* FiberSet.make()
-    const runFork = yield* FiberSet.runtime(fibers)<never>()
+    const runOwned = yield* FiberSet.runtime(fibers)<never>()
     const log = (level: Severity, message: string, w: Worker) => {
-      runFork(Effect.logWithLevel(level)(message).pipe(Effect.annotateLogs({ worker: w.slot, pid: w.child.pid })))
+      runOwned(Effect.logWithLevel(level)(message).pipe(Effect.annotateLogs({ worker: w.slot, pid: w.child.pid })))
     }
 
     const slots: Array<Slot> = Array.from({ length: size }, (_, i) => ({
@@ -351,7 +351,15 @@ export const make = (
         }
       })
 
-    for (const slot of slots) yield* FiberSet.run(fibers, keep(slot))
+    for (const slot of slots) {
+      yield* FiberSet.run(
+        fibers,
+        keep(slot).pipe(
+          // a keeper only ends when interrupted; anything else is a defect, and its slot stays empty
+          Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`slot ${slot.number} stopped`, cause))
+        )
+      )
+    }
 
     const drainQueue = (error: PoolError) => {
       for (const req of queue.drain()) finish(req, error)
