@@ -168,7 +168,8 @@ export class Worker {
   take(req: Request): boolean {
     const frame = req.frame
     const stdin = this.child.stdin
-    if (frame === undefined || stdin === undefined) return false
+    if (frame === undefined) return true // over already (answered or cancelled): nothing to send
+    if (stdin === undefined) return this.refuse("it has no stdin")
     if (!this.child.running()) return this.refuse("it has exited")
     if (!this.link.sendFrame(frame)) return this.refuse("its stdin is closed")
     // a write that fails at once (the worker is gone) marks the stream errored before `write` returns
