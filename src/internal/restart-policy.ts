@@ -1,6 +1,8 @@
 /**
  * The restart policy shared by the pool's slots and the pier's serf (SPEC §3,
- * §5): one mechanism, two parameters it is given.
+ * §5): one mechanism, two parameters it is given, in two parts that can be
+ * used apart (the pool keeps one intensity window for all its slots and one
+ * backoff per slot) or together (`make`, the pier's one process).
  *
  * - **Intensity** (OTP style): at most `maxRestarts` counted failures within
  *   any `restartWindow`; one more and the caller gives up (`PoolFailed`,
@@ -16,8 +18,13 @@
  */
 import { Clock, Duration, Effect, Schedule } from "effect"
 
-export interface RestartPolicyOptions {
+export interface IntensityOptions {
   readonly maxRestarts: number
+  readonly windowMs: number
+}
+
+export interface BackoffOptions {
+  /** Up this long, a process starts the backoff again from its first step. */
   readonly windowMs: number
   /** First backoff step (default 50 ms), doubling up to `maxDelay` (default 5 s). */
   readonly firstDelay?: Duration.Input
@@ -25,6 +32,8 @@ export interface RestartPolicyOptions {
   /** Scales each step by a random factor in [0.8, 1.2] (default true). */
   readonly jitter?: boolean
 }
+
+export interface RestartPolicyOptions extends IntensityOptions, BackoffOptions {}
 
 export interface RestartDecision {
   /** More than `maxRestarts` counted failures within the window: give up. */
@@ -44,6 +53,18 @@ export interface Ended {
   readonly first?: boolean
 }
 
+export interface Intensity {
+  /** One end: counted (`counts`) or not; whether the limit is now exceeded. */
+  readonly record: (counts: boolean) => Effect.Effect<{ readonly exceeded: boolean; readonly failures: number }>
+  /** Counted failures within the window right now. */
+  readonly recent: Effect.Effect<number>
+}
+
+export interface Backoff {
+  /** The wait before the next start: the next step, or the first one after `windowMs` up (or with `first`). */
+  readonly next: (end: Omit<Ended, "counts">) => Effect.Effect<Duration.Duration>
+}
+
 export interface RestartPolicy {
   /** A process ended and another is to be started: count it (or not) and say how long to wait. */
   readonly ended: (end: Ended) => Effect.Effect<RestartDecision>
@@ -51,7 +72,28 @@ export interface RestartPolicy {
   readonly recent: Effect.Effect<number>
 }
 
-export const make = (options: RestartPolicyOptions): Effect.Effect<RestartPolicy> =>
+/** The intensity window alone (one per pool, whatever its slots). */
+export const intensity = (options: IntensityOptions): Effect.Effect<Intensity> =>
+  Effect.sync(() => {
+    const failures: Array<number> = []
+    const prune = (now: number) => {
+      while (failures.length > 0 && failures[0]! <= now - options.windowMs) failures.shift()
+    }
+    const record = (counts: boolean) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        prune(now)
+        if (counts) failures.push(now)
+        return { exceeded: failures.length > options.maxRestarts, failures: failures.length }
+      })
+    const recent = Effect.map(Clock.currentTimeMillis, (now) => {
+      prune(now)
+      return failures.length
+    })
+    return { record, recent }
+  })
+
+/** The backoff alone (one per restarted process: a pool slot, the pier's serf). */
+export const backoff = (options: BackoffOptions): Effect.Effect<Backoff> =>
   Effect.gen(function*() {
     const maxDelay = Duration.fromInputUnsafe(options.maxDelay ?? "5 seconds")
     const capped = Schedule.exponential(options.firstDelay ?? "50 millis").pipe(
@@ -59,34 +101,27 @@ export const make = (options: RestartPolicyOptions): Effect.Effect<RestartPolicy
     )
     const schedule = options.jitter === false ? capped : Schedule.jittered(capped)
     let step = yield* Schedule.toStep(schedule)
-    const failures: Array<number> = []
-
-    const prune = (now: number) => {
-      while (failures.length > 0 && failures[0]! <= now - options.windowMs) failures.shift()
-    }
-
-    const nextDelay = (now: number, restart: boolean): Effect.Effect<Duration.Duration> =>
+    const next = (end: Omit<Ended, "counts">): Effect.Effect<Duration.Duration> =>
       Effect.gen(function*() {
-        if (restart) step = yield* Schedule.toStep(schedule)
+        const now = yield* Clock.currentTimeMillis
+        if (end.first === true || end.upMs >= options.windowMs) step = yield* Schedule.toStep(schedule)
         const stepped = yield* Effect.exit(step(now, undefined))
         // an exponential schedule never halts; should it, wait the longest step
         return stepped._tag === "Success" ? stepped.value[1] : maxDelay
       })
+    return { next }
+  })
 
+/** Both, for one process: count the end, then step (or restart) the backoff. */
+export const make = (options: RestartPolicyOptions): Effect.Effect<RestartPolicy> =>
+  Effect.gen(function*() {
+    const window = yield* intensity(options)
+    const delays = yield* backoff(options)
     const ended = (end: Ended): Effect.Effect<RestartDecision> =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        prune(now)
-        if (end.counts) failures.push(now)
-        const exceeded = failures.length > options.maxRestarts
-        const delay = yield* nextDelay(now, end.first === true || end.upMs >= options.windowMs)
-        return { exceeded, failures: failures.length, delay }
+        const { exceeded, failures } = yield* window.record(end.counts)
+        const delay = yield* delays.next(end)
+        return { exceeded, failures, delay }
       })
-
-    const recent = Effect.map(Clock.currentTimeMillis, (now) => {
-      prune(now)
-      return failures.length
-    })
-
-    return { ended, recent }
+    return { ended, recent: window.recent }
   })

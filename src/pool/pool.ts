@@ -1,39 +1,48 @@
 /**
  * The pool (SPEC §5): N slots, each running one request/response worker
- * after another under the supervisor.
+ * after another. This module puts it together — options, the slots' keepers,
+ * the failed state, submit and cancel, the drain and the stop; one worker's
+ * life is `worker.ts`, the queue and dispatch are `queue.ts` and
+ * `dispatch.ts`.
  *
- * - A worker is ready once its `ready` frame arrives within `bootTimeout`;
- *   a failed boot, a crash or a protocol break restarts the slot after a
- *   capped, jittered exponential backoff and counts as a restart; more than
- *   `maxRestarts` in `restartWindow` fails the pool (`PoolFailed` for every
- *   waiting and later request).
- * - Dispatch is synchronous and central: a request goes to the least loaded
- *   ready worker with room (an idle one first), else waits in a bounded FIFO
- *   (`maxQueue`; full → `Busy` at once); a worker with room takes the head of
- *   the queue. Up to `maxInFlight` requests are pipelined to one worker,
- *   answers matched by id.
- * - `execTimeout` fails the request with `Timeout` and replaces the worker.
- *   Recycling (`maxJobs`, `maxMemoryMb`, `ttl`, `idleTtl`) retires a worker:
- *   it takes nothing new, finishes what it holds, leaves on stdin EOF, and a
- *   fresh one takes its slot — no request is lost.
+ * - Each slot's keeper runs a worker, and when it ends starts the next: at
+ *   once if it was let go or killed, after the slot's backoff if it died or
+ *   failed. The backoff starts again from its first step once the slot's
+ *   worker has been ready for `restartWindow`.
+ * - One intensity window for the pool: more than `maxRestarts` failures (a
+ *   failed boot, a protocol break, a death with nothing in flight) within
+ *   `restartWindow` fail the pool: every waiting request, and every request
+ *   while it stays failed, gets `PoolFailed` at once. After a cool-down of
+ *   `restartWindow` slot 1 tries one worker: once it is ready the pool is
+ *   healthy again and every slot is refilled; if not, another cool-down.
+ * - `execTimeout` fails the request with `Timeout` and replaces the worker;
+ *   recycling (`maxJobs`, `maxMemoryMb`, `ttl`, `idleTtl`) lets a worker go
+ *   between requests. Neither counts.
  * - An interrupted caller's request is cancelled: dropped from the queue, or
  *   a `cancel` frame to its worker (whose answer is then discarded); a worker
  *   that does not answer within `cancelGrace` is recycled.
  * - Every accepted request gets exactly one answer.
+ *
+ * Every fiber is the pool's: the keepers and the sweep run in its `FiberSet`,
+ * and what a callback logs goes through a runtime taken from that set, so it
+ * reaches the caller's logger and ends with the pool's scope.
  */
 import * as fs from "node:fs"
 import { availableParallelism } from "node:os"
-import { Context, Deferred, Effect, Fiber, Layer, Schema, type Scope } from "effect"
-import { Deque } from "../internal/deque.ts"
+import { Cause, Context, Deferred, Duration, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
+import type { Severity } from "effect/LogLevel"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
-import { WorkerFields, workerEnv } from "../internal/worker.ts"
-import { type Child, spawn } from "../supervisor/child.ts"
+import * as RestartPolicy from "../internal/restart-policy.ts"
+import { WorkerFields } from "../internal/worker.ts"
 import { InvalidOptions } from "../errors.ts"
-import type { Result } from "../supervisor/result.ts"
 import { type CodecName, codec as codecOf } from "../wire/codec.ts"
-import { attach, type Link } from "../wire/link.ts"
-import { Application, Busy, Io, PoolFailed, type PoolError, Protocol, ShuttingDown, Timeout, WorkerDied } from "./errors.ts"
-import { checkReady, checkRes, PROTOCOL_VERSION } from "./protocol.ts"
+import { Dispatch } from "./dispatch.ts"
+import { Busy, PoolFailed, type PoolError, Protocol, ShuttingDown } from "./errors.ts"
+import { Queue } from "./queue.ts"
+import type { Answer, Request } from "./request.ts"
+import { backsOff, counts, type End, type Ran, run, type SlotState, type Worker, type WorkerHost } from "./worker.ts"
+
+export type { SlotState } from "./worker.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
@@ -58,7 +67,7 @@ export const PoolOptions = Schema.Struct({
   idleTtl: Schema.optional(DurationInput),
   /** Waiting requests before `Busy` (default 1024). */
   maxQueue: Schema.optional(Count),
-  /** Restarts tolerated within `restartWindow` (default 10 in 60 s). */
+  /** Failures tolerated within `restartWindow` (default 10 in 60 s); also the failed pool's cool-down and the backoff's reset. */
   maxRestarts: Schema.optional(Count),
   restartWindow: Schema.optional(DurationInput),
   /** The workers' escalation windows (default 5 s). */
@@ -76,10 +85,40 @@ export interface PoolStats {
   readonly withRoom: number
   readonly inFlight: number
   readonly queued: number
+  /** Workers replaced because they died or failed (not the ones let go or killed). */
   readonly restarts: number
   readonly recycles: number
   readonly answered: number
   readonly failed: boolean
+}
+
+/** One slot, as a status page shows it. */
+export interface SlotStatus {
+  /** 1-based: the worker's `LIEGE_WORKER_ID`, and `worker` in errors and log lines. */
+  readonly slot: number
+  /** Which worker of the pool runs in it (1 for the first one spawned), if any. */
+  readonly worker: number | undefined
+  readonly pid: number | undefined
+  readonly state: SlotState
+  /** When `restarting`: the time (epoch ms) of the next try. */
+  readonly nextTryAt: number | undefined
+  /** Requests running on its worker. */
+  readonly inFlight: number
+  /** Jobs its worker has served. */
+  readonly jobs: number
+  /** When its worker was spawned, and when it became ready (epoch ms). */
+  readonly startedAt: number | undefined
+  readonly readyAt: number | undefined
+  /** How its last worker ended, when, and why. */
+  readonly lastExit: { readonly at: number; readonly end: End["_tag"]; readonly reason: string } | undefined
+}
+
+export interface PoolStatus {
+  /** Requests waiting for a worker. */
+  readonly queued: number
+  /** Set while the pool is failed: why, since when, and when it tries a worker again (epoch ms). */
+  readonly failed: { readonly reason: string; readonly since: number; readonly nextTryAt: number } | undefined
+  readonly slots: ReadonlyArray<SlotStatus>
 }
 
 export interface PoolHooks {
@@ -97,9 +136,11 @@ export interface Pool {
   /** At least one worker is ready and the pool has not failed. */
   readonly ready: () => boolean
   readonly stats: () => PoolStats
+  /** Each slot and the queue, now (for a status page; cheap, synchronous). */
+  readonly status: () => PoolStatus
   /** The live workers' pids (for tests and diagnostics). */
   readonly pids: () => ReadonlyArray<number>
-  /** Completes if the pool fails. */
+  /** Completes when the pool is failed: at once if it is now, else at its next failure. */
   readonly failed: Effect.Effect<PoolFailed>
   /**
    * Stops taking requests, answers those accepted within `drainMs` (the rest
@@ -108,51 +149,20 @@ export interface Pool {
   readonly shutdown: (drainMs: number) => Effect.Effect<void>
 }
 
-type Answer = { readonly ok: unknown } | PoolError
-
-interface Request {
-  readonly id: number
-  /** The `req` frame, encoded when the request was accepted; dropped once it is answered or cancelled. */
-  frame: Buffer | undefined
-  readonly acceptedAt: number
-  readonly answer: (a: Answer) => void
-  state: "queued" | "running" | "done"
-  worker: Worker | undefined
-  timer: ReturnType<typeof setTimeout> | undefined
+interface Slot {
+  /** 1-based. */
+  readonly number: number
+  /** Set while it waits to start its next worker. */
+  nextTryAt: number | undefined
+  lastExit: SlotStatus["lastExit"]
+  /** Since when its workers have been serving without dying or failing (for the backoff's reset). */
+  upSince: number | undefined
 }
 
-/** Why a worker's run ended: restarts count the failures, not retirements or kills we ordered. */
-type End =
-  | { readonly _tag: "Retired" }
-  | { readonly _tag: "Killed"; readonly reason: string }
-  | { readonly _tag: "Failed"; readonly reason: string }
-
-class Worker {
-  readonly slot: number
-  readonly child: Child
-  link!: Link
-  readonly startedAt = Date.now()
-  idleSince = Date.now()
-  jobs = 0
-  state: "booting" | "ready" | "retiring" | "dead" = "booting"
-  /** It clung to a cancelled request: when it leaves, it is killed, not asked. */
-  stuck = false
-  /** Set when its exit was seen while its stdout still had bytes to read: what ends it once they are. */
-  drained: (() => void) | undefined = undefined
-  readonly running = new Map<number, Request>()
-  /** Cancelled requests the worker may still answer, with their grace timers. */
-  readonly cancelled = new Map<number, ReturnType<typeof setTimeout>>()
-  readonly ready = Deferred.makeUnsafe<void, string>()
-  readonly ended = Deferred.makeUnsafe<End>()
-
-  constructor(slot: number, child: Child) {
-    this.slot = slot
-    this.child = child
-  }
-
-  get load(): number {
-    return this.running.size + this.cancelled.size
-  }
+interface Failure {
+  readonly error: PoolFailed
+  readonly since: number
+  nextTryAt: number
 }
 
 const readRssMb = (pid: number): number | undefined => {
@@ -172,277 +182,197 @@ export const make = (
     const o = yield* decodeOptions(PoolOptions, input, (i) => new InvalidOptions(i))
     const size = o.workers ?? availableParallelism()
     const maxInFlight = o.maxInFlight ?? 1
-    const bootMs = toMillis(o.bootTimeout ?? 10_000)
-    const execMs = toMillis(o.execTimeout ?? 30_000)
     const maxJobs = o.maxJobs ?? 0
     const maxMemoryMb = o.maxMemoryMb ?? 0
     const ttlMs = o.ttl === undefined ? 0 : toMillis(o.ttl)
     const idleTtlMs = o.idleTtl === undefined ? 0 : toMillis(o.idleTtl)
-    const maxQueue = o.maxQueue ?? 1024
     const maxRestarts = o.maxRestarts ?? 10
     const windowMs = toMillis(o.restartWindow ?? 60_000)
-    const cancelGraceMs = toMillis(o.cancelGrace ?? 1000)
     const codecName: CodecName = o.codec ?? "json"
     const codec = codecOf(codecName)
+    const spec = {
+      command: o.command,
+      args: o.args ?? [],
+      env: o.env,
+      cwd: o.cwd,
+      codecName,
+      codec,
+      maxFrameBytes: o.maxFrameBytes,
+      graceMs: toMillis(o.grace ?? 5000)
+    }
 
+    // every fiber of the pool, and the runtime its callbacks log through (the caller's logger)
+    const fibers = yield* FiberSet.make()
+    const runOwned = yield* FiberSet.runtime(fibers)<never>()
+    const log = (level: Severity, message: string, w: Worker) => {
+      runOwned(Effect.logWithLevel(level)(message).pipe(Effect.annotateLogs({ worker: w.slot, pid: w.child.pid })))
+    }
+
+    const slots: Array<Slot> = Array.from({ length: size }, (_, i) => ({
+      number: i + 1,
+      nextTryAt: undefined,
+      lastExit: undefined,
+      upSince: undefined
+    }))
+    /** Each slot's current worker, from its spawn until its process is gone. */
     const workers: Array<Worker | undefined> = new Array(size).fill(undefined)
-    const queue = new Deque<Request>()
-    let queued = 0 // live (not cancelled) requests in `queue`
+    const queue = new Queue(o.maxQueue ?? 1024)
+    const dispatch = new Dispatch(workers, queue)
+    const intensity = yield* RestartPolicy.intensity({ maxRestarts, windowMs })
     let nextId = 1
+    let serial = 0
     let closing = false
-    let failure: PoolFailed | undefined = undefined
-    const failedSignal = Deferred.makeUnsafe<PoolFailed>()
-    const restarts: Array<number> = []
+    /** The workers are being stopped: nothing is served any more. */
+    let stopped = false
+    let failure: Failure | undefined = undefined
+    let failedSignal = Deferred.makeUnsafe<PoolFailed>()
+    /** Completed while the pool is not failed: the slots but the first wait on it. */
+    let healthy = Deferred.makeUnsafe<void>()
+    Deferred.doneUnsafe(healthy, Effect.void)
     const stats = { restarts: 0, recycles: 0, answered: 0 }
 
     // ── answers ──────────────────────────────────────────────────────────
     const finish = (req: Request, answer: Answer) => {
       if (req.state === "done") return
       req.state = "done"
+      req.frame = undefined
       if (req.timer !== undefined) clearTimeout(req.timer)
       stats.answered++
       hooks.onAnswer?.(req.id, "ok" in answer ? "ok" : answer._tag, Date.now() - req.acceptedAt)
       req.answer(answer)
     }
 
-    // ── dispatch ─────────────────────────────────────────────────────────
-    const pick = (): Worker | undefined => {
-      let best: Worker | undefined = undefined
-      for (const w of workers) {
-        if (w === undefined || w.state !== "ready" || w.load >= maxInFlight) continue
-        if (best === undefined || w.load < best.load) best = w
-        if (best.load === 0) break
-      }
-      return best
-    }
-
-    const send = (w: Worker, req: Request) => {
-      req.state = "running"
-      req.worker = w
-      w.running.set(req.id, req)
-      req.timer = setTimeout(() => onTimeout(req), execMs)
-      const frame = req.frame!
-      req.frame = undefined
-      if (!w.link.sendFrame(frame)) {
-        kill(w, { _tag: "Failed", reason: "its stdin is closed" }, (r) => new Io({ worker: w.slot, reason: `cannot send request ${r.id}: stdin closed` }))
-      }
-    }
-
-    /** Gives queued requests to workers with room, oldest first. */
-    const pump = () => {
-      while (queued > 0) {
-        const head = queue.peek()!
-        if (head.state !== "queued") {
-          queue.shift()
-          continue
-        }
-        const w = pick()
-        if (w === undefined) return
-        queue.shift()
-        queued--
-        send(w, head)
-      }
-    }
-
-    // ── worker lifecycle ─────────────────────────────────────────────────
-    /** Ends a worker now: what it holds gets `error`. */
-    const kill = (w: Worker, end: End, error: (req: Request) => PoolError) => {
-      if (w.state === "dead") return
-      w.state = "dead"
-      for (const req of w.running.values()) finish(req, error(req))
-      w.running.clear()
-      for (const timer of w.cancelled.values()) clearTimeout(timer)
-      w.cancelled.clear()
-      Deferred.doneUnsafe(w.ended, Effect.succeed(end))
-      pump()
-    }
-
-    const retire = (w: Worker, why: string) => {
-      if (w.state !== "ready") return
-      w.state = "retiring"
-      stats.recycles++
-      Effect.runFork(Effect.logInfo(`recycling worker ${w.slot} (pid ${w.child.pid}): ${why}`))
-      settleRetiring(w)
-    }
-
-    /** A retiring worker leaves once it holds no live request (a cancelled one it clings to does not count). */
-    const settleRetiring = (w: Worker) => {
-      if (w.state === "retiring" && w.running.size === 0) {
-        w.state = "dead"
-        Deferred.doneUnsafe(w.ended, Effect.succeed({ _tag: "Retired" }))
-      }
-    }
-
-    const afterJob = (w: Worker) => {
-      if (w.load === 0) w.idleSince = Date.now()
-      if (w.state === "ready" && maxJobs > 0 && w.jobs >= maxJobs) retire(w, `${w.jobs} jobs (maxJobs)`)
-      settleRetiring(w)
-    }
-
-    const onTimeout = (req: Request) => {
-      const w = req.worker
-      if (req.state !== "running" || w === undefined) return
-      kill(
-        w,
-        { _tag: "Killed", reason: `request ${req.id} exceeded execTimeout` },
-        (r) => r === req ? new Timeout({ ms: execMs }) : new WorkerDied({ worker: w.slot, pid: w.child.pid, reason: "killed: another request on it timed out" })
-      )
-    }
-
-    const onMessage = (w: Worker, m: unknown) => {
-      if (w.state === "booting") {
-        const ready = checkReady(m)
-        if (typeof ready === "string") return Deferred.doneUnsafe(w.ready, Effect.fail(ready))
-        if (ready.pro !== PROTOCOL_VERSION) {
-          return Deferred.doneUnsafe(w.ready, Effect.fail(`worker speaks protocol ${ready.pro}, this host ${PROTOCOL_VERSION}`))
-        }
-        return Deferred.doneUnsafe(w.ready, Effect.void)
-      }
-      if (w.state === "dead") return
-      const res = checkRes(m as { t: string })
-      if (typeof res === "string") return protocolBreak(w, res)
-      const req = w.running.get(res.id)
-      if (req === undefined) {
-        const grace = w.cancelled.get(res.id)
-        if (grace === undefined) return protocolBreak(w, `an answer to request ${res.id}, which is not outstanding`)
-        clearTimeout(grace)
-        w.cancelled.delete(res.id)
-        w.jobs++
-        afterJob(w)
-        return pump()
-      }
-      w.running.delete(res.id)
-      w.jobs++
-      afterJob(w)
-      // the next request goes out before this answer's caller resumes: the worker is not kept waiting
-      pump()
-      finish(req, "ok" in res ? { ok: res.ok } : new Application({ code: res.err.code, message: res.err.message }))
-    }
-
-    const protocolBreak = (w: Worker, reason: string) =>
-      kill(w, { _tag: "Failed", reason: `protocol: ${reason}` }, () => new Protocol({ worker: w.slot, reason }))
-
-    const onLinkClosed = (w: Worker, error: { readonly message: string } | undefined) => {
-      if (error === undefined) {
-        // end of stdout: every answer the worker wrote has been read
-        w.drained?.()
-        return
-      }
-      if (w.state === "booting") return Deferred.doneUnsafe(w.ready, Effect.fail(error.message))
-      protocolBreak(w, error.message)
-    }
-
-    /** Writing to it failed: it takes nothing more; what it holds may still be answered before it exits. */
-    const onStdinError = (w: Worker, error: { readonly message: string }) => {
-      if (w.state === "booting") return Deferred.doneUnsafe(w.ready, Effect.fail(error.message))
-      if (w.state === "ready") retire(w, error.message)
-      settleRetiring(w)
-    }
-
-    const onExit = (w: Worker, r: Result) => {
-      const how = r.signal !== null ? `signal ${r.signal}` : `code ${r.code}`
-      if (w.state === "booting") Deferred.doneUnsafe(w.ready, Effect.fail(`exited (${how}) before ready`))
-      const die = () =>
-        kill(w, { _tag: "Failed", reason: `exited (${how})` }, () => new WorkerDied({ worker: w.slot, pid: w.child.pid, reason: `exited (${how})` }))
-      if (w.link.closed() || w.state === "dead") return die()
-      // the exit can be seen before the last answers in the pipe: read them first (briefly)
-      const timer = setTimeout(die, 200)
-      w.drained = () => {
-        clearTimeout(timer)
-        die()
-      }
-    }
-
-    /** One worker in `slot`, from spawn to its end. */
-    const run = (slot: number): Effect.Effect<End> =>
-      Effect.scoped(Effect.gen(function*() {
-        const child = yield* spawn({
-          command: o.command,
-          args: o.args ?? [],
-          env: workerEnv(o.env, codecName, slot + 1),
-          ...(o.cwd === undefined ? {} : { cwd: o.cwd }),
-          grace: o.grace ?? 5000,
-          stdout: "pipe",
-          annotations: { worker: slot + 1 }
-        })
-        const w = new Worker(slot + 1, child)
-        // closed under it (the pool's scope ends): what it holds is answered first
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => kill(w, { _tag: "Killed", reason: "the pool closed" }, () => new ShuttingDown({ reason: "the pool closed" })))
-        )
-        w.link = attach(child.stdin!, child.stdout!, { codec, maxFrameBytes: o.maxFrameBytes, log: child.log, writeThrough: maxInFlight === 1 }, {
-          onMessage: (m) => onMessage(w, m),
-          onClose: (e) => onLinkClosed(w, e),
-          onStdinError: (e) => onStdinError(w, e)
-        })
-        yield* Effect.forkScoped(Effect.map(child.result, (r) => onExit(w, r)))
-        const booted = yield* Deferred.await(w.ready).pipe(
-          Effect.timeoutOrElse({ duration: bootMs, orElse: () => Effect.fail(`no ready within ${bootMs} ms (bootTimeout)`) }),
-          Effect.result
-        )
-        if (booted._tag === "Failure") {
-          kill(w, { _tag: "Failed", reason: `boot: ${booted.failure}` }, () => new WorkerDied({ worker: w.slot, pid: child.pid, reason: "boot failed" }))
-          yield* child.kill
-          return yield* Deferred.await(w.ended)
-        }
-        if (w.state === "booting") {
-          w.state = "ready"
-          w.idleSince = Date.now()
-          workers[slot] = w
-          pump()
-        }
-        const end = yield* Deferred.await(w.ended)
-        workers[slot] = undefined
-        // a worker we gave up on is killed; a retired one leaves on stdin EOF (the scope's escalation)
-        if (end._tag !== "Retired" || w.stuck) yield* child.kill
-        return end
-      }).pipe(Effect.catch((e) => Effect.succeed<End>({ _tag: "Failed", reason: e.message }))))
-
-    const failPool = (reason: string) => {
-      if (failure !== undefined) return
-      failure = new PoolFailed({ reason })
-      Effect.runFork(Effect.logError(failure.message))
-      for (const req of queue.drain()) if (req.state === "queued") finish(req, failure)
-      queued = 0
-      for (const w of workers) if (w !== undefined) retire(w, "the pool failed")
-      Deferred.doneUnsafe(failedSignal, Effect.succeed(failure))
-    }
-
-    /** Keeps `slot` filled until the pool closes or fails. */
-    const keeper = (slot: number) =>
+    // ── failed, and healthy again ────────────────────────────────────────
+    const failPool = (reason: string) =>
       Effect.gen(function*() {
-        let failures = 0
-        // slots are refilled during a drain too (what was accepted is still owed an answer);
-        // they stop when the pool's scope closes (`stopAll` interrupts the keepers)
-        while (failure === undefined) {
-          const end = yield* run(slot)
-          if (failure !== undefined) return
-          if (end._tag !== "Failed") {
-            failures = 0
+        if (failure !== undefined) return
+        const now = Date.now()
+        const error = new PoolFailed({ reason })
+        failure = { error, since: now, nextTryAt: now + windowMs }
+        healthy = Deferred.makeUnsafe()
+        yield* Effect.logError(`${error.message}; one worker is tried again in ${windowMs} ms`)
+        for (const req of queue.drain()) finish(req, error)
+        for (const w of workers) w?.retire("the pool failed")
+        Deferred.doneUnsafe(failedSignal, Effect.succeed(error))
+      })
+
+    /** A worker got ready while the pool was failed (slot 1's try): it is healthy again. */
+    const recover = (w: Worker) => {
+      if (failure === undefined) return
+      failure = undefined
+      failedSignal = Deferred.makeUnsafe()
+      Deferred.doneUnsafe(healthy, Effect.void)
+      log("Info", `the pool is healthy again: worker ${w.slot} (pid ${w.child.pid}) is ready`, w)
+    }
+
+    const host: WorkerHost = {
+      maxInFlight,
+      maxJobs,
+      bootMs: toMillis(o.bootTimeout ?? 10_000),
+      execMs: toMillis(o.execTimeout ?? 30_000),
+      cancelGraceMs: toMillis(o.cancelGrace ?? 1000),
+      finish,
+      ready: (w) => {
+        const slot = slots[w.slot - 1]!
+        slot.upSince ??= w.readyAt
+        recover(w)
+        dispatch.pump()
+      },
+      room: () => dispatch.pump(),
+      unsent: (req) => {
+        if (failure !== undefined) return finish(req, failure.error)
+        if (stopped) return finish(req, new ShuttingDown({ reason: "the pool closed" }))
+        queue.putBack(req)
+        dispatch.pump()
+      },
+      recycled: (w, why) => {
+        stats.recycles++
+        log("Info", `recycling worker ${w.slot} (pid ${w.child.pid}): ${why}`, w)
+      }
+    }
+
+    // ── the slots ────────────────────────────────────────────────────────
+    const runIn = (slot: Slot): Effect.Effect<Ran> =>
+      run(slot.number, ++serial, spec, host, (w) => {
+        workers[slot.number - 1] = w
+      }).pipe(
+        Effect.tap((ran) =>
+          Effect.sync(() => {
+            slot.lastExit = { at: ran.endedAt, end: ran.end._tag, reason: ran.end.reason }
+          })
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          workers[slot.number - 1] = undefined
+        }))
+      )
+
+    /** Keeps `slot` filled until the pool closes (its scope, or `shutdown`, interrupts the keepers). */
+    const keep = (slot: Slot) =>
+      Effect.gen(function*() {
+        const backoff = yield* RestartPolicy.backoff({ windowMs, firstDelay: 100 })
+        for (;;) {
+          if (failure !== undefined) {
+            // failed: slot 1 tries one worker after the cool-down, the others wait until that one is ready
+            slot.nextTryAt = failure.nextTryAt
+            if (slot.number !== 1) {
+              yield* Deferred.await(healthy)
+              continue
+            }
+            yield* Effect.sleep(Math.max(0, failure.nextTryAt - Date.now()))
+          }
+          slot.nextTryAt = undefined
+          const trying = failure !== undefined
+          const ran = yield* runIn(slot)
+          const end = ran.end
+          if (failure !== undefined) {
+            // an end while failed: a worker let go when the pool failed, or a try that did not get ready
+            if (trying && ran.readyAt === undefined) {
+              stats.restarts++
+              failure.nextTryAt = Date.now() + windowMs
+              yield* Effect.logWarning(`the pool is still failed: worker ${slot.number} ${end.reason}; next try in ${windowMs} ms`)
+            }
             continue
           }
-          const now = Date.now()
-          restarts.push(now)
-          while (restarts.length > 0 && restarts[0]! < now - windowMs) restarts.shift()
+          if (!backsOff(end)) continue // let go or killed: the next one starts at once
           stats.restarts++
-          if (restarts.length > maxRestarts) {
-            return failPool(`${restarts.length} worker failures within ${windowMs} ms (last: ${end.reason})`)
+          const { exceeded, failures } = yield* intensity.record(counts(end))
+          if (exceeded) {
+            yield* failPool(`${failures} worker failures within ${windowMs} ms (last: worker ${slot.number}: ${end.reason})`)
+            continue
           }
-          failures++
-          const backoff = Math.min(5000, 100 * 2 ** Math.min(failures - 1, 10)) * (0.75 + Math.random() * 0.5)
-          yield* Effect.logWarning(`worker ${slot + 1} failed (${end.reason}); restarting in ${Math.round(backoff)} ms`)
-          yield* Effect.sleep(backoff)
+          const upMs = slot.upSince === undefined ? 0 : ran.endedAt - slot.upSince
+          slot.upSince = undefined
+          const delay = Math.round(Duration.toMillis(yield* backoff.next({ upMs })))
+          slot.nextTryAt = Date.now() + delay
+          yield* Effect.logWarning(
+            `worker ${slot.number} ${end._tag === "Died" ? "died" : "failed"} (${end.reason}); restarting in ${delay} ms`
+          ).pipe(Effect.annotateLogs({ worker: slot.number }))
+          yield* Effect.sleep(delay)
         }
       })
 
-    const keepers = yield* Effect.forEach(Array.from({ length: size }, (_, i) => i), (slot) => Effect.forkDetach(keeper(slot)))
+    for (const slot of slots) {
+      yield* FiberSet.run(
+        fibers,
+        keep(slot).pipe(
+          // a keeper only ends when interrupted; anything else is a defect, and its slot stays empty
+          Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`slot ${slot.number} stopped`, cause))
+        )
+      )
+    }
+
+    const drainQueue = (error: PoolError) => {
+      for (const req of queue.drain()) finish(req, error)
+    }
     // Every slot stops at once: N stuck workers cost one escalation, not N.
     const stopAll = Effect.suspend(() => {
       closing = true
-      const gone = new ShuttingDown({ reason: "the pool closed" })
-      for (const req of queue.drain()) finish(req, gone)
-      queued = 0
-      return Effect.forEach(keepers, (f) => Fiber.interrupt(f), { concurrency: "unbounded", discard: true })
+      stopped = true
+      drainQueue(new ShuttingDown({ reason: "the pool closed" }))
+      return FiberSet.clear(fibers).pipe(
+        // a request put back while the workers stopped
+        Effect.andThen(Effect.sync(() => drainQueue(new ShuttingDown({ reason: "the pool closed" }))))
+      )
     })
     yield* Effect.addFinalizer(() => stopAll)
 
@@ -452,23 +382,23 @@ export const make = (
       const sweep = Effect.sync(() => {
         const now = Date.now()
         for (const w of workers) {
-          if (w === undefined || w.state !== "ready") continue
-          if (ttlMs > 0 && now - w.startedAt >= ttlMs) retire(w, `older than ${ttlMs} ms (ttl)`)
+          if (w === undefined || (w.state !== "ready" && w.state !== "busy")) continue
+          if (ttlMs > 0 && now - w.startedAt >= ttlMs) w.retire(`older than ${ttlMs} ms (ttl)`)
           else if (idleTtlMs > 0 && w.jobs > 0 && w.load === 0 && now - w.idleSince >= idleTtlMs) {
-            retire(w, `idle for ${idleTtlMs} ms (idleTtl)`)
+            w.retire(`idle for ${idleTtlMs} ms (idleTtl)`)
           } else if (maxMemoryMb > 0) {
             const rss = readRssMb(w.child.pid)
-            if (rss !== undefined && rss > maxMemoryMb) retire(w, `resident ${Math.round(rss)} MiB > ${maxMemoryMb} MiB`)
+            if (rss !== undefined && rss > maxMemoryMb) w.retire(`resident ${Math.round(rss)} MiB > ${maxMemoryMb} MiB`)
           }
         }
       })
-      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(every), sweep)))
+      yield* FiberSet.run(fibers, Effect.forever(Effect.andThen(Effect.sleep(every), sweep)))
     }
 
     // ── callers ──────────────────────────────────────────────────────────
     const submit = (payload: unknown) =>
       Effect.callback<unknown, PoolError>((resume) => {
-        if (failure !== undefined) return resume(Effect.fail(failure))
+        if (failure !== undefined) return resume(Effect.fail(failure.error))
         if (closing) return resume(Effect.fail(new ShuttingDown({ reason: "the pool is stopping" })))
         const id = nextId++
         let frame: Buffer
@@ -486,39 +416,26 @@ export const make = (
           worker: undefined,
           timer: undefined
         }
-        const w = pick()
-        if (w === undefined && queued >= maxQueue) return resume(Effect.fail(new Busy({ queued })))
-        hooks.onAccept?.(req.id)
-        if (w !== undefined) send(w, req)
-        else {
+        if (!dispatch.place(req)) {
+          if (queue.full) return resume(Effect.fail(new Busy({ queued: queue.size })))
           queue.push(req)
-          queued++
         }
+        hooks.onAccept?.(id)
         return Effect.sync(() => cancel(req))
       })
 
     const cancel = (req: Request) => {
       if (req.state === "queued") {
-        req.state = "done"
-        req.frame = undefined // the queue keeps the entry until it reaches the head, not the payload
-        queued--
+        queue.cancel(req)
         hooks.onCancel?.(req.id)
         return
       }
       const w = req.worker
       if (req.state !== "running" || w === undefined) return
       req.state = "done"
-      hooks.onCancel?.(req.id)
       if (req.timer !== undefined) clearTimeout(req.timer)
-      w.running.delete(req.id)
-      if (w.state === "dead") return
-      w.link.send({ t: "cancel", id: req.id })
-      w.cancelled.set(req.id, setTimeout(() => {
-        w.stuck = true
-        retire(w, `it did not let go of cancelled request ${req.id}`)
-        settleRetiring(w)
-      }, cancelGraceMs))
-      settleRetiring(w) // a retiring worker may have been waiting for just this request
+      hooks.onCancel?.(req.id)
+      w.cancel(req)
     }
 
     const shutdown = (drainMs: number) =>
@@ -526,37 +443,66 @@ export const make = (
         if (closing) return
         closing = true
         const deadline = Date.now() + drainMs
-        const busy = () => queued > 0 || workers.some((w) => w !== undefined && w.running.size > 0)
+        const busy = () => queue.size > 0 || workers.some((w) => w !== undefined && w.running.size > 0)
         while (busy() && Date.now() < deadline) yield* Effect.sleep(10)
         const late = new ShuttingDown({ reason: `not answered within the drain window (${drainMs} ms)` })
-        for (const req of queue.drain()) finish(req, late)
-        queued = 0
+        drainQueue(late)
         for (const w of workers) if (w !== undefined) for (const req of [...w.running.values()]) finish(req, late)
         yield* stopAll
       })
 
-    const live = () => workers.filter((w): w is Worker => w !== undefined && w.state !== "dead")
+    const live = (w: Worker | undefined): w is Worker => w !== undefined && w.end === undefined
+    const serving = (w: Worker) => w.state === "ready" || w.state === "busy"
 
     return {
       submit,
-      ready: () => failure === undefined && workers.some((w) => w?.state === "ready"),
+      ready: () => failure === undefined && workers.some((w) => live(w) && serving(w)),
       stats: () => {
-        const ws = live()
+        let ready = 0
+        let busy = 0
+        let withRoom = 0
+        let inFlight = 0
+        for (const w of workers) {
+          if (!live(w)) continue
+          if (serving(w)) ready++
+          if (w.load > 0) busy++
+          if (w.hasRoom()) withRoom++
+          inFlight += w.running.size
+        }
         return {
           workers: size,
-          ready: ws.filter((w) => w.state === "ready").length,
-          busy: ws.filter((w) => w.load > 0).length,
-          withRoom: ws.filter((w) => w.state === "ready" && w.load < maxInFlight).length,
-          inFlight: ws.reduce((n, w) => n + w.running.size, 0),
-          queued,
+          ready,
+          busy,
+          withRoom,
+          inFlight,
+          queued: queue.size,
           restarts: stats.restarts,
           recycles: stats.recycles,
           answered: stats.answered,
           failed: failure !== undefined
         }
       },
-      pids: () => live().map((w) => w.child.pid),
-      failed: Deferred.await(failedSignal),
+      status: () => ({
+        queued: queue.size,
+        failed: failure === undefined ? undefined : { reason: failure.error.reason, since: failure.since, nextTryAt: failure.nextTryAt },
+        slots: slots.map((slot): SlotStatus => {
+          const w = workers[slot.number - 1]
+          return {
+            slot: slot.number,
+            worker: w?.serial,
+            pid: w?.child.pid,
+            state: w !== undefined ? w.state : slot.nextTryAt !== undefined ? "restarting" : "booting",
+            nextTryAt: w === undefined ? slot.nextTryAt : undefined,
+            inFlight: w?.running.size ?? 0,
+            jobs: w?.jobs ?? 0,
+            startedAt: w?.startedAt,
+            readyAt: w?.readyAt,
+            lastExit: slot.lastExit
+          }
+        })
+      }),
+      pids: () => workers.filter(live).map((w) => w.child.pid),
+      failed: Effect.suspend(() => failure !== undefined ? Effect.succeed(failure.error) : Deferred.await(failedSignal)),
       shutdown
     } satisfies Pool
   })

@@ -17,28 +17,28 @@ export const WorkerErr = Schema.Struct({ code: Schema.String, message: Schema.St
 export const ResOk = Schema.Struct({ t: Schema.Literal("res"), id: Schema.Int, ok: Schema.Unknown })
 export const ResErr = Schema.Struct({ t: Schema.Literal("res"), id: Schema.Int, err: WorkerErr })
 
-export type Res =
-  | { readonly t: "res"; readonly id: number; readonly ok: unknown }
-  | { readonly t: "res"; readonly id: number; readonly err: { readonly code: string; readonly message: string } }
+export type Res = typeof ResOk.Type | typeof ResErr.Type
 
 const isReady = Schema.is(Ready)
-const isResErr = Schema.is(ResErr)
+const isWorkerErr = Schema.is(WorkerErr)
 const isId = Schema.is(Schema.Int)
+
+const isRecord = (m: unknown): m is Readonly<Record<string, unknown>> => typeof m === "object" && m !== null
+
+/** Exactly one of `ok` (any value, present) and `err` ({code, message} strings), and an integer id. */
+const isRes = (m: Readonly<Record<string, unknown>>): m is Res =>
+  m["t"] === "res" && isId(m["id"]) && ("ok" in m ? !("err" in m) : isWorkerErr(m["err"]))
 
 /** A `ready`, or why the first frame is not one. */
 export const checkReady = (m: unknown): { readonly pro: number } | string =>
   isReady(m) ? m : `expected {"t":"ready","pro":1} first, got ${JSON.stringify(m).slice(0, 200)}`
 
-/**
- * A `res`, or why the message is not one: exactly one of `ok` (any value,
- * present) and `err` ({code, message} strings).
- */
-export const checkRes = (m: { readonly t: string; readonly [k: string]: unknown }): Res | string => {
-  if (m.t !== "res") return `unexpected message ${JSON.stringify(m.t)} (expected res)`
-  if (!isId(m.id)) return "res needs an integer id"
-  const hasOk = "ok" in m
-  const hasErr = "err" in m
-  if (hasOk === hasErr) return "res needs exactly one of ok and err"
-  if (hasErr && !isResErr(m)) return "res err must be {code: string, message: string}"
-  return m as unknown as Res
+/** A `res`, or why the message is not one. */
+export const checkRes = (m: unknown): Res | string => {
+  if (!isRecord(m)) return `unexpected message ${JSON.stringify(m)} (expected res)`
+  if (isRes(m)) return m
+  if (m["t"] !== "res") return `unexpected message ${JSON.stringify(m["t"])} (expected res)`
+  if (!isId(m["id"])) return "res needs an integer id"
+  if ("ok" in m === "err" in m) return "res needs exactly one of ok and err"
+  return "res err must be {code: string, message: string}"
 }

@@ -62,4 +62,34 @@ describe("restart policy", () => {
         assert.isTrue(d >= n * 0.8 && d <= n * 1.2, `${d} for ${n}`)
       }
     }))
+
+  it.effect("intensity and backoff apart: one window for many slots, one backoff each", () =>
+    Effect.gen(function*() {
+      const window = yield* RestartPolicy.intensity({ maxRestarts: 2, windowMs: 1000 })
+      const a = yield* RestartPolicy.backoff({ windowMs: 1000, firstDelay: 50, jitter: false })
+      const b = yield* RestartPolicy.backoff({ windowMs: 1000, firstDelay: 50, jitter: false })
+      // slot a crashes three times: its own steps grow, slot b's do not
+      assert.deepStrictEqual(
+        [ms(yield* a.next({ upMs: 0 })), ms(yield* a.next({ upMs: 0 })), ms(yield* a.next({ upMs: 0 }))],
+        [50, 100, 200]
+      )
+      assert.strictEqual(ms(yield* b.next({ upMs: 0 })), 50)
+      // the window is the pool's: failures of both slots add up
+      assert.isFalse((yield* window.record(true)).exceeded)
+      assert.isFalse((yield* window.record(false)).exceeded)
+      assert.isFalse((yield* window.record(true)).exceeded)
+      assert.isTrue((yield* window.record(true)).exceeded)
+      assert.strictEqual(yield* window.recent, 3)
+      yield* TestClock.adjust("1001 millis")
+      assert.strictEqual(yield* window.recent, 0)
+    }))
+
+  it.effect("a backoff starts again from its first step once up for its window", () =>
+    Effect.gen(function*() {
+      const slot = yield* RestartPolicy.backoff({ windowMs: 2000, firstDelay: 100, maxDelay: 5000, jitter: false })
+      for (let i = 0; i < 8; i++) yield* slot.next({ upMs: 50 })
+      assert.strictEqual(ms(yield* slot.next({ upMs: 1999 })), 5000)
+      assert.strictEqual(ms(yield* slot.next({ upMs: 20_000 })), 100)
+      assert.strictEqual(ms(yield* slot.next({ upMs: 0 })), 200)
+    }))
 })

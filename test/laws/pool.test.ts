@@ -7,15 +7,19 @@
  * 1. every accepted request gets exactly one answer (or, its caller gone, is cancelled);
  * 2. never more than N workers alive, nor more than maxInFlight requests on one worker;
  * 3. no request waits while a worker has room;
- * 4. restarts and recycling never leave a process behind.
+ * 4. restarts and recycling never leave a process behind;
+ * 5. poison requests (a worker dying while serving) never fail the pool, however many;
+ * 6. a request whose frame could not be written (its worker already gone) is served by the next worker.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Logger } from "effect"
 import fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { make } from "../../src/pool/pool.ts"
-import { faulty } from "../support/pools.ts"
+import { make, type Pool } from "../../src/pool/pool.ts"
+import { killUnnoticed } from "../pool/unnoticed.ts"
+import { faulty, readyWorkers } from "../support/pools.ts"
+import { until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
 
 const payload = fc.oneof(
@@ -134,6 +138,87 @@ describe("pool laws", () => {
           }).pipe(Effect.provide(Logger.layer([]))))
       ),
       { numRuns: 14, endOnFailure: true }
+    )
+  }, 240_000)
+
+  it("5. poison requests never fail the pool", async () => {
+    const poisonCall = fc.record({
+      payload: fc.oneof(
+        { weight: 3, arbitrary: fc.constant({ op: "crash-before" }) },
+        { weight: 4, arbitrary: fc.integer().map((value) => ({ op: "echo", value })) },
+        { weight: 3, arbitrary: fc.integer({ min: 0, max: 40 }).map((ms) => ({ op: "sleep", ms })) }
+      ),
+      delay: fc.integer({ min: 0, max: 20 })
+    })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(poisonCall, { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 2 }),
+        (calls, workers) =>
+          Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+            // not one counted failure is tolerated: a poison death must not be one
+            const pool = yield* make({ ...faulty(), workers, maxRestarts: 0 })
+            const failedEver = yield* Effect.forkChild(pool.failed)
+            const fibers = []
+            for (const c of calls) {
+              yield* Effect.sleep(c.delay)
+              fibers.push(yield* Effect.forkChild(Effect.exit(pool.submit(c.payload))))
+            }
+            const exits = yield* Effect.forEach(fibers, (f) => Fiber.join(f)).pipe(Effect.timeout(30_000))
+            exits.forEach((exit, i) => {
+              const poison = (calls[i]!.payload as { op: string }).op === "crash-before"
+              if (poison) expect(exit._tag === "Failure" && (exit.cause.reasons[0] as any)?.error?._tag).toBe("WorkerDied")
+              else expect(exit._tag).toBe("Success")
+            })
+            expect(failedEver.pollUnsafe()).toBeUndefined()
+            expect(pool.stats().failed).toBe(false)
+            expect(yield* pool.submit({ op: "echo", value: "after" })).toMatchObject({ value: "after" })
+          })).pipe(Effect.provide(Logger.layer([]))))
+      ),
+      { numRuns: 6, endOnFailure: true }
+    )
+  }, 240_000)
+
+  it("6. a request whose frame could not be written is served by the next worker", async () => {
+    const windowMs = 100
+    /** Every slot ready, and up for the restart window (so that its backoff starts again from its first step). */
+    const settled = (pool: Pool) =>
+      Effect.gen(function*() {
+        yield* readyWorkers(pool, pool.stats().workers)
+        yield* until(() => pool.status().slots.every((s) => s.readyAt !== undefined && Date.now() - s.readyAt > windowMs))
+      })
+    const round = fc.record({
+      /** which idle workers to kill behind the pool's back (by their place in `pids()`) */
+      kill: fc.uniqueArray(fc.integer({ min: 0, max: 2 }), { maxLength: 3 }),
+      /** then this many requests at once */
+      requests: fc.integer({ min: 1, max: 4 }),
+      /** after this long (0: before the pool can have seen anything) */
+      after: fc.constantFrom(0, 0, 1, 3)
+    })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(round, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        (rounds, workers, maxInFlight) =>
+          Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+            const pool = yield* make({ ...faulty(), workers, maxInFlight, maxRestarts: 1000, restartWindow: windowMs })
+            for (const r of rounds) {
+              yield* settled(pool)
+              const pids = pool.pids()
+              const killed = r.kill.filter((i) => i < pids.length).map((i) => pids[i]!)
+              for (const pid of killed) yield* killUnnoticed(pid)
+              if (r.after > 0) yield* Effect.sleep(r.after)
+              const answers = yield* Effect.all(
+                Array.from({ length: r.requests }, (_, i) => pool.submit({ op: "echo", value: i })),
+                { concurrency: "unbounded" }
+              ).pipe(Effect.timeout(30_000))
+              for (const a of answers as Array<{ pid: number }>) expect(killed).not.toContain(a.pid)
+            }
+            expect(pool.stats().failed).toBe(false)
+          })).pipe(Effect.provide(Logger.layer([]))))
+      ),
+      { numRuns: 8, endOnFailure: true }
     )
   }, 240_000)
 })

@@ -1,0 +1,25 @@
+/**
+ * One accepted request, from acceptance to its one answer (SPEC §5).
+ */
+import type { PoolError } from "./errors.ts"
+import type { Worker } from "./worker.ts"
+
+export type Answer = { readonly ok: unknown } | PoolError
+
+export interface Request {
+  readonly id: number
+  /**
+   * The `req` frame, encoded when the request was accepted; dropped once it
+   * has been written to a worker (or the request is over). A frame that could
+   * not be written is kept: the request goes back to the queue.
+   */
+  frame: Buffer | undefined
+  readonly acceptedAt: number
+  /** Resumes the caller: called once, by the pool's `finish`. */
+  readonly answer: (a: Answer) => void
+  state: "queued" | "running" | "done"
+  /** The worker it was written to, while running. */
+  worker: Worker | undefined
+  /** Its `execTimeout`, while running. */
+  timer: ReturnType<typeof setTimeout> | undefined
+}

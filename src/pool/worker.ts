@@ -1,0 +1,437 @@
+/**
+ * One pool worker (SPEC §5), from spawn to its end: a state machine whose
+ * states are what a status page shows, and whose ends are the pool's error
+ * taxonomy (which requests fail with what, and which ends count towards
+ * `maxRestarts`).
+ *
+ *     booting ──ready──▶ ready ◀──▶ busy
+ *        │                 │          │
+ *        └─────────────────┴──────────┴──▶ retiring ──▶ end (the slot is `restarting`, or boots the next)
+ *
+ * - `booting`: spawned; its `ready` frame is due within `bootTimeout`.
+ * - `ready`: idle. `busy`: it holds requests (up to `maxInFlight`, counting
+ *   cancelled ones it may still answer).
+ * - `retiring`: it takes nothing new. It was let go (recycled: it finishes
+ *   what it holds, then leaves on stdin EOF); or it is going on its own (its
+ *   exit, the end of its stdout or a failed write was seen: what it holds may
+ *   still be answered until its exit is read, briefly); or its end is decided
+ *   and its process is being stopped.
+ * - `restarting` is the slot's, between two workers (see `SlotState`).
+ *
+ * | end     | when                                                              | what it held gets              | counts |
+ * | ------- | ----------------------------------------------------------------- | ------------------------------ | ------ |
+ * | Retired | recycled (maxJobs, ttl, idleTtl, maxMemoryMb, a cancel it clung to), the pool failed | nothing: it finished it | no |
+ * | Killed  | a request ran past `execTimeout`                                  | `Timeout`; the rest `WorkerDied` | no   |
+ * | Died    | it exited (or was lost) while holding requests                   | `WorkerDied`                   | no (the slot backs off) |
+ * | Failed  | a failed boot, a protocol break, a death with nothing in flight   | `Protocol` (a break)           | yes    |
+ * | Closed  | the pool closed under it                                          | `ShuttingDown`                 | no     |
+ *
+ * Every callback here is plain synchronous code (the hot path has no
+ * fibers): the link's, the child's exit, the timers.
+ */
+import { Deferred, Effect } from "effect"
+import { workerEnv } from "../internal/worker.ts"
+import { type Child, spawn } from "../supervisor/child.ts"
+import type { Result } from "../supervisor/result.ts"
+import type { Codec, CodecName } from "../wire/codec.ts"
+import type { ProtocolError } from "../wire/errors.ts"
+import { attach, type Link } from "../wire/link.ts"
+import { Application, type PoolError, Protocol, ShuttingDown, Timeout, WorkerDied } from "./errors.ts"
+import { checkReady, checkRes, PROTOCOL_VERSION } from "./protocol.ts"
+import type { Answer, Request } from "./request.ts"
+
+export type WorkerState = "booting" | "ready" | "busy" | "retiring"
+/** What a status page shows for a slot: its worker's state, or `restarting` between two workers. */
+export type SlotState = WorkerState | "restarting"
+
+export type End =
+  | { readonly _tag: "Retired"; readonly reason: string }
+  | { readonly _tag: "Killed"; readonly reason: string }
+  | { readonly _tag: "Died"; readonly reason: string }
+  | { readonly _tag: "Failed"; readonly reason: string }
+  | { readonly _tag: "Closed"; readonly reason: string }
+
+/** Counts towards `maxRestarts` in `restartWindow`. */
+export const counts = (end: End): boolean => end._tag === "Failed"
+/** The slot waits its backoff before the next worker (it failed or died, rather than being let go or killed). */
+export const backsOff = (end: End): boolean => end._tag === "Failed" || end._tag === "Died"
+
+/** What the pool gives its workers. */
+export interface WorkerHost {
+  readonly maxInFlight: number
+  readonly maxJobs: number
+  readonly bootMs: number
+  readonly execMs: number
+  readonly cancelGraceMs: number
+  /** An accepted request's one answer. */
+  readonly finish: (req: Request, answer: Answer) => void
+  /** It is ready (its first `ready` frame). */
+  readonly ready: (w: Worker) => void
+  /** It has room for another request. */
+  readonly room: () => void
+  /** It was let go (recycled). */
+  readonly recycled: (w: Worker, why: string) => void
+  /** A request taken whose frame turned out not to have reached it: back to the front of the queue. */
+  readonly unsent: (req: Request) => void
+}
+
+/** How long a worker that is going may take to exit, or to let its last answers be read once it has. */
+const EXIT_WAIT_MS = 200
+
+type Timer = ReturnType<typeof setTimeout>
+
+const execTimedOut = (w: Worker, req: Request) => w.timedOut(req)
+const clung = (w: Worker, id: number) => w.clung(id)
+const checkFlushed = (w: Worker) => w.flushed()
+
+export class Worker {
+  /** 1-based: its `LIEGE_WORKER_ID`, the `worker` of its errors and log lines. */
+  readonly slot: number
+  /** Which worker of the pool it is (1 for the first one spawned). */
+  readonly serial: number
+  readonly child: Child
+  link!: Link
+  state: WorkerState = "booting"
+  readonly startedAt = Date.now()
+  readyAt: number | undefined = undefined
+  idleSince = this.startedAt
+  jobs = 0
+  readonly running = new Map<number, Request>()
+  /** Cancelled requests it may still answer, with their grace timers. */
+  readonly cancelled = new Map<number, Timer>()
+  /** Requests taken this tick whose frames were left buffered (see `flushed`). */
+  private readonly unflushed: Array<Request> = []
+  /** Its end, once decided (it is then `retiring` until its process is gone). */
+  end: End | undefined = undefined
+  endedAt = 0
+  /** Its process is to be killed rather than asked to leave on stdin EOF. */
+  kill = false
+  readonly ended = Deferred.makeUnsafe<End>()
+
+  private readonly host: WorkerHost
+  /** Why it is retiring before its end: let go by the pool, or going on its own. */
+  private leaving: "recycled" | "gone" | undefined = undefined
+  private why = ""
+  /** It clung to a cancelled request: it is killed when it leaves, not asked. */
+  private stuck = false
+  /** How it exited ("code 1", "signal SIGKILL"), once seen. */
+  private exit: string | undefined = undefined
+  /** The boot timeout; then, once it is going, the wait for its exit. */
+  private timer: Timer | undefined
+
+  constructor(slot: number, serial: number, child: Child, host: WorkerHost) {
+    this.slot = slot
+    this.serial = serial
+    this.child = child
+    this.host = host
+    this.timer = setTimeout(() => this.failBoot(`no ready within ${host.bootMs} ms (bootTimeout)`), host.bootMs)
+  }
+
+  /** Requests it holds: running, and cancelled ones it has not let go of. */
+  get load(): number {
+    return this.running.size + this.cancelled.size
+  }
+
+  hasRoom(): boolean {
+    return (this.state === "ready" || this.state === "busy") && this.load < this.host.maxInFlight
+  }
+
+  /** The one place the state changes: booting → ready, ready ⇄ busy, anything → retiring, never back. */
+  private to(next: WorkerState): void {
+    const from = this.state
+    if (from === next || from === "retiring" || (next === "busy" && from !== "ready")) return
+    this.state = next
+    switch (next) {
+      case "ready":
+        this.idleSince = Date.now()
+        if (from === "booting") {
+          this.readyAt = this.idleSince
+          this.disarm()
+          this.host.ready(this)
+        }
+        return
+      case "retiring":
+        if (this.leaving === "recycled") this.host.recycled(this, this.why)
+        return
+      default:
+        return
+    }
+  }
+
+  // ── requests ───────────────────────────────────────────────────────────
+
+  /**
+   * Writes the request to the worker, or refuses it — false: it never reached
+   * the worker, which is gone (its exit was seen, its stdin is closed, or the
+   * write failed at once: EPIPE), and takes nothing more.
+   */
+  take(req: Request): boolean {
+    const frame = req.frame
+    const stdin = this.child.stdin
+    if (frame === undefined) return true // over already (answered or cancelled): nothing to send
+    if (stdin === undefined) return this.refuse("it has no stdin")
+    if (!this.child.running()) return this.refuse("it has exited")
+    if (!this.link.sendFrame(frame)) return this.refuse("its stdin is closed")
+    // a write that fails at once (the worker is gone) marks the stream errored before `write` returns
+    if (stdin.errored !== null) return this.refuse(`writing to it failed (${stdin.errored.message})`)
+    req.state = "running"
+    req.worker = this
+    this.running.set(req.id, req)
+    req.timer = setTimeout(execTimedOut, this.host.execMs, this, req)
+    this.to("busy")
+    if (stdin.writableLength === 0) {
+      req.frame = undefined // it is in the pipe
+    } else {
+      // buffered: corked with this tick's other frames (flushed at the end of the tick or of the
+      // chunk being read), or queued behind an unfinished write. A flush that fails at once means
+      // it never reached the worker: that is looked at once this tick's flushes are done.
+      if (this.unflushed.length === 0) process.nextTick(checkFlushed, this)
+      this.unflushed.push(req)
+    }
+    return true
+  }
+
+  /**
+   * After the tick in which frames were left buffered: if writing them failed
+   * at once (the stream is errored now, and was not when they were taken —
+   * no I/O has run since), none of them reached the worker, which is gone;
+   * they go back to the queue. Otherwise they are written, or queued behind
+   * a write still under way — and what happens to those counts as written.
+   */
+  flushed(): void {
+    const errored = this.child.stdin?.errored ?? null
+    if (errored !== null) this.gone(`writing to it failed (${errored.message})`)
+    for (let i = 0; i < this.unflushed.length; i++) {
+      const req = this.unflushed[i]!
+      if (errored === null || req.state !== "running" || req.worker !== this) {
+        req.frame = undefined
+        continue
+      }
+      this.running.delete(req.id)
+      clearTimeout(req.timer)
+      req.timer = undefined
+      this.host.unsent(req)
+    }
+    this.unflushed.length = 0
+  }
+
+  private refuse(why: string): false {
+    this.gone(why)
+    return false
+  }
+
+  /** Its caller left: a `cancel` frame; the answer, if any, is discarded. */
+  cancel(req: Request): void {
+    this.running.delete(req.id)
+    if (this.end !== undefined) return
+    this.link.send({ t: "cancel", id: req.id })
+    this.cancelled.set(req.id, setTimeout(clung, this.host.cancelGraceMs, this, req.id))
+    this.leaveIfDone() // a retiring worker may have been waiting for just this request
+  }
+
+  onMessage(m: unknown): void {
+    if (this.end !== undefined) return
+    if (this.readyAt === undefined) return this.handshake(m)
+    const res = checkRes(m)
+    if (typeof res === "string") return this.broke(res)
+    const req = this.running.get(res.id)
+    if (req === undefined) {
+      const grace = this.cancelled.get(res.id)
+      if (grace === undefined) return this.broke(`an answer to request ${res.id}, which is not outstanding`)
+      clearTimeout(grace)
+      this.cancelled.delete(res.id)
+      return this.served()
+    }
+    this.running.delete(res.id)
+    // the next request goes out before this answer's caller resumes: the worker is not kept waiting
+    this.served()
+    this.host.finish(req, "ok" in res ? { ok: res.ok } : new Application({ code: res.err.code, message: res.err.message }))
+  }
+
+  private handshake(m: unknown): void {
+    const ready = checkReady(m)
+    if (typeof ready === "string") return this.failBoot(ready)
+    if (ready.pro !== PROTOCOL_VERSION) return this.failBoot(`worker speaks protocol ${ready.pro}, this host ${PROTOCOL_VERSION}`)
+    this.to("ready")
+  }
+
+  /** One request off its hands (answered, or a cancelled one let go). */
+  private served(): void {
+    this.jobs++
+    if (this.load === 0) this.to("ready")
+    if (this.host.maxJobs > 0 && this.jobs >= this.host.maxJobs) this.retire(`${this.jobs} jobs (maxJobs)`)
+    this.leaveIfDone()
+    if (this.hasRoom()) this.host.room()
+  }
+
+  // ── leaving ────────────────────────────────────────────────────────────
+
+  /** Recycling: it takes nothing new, finishes what it holds, then leaves on stdin EOF. */
+  retire(why: string): void {
+    if (this.end !== undefined || this.leaving !== undefined) return
+    if (this.readyAt === undefined) return this.finish({ _tag: "Retired", reason: why }) // booting: nothing to finish
+    this.leaving = "recycled"
+    this.why = why
+    this.to("retiring")
+    this.leaveIfDone()
+  }
+
+  /** A let-go worker leaves once it holds no live request (a cancelled one it clings to does not count). */
+  private leaveIfDone(): void {
+    if (this.leaving === "recycled" && this.running.size === 0) {
+      this.finish({ _tag: "Retired", reason: this.why }, undefined, this.stuck)
+    }
+  }
+
+  clung(id: number): void {
+    this.stuck = true
+    this.retire(`it did not let go of cancelled request ${id}`)
+    this.leaveIfDone()
+  }
+
+  timedOut(req: Request): void {
+    if (req.state !== "running" || req.worker !== this) return
+    this.finish(
+      { _tag: "Killed", reason: `request ${req.id} exceeded execTimeout` },
+      (r) => r === req ? new Timeout({ ms: this.host.execMs }) : this.diedError("killed: another request on it timed out")
+    )
+  }
+
+  /** The link ended: a protocol error, or the end of its stdout (it can answer nothing more). */
+  linkClosed(error: ProtocolError | undefined): void {
+    if (error !== undefined) return this.readyAt === undefined ? this.failBoot(error.message) : this.broke(error.message)
+    if (this.exit !== undefined) return this.died() // its exit was waiting for these last answers
+    this.gone("it closed its stdout")
+  }
+
+  /** Writing to it failed (EPIPE: it is going away): it takes nothing more. */
+  stdinError(error: { readonly message: string }): void {
+    this.gone(`writing to it failed (${error.message})`)
+  }
+
+  exited(r: Result): void {
+    this.exit = r.signal !== null ? `signal ${r.signal}` : `code ${r.code}`
+    if (this.end !== undefined) return
+    // the exit can be seen before the last answers in its stdout: those are read first (briefly)
+    if (this.link.closed()) this.died()
+    else this.gone(`exited (${this.exit})`)
+  }
+
+  /** The pool closed under it: what it holds is answered first. */
+  close(): void {
+    this.finish({ _tag: "Closed", reason: "the pool closed" }, () => new ShuttingDown({ reason: "the pool closed" }))
+  }
+
+  /** It is going on its own: it takes nothing new; its exit (seen, or awaited briefly) decides its end. */
+  private gone(why: string): void {
+    if (this.end !== undefined || this.leaving === "gone") return
+    this.leaving = "gone"
+    this.why = why
+    this.to("retiring")
+    this.disarm()
+    this.timer = setTimeout(() => this.died(), EXIT_WAIT_MS)
+  }
+
+  /** It is gone: a death while holding requests fails them (Died); before ready, or with nothing held, it Failed. */
+  private died(): void {
+    if (this.end !== undefined) return
+    const how = this.exit !== undefined ? `exited (${this.exit})` : `${this.why}, and it did not exit within ${EXIT_WAIT_MS} ms`
+    if (this.readyAt === undefined) return this.failBoot(`${how} before ready`)
+    if (this.load > 0) return this.finish({ _tag: "Died", reason: how }, () => this.diedError(how))
+    this.finish({ _tag: "Failed", reason: `${how} with no request in flight` })
+  }
+
+  private diedError(reason: string): WorkerDied {
+    return new WorkerDied({ worker: this.slot, pid: this.child.pid, reason })
+  }
+
+  private failBoot(reason: string): void {
+    this.finish({ _tag: "Failed", reason: `boot: ${reason}` })
+  }
+
+  private broke(reason: string): void {
+    this.finish({ _tag: "Failed", reason: `protocol: ${reason}` }, () => new Protocol({ worker: this.slot, reason }))
+  }
+
+  /** Its end: what it still holds gets `error`; nothing more happens to it but the stopping of its process. */
+  private finish(end: End, error: (req: Request) => PoolError = () => this.diedError(end.reason), kill = true): void {
+    if (this.end !== undefined) return
+    this.end = end
+    this.endedAt = Date.now()
+    this.kill = kill
+    this.disarm()
+    this.to("retiring")
+    for (const req of this.running.values()) this.host.finish(req, error(req))
+    this.running.clear()
+    for (const timer of this.cancelled.values()) clearTimeout(timer)
+    this.cancelled.clear()
+    Deferred.doneUnsafe(this.ended, Effect.succeed(end))
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+}
+
+export interface WorkerSpec {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly env: Record<string, string> | undefined
+  readonly cwd: string | undefined
+  readonly codecName: CodecName
+  readonly codec: Codec
+  readonly maxFrameBytes: number | undefined
+  readonly graceMs: number
+}
+
+/** What a worker's run came to. */
+export interface Ran {
+  readonly end: End
+  readonly endedAt: number
+  readonly readyAt: number | undefined
+}
+
+/**
+ * One worker in `slot`, in its own scope: spawned, run to its end, then
+ * stopped — killed if the pool gave up on it, else asked to leave (stdin
+ * EOF, then the supervisor's escalation).
+ */
+export const run = (
+  slot: number,
+  serial: number,
+  spec: WorkerSpec,
+  host: WorkerHost,
+  started: (w: Worker) => void
+): Effect.Effect<Ran> =>
+  Effect.scoped(Effect.gen(function*() {
+    const child = yield* spawn({
+      command: spec.command,
+      args: spec.args,
+      env: workerEnv(spec.env, spec.codecName, slot),
+      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+      grace: spec.graceMs,
+      stdout: "pipe",
+      annotations: { worker: slot }
+    })
+    const w = new Worker(slot, serial, child, host)
+    // closed under it (the pool's scope ends): what it holds is answered first
+    yield* Effect.addFinalizer(() => Effect.sync(() => w.close()))
+    w.link = attach(child.stdin!, child.stdout!, {
+      codec: spec.codec,
+      maxFrameBytes: spec.maxFrameBytes,
+      log: child.log,
+      writeThrough: host.maxInFlight === 1
+    }, {
+      onMessage: (m) => w.onMessage(m),
+      onClose: (e) => w.linkClosed(e),
+      onStdinError: (e) => w.stdinError(e)
+    })
+    yield* Effect.forkScoped(Effect.map(child.result, (r) => w.exited(r)))
+    started(w)
+    const end = yield* Deferred.await(w.ended)
+    if (w.kill) yield* child.kill
+    return { end, endedAt: w.endedAt, readyAt: w.readyAt }
+  })).pipe(
+    Effect.catch((e) => Effect.sync((): Ran => ({ end: { _tag: "Failed", reason: `spawn: ${e.message}` }, endedAt: Date.now(), readyAt: undefined })))
+  )

@@ -1,0 +1,63 @@
+/**
+ * The pool's status (for a `/v1/status` page): per slot its worker, pid,
+ * state, next try, requests in flight, jobs, start and last exit; the queue
+ * depth.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Logger } from "effect"
+import { make } from "../../src/pool/pool.ts"
+import { faulty, readyWorkers } from "../support/pools.ts"
+import { until } from "../support/procs.ts"
+
+const quiet = Logger.layer([])
+const live = <A, E>(name: string, body: () => Effect.Effect<A, E, any>, timeout?: number) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(quiet)) as Effect.Effect<A, E>, timeout)
+
+describe("pool status", () => {
+  live("each slot goes booting → ready → busy → retiring → restarting, and says so", () =>
+    Effect.gen(function*() {
+      const t0 = Date.now()
+      const pool = yield* make({ ...faulty({ FAULTY_READY_DELAY: "200" }), workers: 1, maxJobs: 2, maxQueue: 5 })
+      const slot = () => pool.status().slots[0]!
+      yield* until(() => slot().state === "booting" && slot().pid !== undefined)
+      expect(slot()).toMatchObject({ slot: 1, worker: 1, inFlight: 0, jobs: 0, nextTryAt: undefined, lastExit: undefined })
+      expect(slot().startedAt).toBeGreaterThanOrEqual(t0)
+
+      yield* readyWorkers(pool, 1)
+      expect(slot()).toMatchObject({ state: "ready", pid: pool.pids()[0] })
+      expect(slot().readyAt).toBeGreaterThanOrEqual(slot().startedAt!)
+
+      const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 300 }))
+      const queued = yield* Effect.forkChild(pool.submit({ op: "echo", value: 1 }))
+      yield* until(() => pool.status().queued === 1)
+      expect(slot()).toMatchObject({ state: "busy", inFlight: 1 })
+      yield* Fiber.join(sleeping)
+      yield* Fiber.join(queued)
+      // two jobs (maxJobs): it retires, and a new worker boots in its slot
+      yield* until(() => slot().worker === 2)
+      expect(slot().lastExit).toMatchObject({ end: "Retired" })
+      expect(slot().lastExit!.reason).toContain("maxJobs")
+      yield* readyWorkers(pool, 1)
+
+      // a crash while serving: restarting, with the time of the next try
+      yield* Effect.flip(pool.submit({ op: "crash-before" }))
+      yield* until(() => slot().state === "restarting")
+      expect(slot().nextTryAt).toBeGreaterThanOrEqual(slot().lastExit!.at)
+      expect(slot()).toMatchObject({ pid: undefined, inFlight: 0, lastExit: { end: "Died" } })
+      expect(slot().lastExit!.reason).toContain("code 1")
+      yield* readyWorkers(pool, 1)
+      expect(slot()).toMatchObject({ worker: 3, state: "ready", nextTryAt: undefined })
+    }))
+
+  live("a retiring worker finishes what it holds before it leaves", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...faulty(), workers: 1, ttl: 300, execTimeout: 60_000 })
+      const slot = () => pool.status().slots[0]!
+      yield* readyWorkers(pool, 1)
+      const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 1500 }))
+      yield* until(() => slot().state === "retiring")
+      expect(slot().inFlight).toBe(1)
+      expect(yield* Fiber.join(sleeping)).toMatchObject({ slept: 1500 })
+      yield* until(() => slot().worker === 2)
+    }))
+})
