@@ -86,8 +86,8 @@ const set = (key: string, value: unknown | undefined) => {
 }
 
 const keyOf = (ev: Record<string, unknown>): string => {
-  if (typeof ev.key !== "string") throw new TypeError("the event needs a string key")
-  return ev.key
+  if (typeof ev["key"] !== "string") throw new TypeError("the event needs a string key")
+  return ev["key"]
 }
 
 const snapshotFile = (pier: string) => path.join(pier, "kv-snapshot.json")
@@ -106,12 +106,12 @@ runSerf({
   },
   poke: (raw) => {
     const ev = (raw ?? {}) as Record<string, unknown>
-    switch (ev.op) {
+    switch (ev["op"]) {
       case "put": {
         const key = keyOf(ev)
         if (!("value" in ev)) throw new TypeError("put needs a value")
         const old = entries.get(key) ?? null
-        set(key, ev.value)
+        set(key, ev["value"])
         return [{ key, old }]
       }
       case "del": {
@@ -122,7 +122,7 @@ runSerf({
       }
       case "incr": {
         const key = keyOf(ev)
-        const by = ev.by ?? 1
+        const by = ev["by"] ?? 1
         const old = entries.get(key) ?? 0
         if (typeof by !== "number" || typeof old !== "number") throw new TypeError("incr needs numbers")
         set(key, old + by)
@@ -136,7 +136,7 @@ runSerf({
       case "crash":
         throw new Error("crash on purpose")
       default:
-        throw new TypeError(`unknown op ${JSON.stringify(ev.op)}`)
+        throw new TypeError(`unknown op ${JSON.stringify(ev["op"])}`)
     }
   },
   swap: (raw) => (raw as { op?: unknown } | null)?.op === "crash" ? { op: "crashed" } : undefined,

@@ -20,14 +20,14 @@ import { Fail, runWorker } from "../src/worker/pool.ts"
 const OPS = ["echo", "add", "sleep", "fail", "exit", "pid", "env", "stderr", "slog"]
 
 const need = (p: Record<string, unknown>, name: string, kind: "string" | "number" | "integer"): any => {
-  if (!(name in p)) throw new Fail("bad_request", `"${p.op}" needs a field "${name}"`)
+  if (!(name in p)) throw new Fail("bad_request", `"${p["op"]}" needs a field "${name}"`)
   const v = p[name]
   const ok = kind === "string"
     ? typeof v === "string"
     : kind === "number"
     ? typeof v === "number" && Number.isFinite(v)
     : Number.isInteger(v)
-  if (!ok) throw new Fail("bad_request", `the field "${name}" of "${p.op}" must be a ${kind}`)
+  if (!ok) throw new Fail("bad_request", `the field "${name}" of "${p["op"]}" must be a ${kind}`)
   return v
 }
 
@@ -36,11 +36,11 @@ runWorker((payload, { signal, io }) => {
     throw new Fail("bad_request", "the payload must be an object with a string field \"op\"")
   }
   const p = payload as Record<string, unknown>
-  if (typeof p.op !== "string") throw new Fail("bad_request", "the payload must have a string field \"op\"")
-  switch (p.op) {
+  if (typeof p["op"] !== "string") throw new Fail("bad_request", "the payload must have a string field \"op\"")
+  switch (p["op"]) {
     case "echo":
       if (!("value" in p)) throw new Fail("bad_request", "\"echo\" needs a field \"value\"")
-      return p.value
+      return p["value"]
     case "add":
       return need(p, "a", "number") + need(p, "b", "number")
     case "sleep": {
@@ -62,9 +62,9 @@ runWorker((payload, { signal, io }) => {
       return process.pid
     case "env":
       return {
-        id: process.env.LIEGE_WORKER_ID ?? null,
-        codec: process.env.LIEGE_CODEC ?? null,
-        protocol: process.env.LIEGE_PROTOCOL ?? null
+        id: process.env["LIEGE_WORKER_ID"] ?? null,
+        codec: process.env["LIEGE_CODEC"] ?? null,
+        protocol: process.env["LIEGE_PROTOCOL"] ?? null
       }
     case "stderr":
       process.stderr.write(`${need(p, "text", "string")}\n`)
@@ -73,6 +73,6 @@ runWorker((payload, { signal, io }) => {
       io.slog(1, need(p, "text", "string"))
       return null
     default:
-      throw new Fail("bad_request", `unknown op ${JSON.stringify(p.op)}: expected one of ${OPS.join(", ")}`)
+      throw new Fail("bad_request", `unknown op ${JSON.stringify(p["op"])}: expected one of ${OPS.join(", ")}`)
   }
 })

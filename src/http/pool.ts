@@ -64,7 +64,7 @@ export const poolApp = (
       { name: "liege_pool_queue_depth", help: "requests waiting for a worker", type: "gauge", samples: [{ value: s.queued }] },
       { name: "liege_pool_restarts_total", help: "worker restarts (failures)", type: "counter", samples: [{ value: s.restarts }] },
       { name: "liege_pool_recycles_total", help: "workers recycled", type: "counter", samples: [{ value: s.recycles }] },
-      { name: "liege_pool_failed", help: "1 once the pool has failed", type: "gauge", samples: [{ value: s.failed ? 1 : 0 }] },
+      { name: "liege_pool_failed", help: "1 while the pool is failed", type: "gauge", samples: [{ value: s.failed ? 1 : 0 }] },
       {
         name: "liege_pool_answers_total",
         help: "answers by outcome",

@@ -16,7 +16,7 @@ export const formatLine = (format: LogFormat) =>
     if (format === "json") {
       const record: Record<string, unknown> = { time: r.timestamp, level: r.level, message }
       for (const [k, v] of Object.entries(r.annotations)) if (!(k in record)) record[k] = v
-      if (r.cause !== undefined) record.cause = r.cause
+      if (r.cause !== undefined) record["cause"] = r.cause
       return JSON.stringify(record)
     }
     let line = `${r.timestamp} ${r.level.padEnd(5)} ${oneLine(message)}`

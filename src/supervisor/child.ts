@@ -304,7 +304,7 @@ export const spawn = (input: Schema.Codec.Encoded<typeof SupervisorOptions> | Su
     const log = yield* makeLogPump(annotations)
     const coordinator = yield* Effect.acquireRelease(
       Effect.map(startProcess(options, settings), (cp) => {
-        annotations.pid = cp.pid
+        annotations["pid"] = cp.pid
         return new Coordinator(cp, settings)
       }),
       (c) => c.stop

@@ -33,7 +33,7 @@ const fatal = (message: string): never => {
 }
 
 export const envCodec = (): CodecName => {
-  const name = process.env.LIEGE_CODEC ?? "json"
+  const name = process.env["LIEGE_CODEC"] ?? "json"
   if (name !== "json" && name !== "msgpack") return fatal(`unknown LIEGE_CODEC ${JSON.stringify(name)}`)
   return name
 }

@@ -74,7 +74,7 @@ interface Writ {
 }
 
 export const runSerf = (serf: SerfDefinition): WorkerIo => {
-  const pier = process.env.LIEGE_PIER
+  const pier = process.env["LIEGE_PIER"]
   const snapshot = serf.load?.(pier)
   let eve = snapshot?.eve ?? 0
 
@@ -133,15 +133,15 @@ export const runSerf = (serf: SerfDefinition): WorkerIo => {
       const writ = (typeof m === "object" && m !== null ? m : { t: String(m) }) as Writ
       switch (writ.t) {
         case "work":
-          return work(io, writ.wen as number, writ.ev)
+          return work(io, writ["wen"] as number, writ["ev"])
         case "play":
-          return play(io, writ.eve as number, writ.events as ReadonlyArray<{ wen: number; ev: unknown }>)
+          return play(io, writ["eve"] as number, writ["events"] as ReadonlyArray<{ wen: number; ev: unknown }>)
         case "peek":
           return io.send({
             t: "peek",
-            dat: serf.peek(writ.path as ReadonlyArray<string>, {
-              now: writ.now as number,
-              gang: writ.gang as ReadonlyArray<string> | null
+            dat: serf.peek(writ["path"] as ReadonlyArray<string>, {
+              now: writ["now"] as number,
+              gang: writ["gang"] as ReadonlyArray<string> | null
             }) ?? null
           })
         case "save":
@@ -151,7 +151,7 @@ export const runSerf = (serf: SerfDefinition): WorkerIo => {
           serf.pack?.()
           return io.send({ t: "live" })
         case "exit":
-          return io.exit(typeof writ.code === "number" ? writ.code : 0)
+          return io.exit(typeof writ["code"] === "number" ? writ["code"] : 0)
         default:
           io.slog(3, `unknown writ ${JSON.stringify(writ.t)}`)
       }

@@ -47,7 +47,7 @@ let app = ""
 const nodes: Array<{ readonly label: string; readonly bin: string }> = [{ label: "Node 24", bin: process.execPath }]
 
 /** The environment of a command run in the project with `node` = `bin` first on PATH. */
-const envFor = (bin: string) => ({ ...process.env, PATH: `${path.dirname(bin)}:${process.env.PATH}`, npm_config_update_notifier: "false" })
+const envFor = (bin: string) => ({ ...process.env, PATH: `${path.dirname(bin)}:${process.env["PATH"]}`, npm_config_update_notifier: "false" })
 
 const npm = (args: ReadonlyArray<string>, cwd: string) =>
   run("npm", [...args, "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd, env: envFor(process.execPath), maxBuffer: 1 << 24 })

@@ -140,7 +140,7 @@ describe("supervisor", () => {
         return { child: c }
       }))
       expect((yield* child.result).toReport()).toMatchObject({ termination: "Clean", code: 0 })
-      const last = logs.lines.filter((l) => l.annotations.pid === child.pid)
+      const last = logs.lines.filter((l) => l.annotations["pid"] === child.pid)
       expect(last.length).toBeGreaterThan(0)
     }).pipe(Effect.provide(logs.layer))
   })

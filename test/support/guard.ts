@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import { afterAll, beforeAll } from "vitest"
 
 const tag = `${process.pid}-${Math.random().toString(36).slice(2)}`
-process.env.LIEGE_LEAK_TAG = tag
+process.env["LIEGE_LEAK_TAG"] = tag
 const needle = Buffer.from(`LIEGE_LEAK_TAG=${tag}\0`)
 
 const taggedAlive = (): Array<string> => {
