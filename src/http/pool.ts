@@ -53,6 +53,7 @@ export const poolApp = (
   options: { readonly latency: Histogram; readonly outcomes: Map<string, number> }
 ): App => ({
   healthy: () => pool.ready(),
+  status: Effect.zipWith(pool.status, runner.sessions, (doc, sessions) => ({ ...doc, sessions })),
   metrics: () => {
     const s = pool.stats()
     const r = runner.stats()

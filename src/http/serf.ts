@@ -47,6 +47,7 @@ export const serfApp = (pier: Pier, options: { readonly batches: Histogram }): A
 
   return {
     healthy: () => pier.ready(),
+    status: pier.status,
     metrics: () => {
       const s = pier.stats()
       return [
@@ -58,6 +59,7 @@ export const serfApp = (pier: Pier, options: { readonly batches: Histogram }): A
         { name: "liege_serf_eve", help: "last logged event", type: "gauge", samples: [{ value: s.eve }] },
         { name: "liege_serf_ripe", help: "1 when a ripe serf is serving", type: "gauge", samples: [{ value: s.ready ? 1 : 0 }] },
         { name: "liege_serf_restarts_total", help: "serf restarts", type: "counter", samples: [{ value: s.restarts }] },
+        { name: "liege_serf_poisoned_total", help: "poison events refused (never logged)", type: "counter", samples: [{ value: pier.inspect().poisoned }] },
         { name: "liege_serf_replay_events", help: "events replayed at the last start", type: "gauge", samples: [{ value: s.replay.done }] },
         { name: "liege_serf_replay_target_events", help: "events to replay at the last start", type: "gauge", samples: [{ value: s.replay.total }] }
       ]

@@ -27,6 +27,8 @@ import { type BodyLimits, readJson } from "./body.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import { format, type Family } from "./prometheus.ts"
 import { processFamilies } from "./process.ts"
+import { makeStatusStream } from "./stream.ts"
+import type { Status } from "../status/document.ts"
 
 export { errorResponse, ok, type Response } from "./response.ts"
 
@@ -47,6 +49,8 @@ export interface Route {
 export interface App {
   readonly healthy: () => boolean
   readonly metrics: () => ReadonlyArray<Family>
+  /** The status document (SPEC §10): `GET /v1/status` and its stream. */
+  readonly status: Effect.Effect<Status>
   readonly route: (request: Request) => Route | undefined
 }
 
@@ -155,6 +159,15 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
         req.resume()
         return answer(res, "unready", notReady)
       }
+      if (path === "/v1/status" && req.method === "GET") {
+        const current = app
+        run(Effect.map(current.status, (doc) => answer(res, "status", ok(doc))))
+        return
+      }
+      if (path === "/v1/status/stream" && req.method === "GET") {
+        count("status_stream", 200)
+        return stream.listen(res)
+      }
       const request: Request = {
         method: req.method ?? "GET",
         path,
@@ -173,6 +186,9 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       })
     }
 
+    const stream = makeStatusStream((publish) => {
+      if (app !== undefined) run(Effect.map(app.status, publish))
+    })
     const node = http.createServer(onRequest)
     const address = `${options.listen.host.includes(":") ? `[${options.listen.host}]` : options.listen.host}:${options.listen.port}`
     yield* Effect.acquireRelease(
@@ -187,6 +203,7 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       }),
       () =>
         Effect.callback<void>((resume) => {
+          stream.close()
           // answers already being written get a moment; idle keep-alive sockets go at once
           const force = setTimeout(() => node.closeAllConnections(), 1000)
           node.close(() => {
@@ -204,6 +221,7 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
         app = given
       }),
       stopAccepting: Effect.sync(() => {
+        stream.close()
         node.close()
         node.closeIdleConnections()
       })

@@ -187,6 +187,19 @@ export class PierDb {
     else this.putMeta.run(key, value)
   }
 
+  /** The log's size on disk in bytes: the database and its write-ahead log. */
+  sizeOnDisk(): number | null {
+    let total = 0
+    for (const file of [this.file, `${this.file}-wal`]) {
+      try {
+        total += fs.statSync(file).size
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") return null
+      }
+    }
+    return total
+  }
+
   close(): void {
     if (this.db.isOpen) this.db.close()
   }

@@ -10,7 +10,7 @@ export {
   PierOptions,
   type PierState,
   type PierStats,
-  type PierStatus,
+  type PierSnapshot,
   type PokeAnswer,
   type PokeError,
   type ReplayStatus,

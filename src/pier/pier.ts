@@ -32,6 +32,8 @@ import { Event, type Goof, type Ripe } from "../serf/protocol.ts"
 import { isError, type WorkAnswer } from "../serf/window.ts"
 import { isAlive, liveMembers, processIdentity, signalGroup } from "../supervisor/group.ts"
 import { InvalidOptions } from "../errors.ts"
+import type * as Status from "../status/document.ts"
+import { RateWindow } from "../status/rates.ts"
 import { SpawnFailed } from "../supervisor/errors.ts"
 import { type LoggedEvent, PierDb, PierDbError } from "./db.ts"
 import { PierBootFailed, PierGaveUp, PierIo, PierLocked, PierMismatch, SerfPoisoned, ShuttingDown } from "./errors.ts"
@@ -114,8 +116,8 @@ export interface RestartRecord {
   readonly poison: boolean
 }
 
-/** A snapshot of the pier's live state, cheap to take (for a status page). */
-export interface PierStatus {
+/** The pier's live state now, cheap to take and synchronous. */
+export interface PierSnapshot {
   readonly state: PierState
   /** The last logged event and its mug (null when not recorded). */
   readonly eve: number
@@ -156,7 +158,10 @@ export interface Pier {
   /** A ripe serf is serving. */
   readonly ready: () => boolean
   readonly stats: () => PierStats
-  readonly status: () => PierStatus
+  /** The pier's live state now (cheap, synchronous). */
+  readonly inspect: () => PierSnapshot
+  /** The status document (SPEC §10): state, replay, eve, window, rates, commits, restarts, errors. */
+  readonly status: Effect.Effect<Status.SerfStatus>
   /** Completes when the pier gave up for good. */
   readonly fatal: Effect.Effect<PierFatal>
   /**
@@ -190,6 +195,7 @@ const serfEnded = (e: SerfError): boolean =>
   e._tag === "SerfBootTimeout"
 
 const RECENT_RESTARTS = 8
+const RECENT_ERRORS = 20
 
 /** Kills what a killed liege left running on this pier (identified by pid and start time). */
 const reapLeftover = (db: PierDb) =>
@@ -252,6 +258,16 @@ export const open = (
     let lastMug: number | null = db.lastEve === 0 ? null : db.mugOf(db.lastEve)
     let lastSnapshot = 0
     const recentRestarts: Array<RestartRecord> = []
+    // for the status document: a counter or two on the hot path
+    const startedAt = Date.now()
+    const eventRates = new RateWindow(startedAt)
+    const commitRates = new RateWindow(startedAt)
+    let maxBatch = 0
+    const recentErrors: Array<Status.RecentError> = []
+    const noteError = (tag: string, message: string) => {
+      recentErrors.push({ at: Date.now(), tag, message })
+      if (recentErrors.length > RECENT_ERRORS) recentErrors.shift()
+    }
     const stats = {
       events: 0,
       commits: 0,
@@ -282,6 +298,7 @@ export const open = (
         db.append(rows)
       } catch (e) {
         const error = new PierIo({ dir, reason: (e as Error).message })
+        noteError(error._tag, error.message)
         for (const { p } of done) p.done(error)
         // the serf is ahead of the log now: it must start over from the log
         current?.abandon(`the log could not be written: ${error.reason}`)
@@ -292,7 +309,13 @@ export const open = (
       stats.lastBatch = rows.length
       lastMug = rows[rows.length - 1]!.mug
       hooks.onCommit?.(rows.length)
-      for (const { p, answer } of done) p.done(toAnswer(answer))
+      const now = Date.now()
+      commitRates.observe(undefined, now)
+      if (rows.length > maxBatch) maxBatch = rows.length
+      for (const { p, answer } of done) {
+        eventRates.observe(now - p.wen, now)
+        p.done(toAnswer(answer))
+      }
     }
 
     /** Submits `p` to `serf` (generation `gen`). */
@@ -529,6 +552,7 @@ export const open = (
         fatal = error
         current = undefined
         state = { _tag: "Failed", reason: error.message }
+        noteError(error._tag, error.message)
         yield* Effect.logError(error.message)
         for (const p of pending.values()) p.done(error)
         pending.clear()
@@ -554,7 +578,9 @@ export const open = (
         const blame = isolation.ended(n, pending)
         if (blame._tag === "Poison") {
           pending.delete(blame.event.id)
-          blame.event.done(new SerfPoisoned({ last: why instanceof SerfDied ? why.how : message }))
+          const poisoned = new SerfPoisoned({ last: why instanceof SerfDied ? why.how : message })
+          noteError("Poison", poisoned.message)
+          blame.event.done(poisoned)
           yield* Effect.logWarning(
             `refused a poison event (SerfPoisoned): serf generation ${n} died on it alone (${message}); it was not logged`
           )
@@ -639,7 +665,43 @@ export const open = (
         ready: serving() !== undefined,
         serf: current?.pid
       }),
-      status: () => ({
+      status: Effect.sync((): Status.SerfStatus => {
+        const now = Date.now()
+        const events = eventRates.snapshot(now)
+        const commits10s = commitRates.snapshot(now).last10s.count
+        return {
+          kind: "serf",
+          now,
+          startedAt,
+          healthy: serving() !== undefined,
+          state: state._tag === "Booting" ? "booting"
+            : state._tag === "Replaying" ? "replaying"
+            : state._tag === "Running" ? "running"
+            : state._tag === "Restarting" ? "restarting"
+            : "stopped",
+          pid: current?.pid ?? null,
+          replay: state._tag === "Replaying" ? { done: state.done, total: state.total } : null,
+          nextTryAt: state._tag === "Restarting" ? state.at : null,
+          eve: db.lastEve,
+          mug: lastMug,
+          window: { inFlight: current?.inFlight() ?? 0, max: maxInFlight },
+          pending: pending.size,
+          events,
+          commits: {
+            total: stats.commits,
+            meanBatch: commits10s === 0 ? null : Number((events.last10s.count / commits10s).toFixed(2)),
+            maxBatch
+          },
+          restarts: {
+            total: stats.restarts,
+            recent: recentRestarts.map((r) => ({ at: r.at, reason: r.reason, code: null, signal: null })).reverse()
+          },
+          lastSnapshotEve: lastSnapshot === 0 ? null : lastSnapshot,
+          logBytes: db.sizeOnDisk(),
+          errors: recentErrors.slice().reverse()
+        }
+      }),
+      inspect: () => ({
         state: state._tag === "Running" ? { _tag: "Running", isolating: isolation.active } : state,
         eve: db.lastEve,
         mug: lastMug,

@@ -35,6 +35,8 @@ import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import * as RestartPolicy from "../internal/restart-policy.ts"
 import { WorkerFields } from "../internal/worker.ts"
 import { InvalidOptions } from "../errors.ts"
+import type * as Status from "../status/document.ts"
+import { RateWindow } from "../status/rates.ts"
 import { type CodecName, codec as codecOf } from "../wire/codec.ts"
 import { Dispatch } from "./dispatch.ts"
 import { Busy, PoolFailed, type PoolError, Protocol, ShuttingDown } from "./errors.ts"
@@ -93,7 +95,7 @@ export interface PoolStats {
 }
 
 /** One slot, as a status page shows it. */
-export interface SlotStatus {
+export interface SlotSnapshot {
   /** 1-based: the worker's `LIEGE_WORKER_ID`, and `worker` in errors and log lines. */
   readonly slot: number
   /** Which worker of the pool runs in it (1 for the first one spawned), if any. */
@@ -110,15 +112,21 @@ export interface SlotStatus {
   readonly startedAt: number | undefined
   readonly readyAt: number | undefined
   /** How its last worker ended, when, and why. */
-  readonly lastExit: { readonly at: number; readonly end: End["_tag"]; readonly reason: string } | undefined
+  readonly lastExit: {
+    readonly at: number
+    readonly end: End["_tag"]
+    readonly reason: string
+    readonly code: number | null
+    readonly signal: string | null
+  } | undefined
 }
 
-export interface PoolStatus {
+export interface PoolSnapshot {
   /** Requests waiting for a worker. */
   readonly queued: number
   /** Set while the pool is failed: why, since when, and when it tries a worker again (epoch ms). */
   readonly failed: { readonly reason: string; readonly since: number; readonly nextTryAt: number } | undefined
-  readonly slots: ReadonlyArray<SlotStatus>
+  readonly slots: ReadonlyArray<SlotSnapshot>
 }
 
 export interface PoolHooks {
@@ -136,8 +144,10 @@ export interface Pool {
   /** At least one worker is ready and the pool has not failed. */
   readonly ready: () => boolean
   readonly stats: () => PoolStats
-  /** Each slot and the queue, now (for a status page; cheap, synchronous). */
-  readonly status: () => PoolStatus
+  /** Each slot and the queue, now (cheap, synchronous). */
+  readonly inspect: () => PoolSnapshot
+  /** The status document (SPEC §10): slots, queue, rates, restarts, recycles, recent errors. */
+  readonly status: Effect.Effect<Status.PoolStatus>
   /** The live workers' pids (for tests and diagnostics). */
   readonly pids: () => ReadonlyArray<number>
   /** Completes when the pool is failed: at once if it is now, else at its next failure. */
@@ -154,7 +164,7 @@ interface Slot {
   readonly number: number
   /** Set while it waits to start its next worker. */
   nextTryAt: number | undefined
-  lastExit: SlotStatus["lastExit"]
+  lastExit: SlotSnapshot["lastExit"]
   /** Since when its workers have been serving without dying or failing (for the backoff's reset). */
   upSince: number | undefined
 }
@@ -164,6 +174,26 @@ interface Failure {
   readonly since: number
   nextTryAt: number
 }
+
+/** Recent errors kept for the status document. */
+const RECENT = 20
+
+const sum = (m: Map<string, number>) => {
+  let n = 0
+  for (const v of m.values()) n += v
+  return n
+}
+
+/** A restart's reason, as the status document counts them. */
+const restartReason = (end: End): string => {
+  if (end._tag === "Died") return "died serving"
+  const kind = /^(boot|protocol|spawn):/.exec(end.reason)
+  return kind === null ? "died idle" : kind[1]!
+}
+
+/** A recycling's reason: the option that caused it. */
+const recycleReason = (why: string): string =>
+  /\((maxJobs|ttl|idleTtl)\)$/.exec(why)?.[1] ?? (why.startsWith("resident") ? "maxMemoryMb" : why.startsWith("it did not let go") ? "cancel" : "other")
 
 const readRssMb = (pid: number): number | undefined => {
   try {
@@ -230,6 +260,13 @@ export const make = (
     let healthy = Deferred.makeUnsafe<void>()
     Deferred.doneUnsafe(healthy, Effect.void)
     const stats = { restarts: 0, recycles: 0, answered: 0 }
+    // for the status document: nothing here costs more than a counter on the hot path
+    const startedAt = Date.now()
+    const requestRates = new RateWindow(startedAt)
+    const recentErrors: Array<Status.RecentError> = []
+    const restartReasons = new Map<string, number>()
+    const recycleReasons = new Map<string, number>()
+    const bump = (m: Map<string, number>, key: string) => m.set(key, (m.get(key) ?? 0) + 1)
 
     // ── answers ──────────────────────────────────────────────────────────
     const finish = (req: Request, answer: Answer) => {
@@ -238,7 +275,13 @@ export const make = (
       req.frame = undefined
       if (req.timer !== undefined) clearTimeout(req.timer)
       stats.answered++
-      hooks.onAnswer?.(req.id, "ok" in answer ? "ok" : answer._tag, Date.now() - req.acceptedAt)
+      const now = Date.now()
+      requestRates.observe(now - req.acceptedAt, now)
+      if (!("ok" in answer)) {
+        recentErrors.push({ at: now, tag: answer._tag, message: answer.message })
+        if (recentErrors.length > RECENT) recentErrors.shift()
+      }
+      hooks.onAnswer?.(req.id, "ok" in answer ? "ok" : answer._tag, now - req.acceptedAt)
       req.answer(answer)
     }
 
@@ -287,6 +330,7 @@ export const make = (
       },
       recycled: (w, why) => {
         stats.recycles++
+        bump(recycleReasons, recycleReason(why))
         log("Info", `recycling worker ${w.slot} (pid ${w.child.pid}): ${why}`, w)
       }
     }
@@ -298,7 +342,13 @@ export const make = (
       }).pipe(
         Effect.tap((ran) =>
           Effect.sync(() => {
-            slot.lastExit = { at: ran.endedAt, end: ran.end._tag, reason: ran.end.reason }
+            slot.lastExit = {
+              at: ran.endedAt,
+              end: ran.end._tag,
+              reason: ran.end.reason,
+              code: ran.exit?.code ?? null,
+              signal: ran.exit?.signal ?? null
+            }
           })
         ),
         Effect.ensuring(Effect.sync(() => {
@@ -333,8 +383,10 @@ export const make = (
             }
             continue
           }
+          if (end._tag === "Killed") bump(restartReasons, "timeout")
           if (!backsOff(end)) continue // let go or killed: the next one starts at once
           stats.restarts++
+          bump(restartReasons, restartReason(end))
           const { exceeded, failures } = yield* intensity.record(counts(end))
           if (exceeded) {
             yield* failPool(`${failures} worker failures within ${windowMs} ms (last: worker ${slot.number}: ${end.reason})`)
@@ -482,10 +534,10 @@ export const make = (
           failed: failure !== undefined
         }
       },
-      status: () => ({
+      inspect: () => ({
         queued: queue.size,
         failed: failure === undefined ? undefined : { reason: failure.error.reason, since: failure.since, nextTryAt: failure.nextTryAt },
-        slots: slots.map((slot): SlotStatus => {
+        slots: slots.map((slot): SlotSnapshot => {
           const w = workers[slot.number - 1]
           return {
             slot: slot.number,
@@ -500,6 +552,40 @@ export const make = (
             lastExit: slot.lastExit
           }
         })
+      }),
+      status: Effect.sync((): Status.PoolStatus => {
+        const now = Date.now()
+        return {
+          kind: "pool",
+          now,
+          startedAt,
+          healthy: failure === undefined && workers.some((w) => live(w) && serving(w)),
+          failed: failure === undefined ? null : { reason: failure.error.reason, since: failure.since, retryAt: failure.nextTryAt },
+          workers: slots.map((slot): Status.Slot => {
+            const w = workers[slot.number - 1]
+            const rss = w === undefined ? undefined : readRssMb(w.child.pid)
+            return {
+              slot: slot.number,
+              worker: w?.serial ?? null,
+              pid: w?.child.pid ?? null,
+              state: w !== undefined ? w.state : slot.nextTryAt !== undefined ? "restarting" : "booting",
+              nextTryAt: w === undefined ? slot.nextTryAt ?? null : null,
+              inFlight: w?.running.size ?? 0,
+              served: w?.jobs ?? 0,
+              rssBytes: rss === undefined ? null : Math.round(rss * 1024 * 1024),
+              startedAt: w?.startedAt ?? null,
+              lastExit: slot.lastExit === undefined
+                ? null
+                : { at: slot.lastExit.at, reason: slot.lastExit.reason, code: slot.lastExit.code, signal: slot.lastExit.signal }
+            }
+          }),
+          queue: { depth: queue.size, max: queue.max },
+          requests: requestRates.snapshot(now),
+          restarts: { total: sum(restartReasons), byReason: Object.fromEntries(restartReasons) },
+          recycles: { total: sum(recycleReasons), byReason: Object.fromEntries(recycleReasons) },
+          errors: recentErrors.slice().reverse(),
+          sessions: null
+        }
       }),
       pids: () => workers.filter(live).map((w) => w.child.pid),
       failed: Effect.suspend(() => failure !== undefined ? Effect.succeed(failure.error) : Deferred.await(failedSignal)),

@@ -390,6 +390,8 @@ export interface Ran {
   readonly end: End
   readonly endedAt: number
   readonly readyAt: number | undefined
+  /** The process's exit code or signal, once it is gone (undefined: it never started). */
+  readonly exit: { readonly code: number | null; readonly signal: string | null } | undefined
 }
 
 /**
@@ -403,8 +405,9 @@ export const run = (
   spec: WorkerSpec,
   host: WorkerHost,
   started: (w: Worker) => void
-): Effect.Effect<Ran> =>
-  Effect.scoped(Effect.gen(function*() {
+): Effect.Effect<Ran> => {
+  let spawned: Child | undefined
+  return Effect.scoped(Effect.gen(function*() {
     const child = yield* spawn({
       command: spec.command,
       args: spec.args,
@@ -414,6 +417,7 @@ export const run = (
       stdout: "pipe",
       annotations: { worker: slot }
     })
+    spawned = child
     const w = new Worker(slot, serial, child, host)
     // closed under it (the pool's scope ends): what it holds is answered first
     yield* Effect.addFinalizer(() => Effect.sync(() => w.close()))
@@ -433,5 +437,14 @@ export const run = (
     if (w.kill) yield* child.kill
     return { end, endedAt: w.endedAt, readyAt: w.readyAt }
   })).pipe(
-    Effect.catch((e) => Effect.sync((): Ran => ({ end: { _tag: "Failed", reason: `spawn: ${e.message}` }, endedAt: Date.now(), readyAt: undefined })))
+    // the scope has closed: the process is gone, and its result final
+    Effect.flatMap((ran) =>
+      spawned === undefined
+        ? Effect.succeed({ ...ran, exit: undefined })
+        : Effect.map(spawned.result, (r): Ran => ({ ...ran, exit: { code: r.code, signal: r.signal } }))
+    ),
+    Effect.catch((e) =>
+      Effect.sync((): Ran => ({ end: { _tag: "Failed", reason: `spawn: ${e.message}` }, endedAt: Date.now(), readyAt: undefined, exit: undefined }))
+    )
   )
+}

@@ -20,7 +20,7 @@ import { Context, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { InvalidOptions } from "../errors.ts"
 import { make as makeLadder } from "../wake/ladder.ts"
-import { type Job, JobStore, StoreError } from "./store.ts"
+import { type Job, JobStore, StoreError, type Summary } from "./store.ts"
 
 export const RunnerOptions = Schema.Struct({
   /** The SQLite state file. */
@@ -54,6 +54,8 @@ export interface Runner {
   /** Submits the oldest queued job of `session` — or, without a session, polls every session. */
   readonly poke: (session?: string) => Effect.Effect<void>
   readonly stats: () => RunnerStats
+  /** Jobs by state and the busiest sessions, from the store. */
+  readonly sessions: Effect.Effect<Summary>
   /** Stops submitting; jobs cut off from here on are queued again. */
   readonly shutdown: Effect.Effect<void>
 }
@@ -174,6 +176,7 @@ export const make = <E>(
       get: (id) => Effect.sync(() => store.get(id)),
       poke,
       stats: () => ({ inFlight: inFlight.size, ...counts, recovered: store.recovered }),
+      sessions: Effect.sync(() => store.summary()),
       shutdown: Effect.suspend(() => {
         closing = true
         return ladder.shutdown

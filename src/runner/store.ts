@@ -45,6 +45,11 @@ const toJob = (r: Row): Job => ({
 
 export class StoreError extends Error {}
 
+export interface Summary {
+  readonly byState: { readonly queued: number; readonly running: number; readonly done: number; readonly failed: number }
+  readonly busiest: ReadonlyArray<{ readonly session: string; readonly queued: number; readonly running: number }>
+}
+
 export class JobStore {
   readonly file: string
   /** Jobs found running at open (cut off by a crash), now queued again. */
@@ -56,6 +61,8 @@ export class JobStore {
   private readonly queuedSessions: StatementSync
   private readonly setState: StatementSync
   private readonly finish: StatementSync
+  private readonly byState: StatementSync
+  private readonly busiest: StatementSync
 
   constructor(file: string) {
     this.file = file
@@ -99,6 +106,18 @@ export class JobStore {
     this.queuedSessions = this.db.prepare("SELECT DISTINCT session FROM jobs WHERE state = 'queued'")
     this.setState = this.db.prepare("UPDATE jobs SET state = ?, updated = ? WHERE id = ? AND state = ?")
     this.finish = this.db.prepare("UPDATE jobs SET state = ?, ok = ?, error = ?, updated = ? WHERE id = ? AND state = 'running'")
+    this.byState = this.db.prepare("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+    this.busiest = this.db.prepare(`SELECT session, SUM(state = 'queued') AS queued, SUM(state = 'running') AS running
+      FROM jobs WHERE state IN ('queued', 'running') GROUP BY session ORDER BY queued DESC, running DESC, session LIMIT ?`)
+  }
+
+  /** Jobs by state, and the sessions with the most jobs waiting (for the status document). */
+  summary(limit = 10): Summary {
+    const byState = { queued: 0, running: 0, done: 0, failed: 0 }
+    for (const row of this.byState.all() as Array<{ state: JobState; n: number }>) byState[row.state] = Number(row.n)
+    const busiest = (this.busiest.all(limit) as Array<{ session: string; queued: number; running: number }>)
+      .map((r) => ({ session: r.session, queued: Number(r.queued), running: Number(r.running) }))
+    return { byState, busiest }
   }
 
   /** Stores a job; it is durable when this returns. */

@@ -106,7 +106,8 @@ export const SerfStatus = Schema.Struct({
   /** When `restarting`: when the next serf will be started. */
   nextTryAt: NullOr(Ms),
   eve: Int,
-  mug: Int,
+  /** The mug of the last logged event (null for an empty log, or a boot play's inner events). */
+  mug: NullOr(Int),
   window: Schema.Struct({ inFlight: Int, max: Int }),
   /** Events accepted and not answered yet (waiting or in flight). */
   pending: Int,

@@ -185,7 +185,7 @@ describe("pool laws", () => {
     const settled = (pool: Pool) =>
       Effect.gen(function*() {
         yield* readyWorkers(pool, pool.stats().workers)
-        yield* until(() => pool.status().slots.every((s) => s.readyAt !== undefined && Date.now() - s.readyAt > windowMs))
+        yield* until(() => pool.inspect().slots.every((s) => s.readyAt !== undefined && Date.now() - s.readyAt > windowMs))
       })
     const round = fc.record({
       /** which idle workers to kill behind the pool's back (by their place in `pids()`) */

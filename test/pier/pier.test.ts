@@ -160,8 +160,8 @@ describe("pier", () => {
         expect(fatal._tag).toBe("PierGaveUp")
         expect(fatal.message).toMatch(/^the serf failed 3 times within 60000 ms; giving up \(last: serf \d+ died \(code 3\)/)
         expect(pier.stats().restarts).toBe(3)
-        expect(pier.status().restarts.recent.map((r) => r.counted)).toEqual([true, true, true])
-        expect(pier.status().state).toEqual({ _tag: "Failed", reason: fatal.message })
+        expect(pier.inspect().restarts.recent.map((r) => r.counted)).toEqual([true, true, true])
+        expect(pier.inspect().state).toEqual({ _tag: "Failed", reason: fatal.message })
         expect((yield* Effect.flip(pier.poke({ n: 1 })))._tag).toBe("PierGaveUp")
       }))
     }))
@@ -244,9 +244,9 @@ describe("pier", () => {
     Effect.gen(function*() {
       const mug = yield* Effect.scoped(Effect.gen(function*() {
         const pier = yield* open({ dir, ...testSerf(), maxInFlight: 3 })
-        expect(pier.status().state._tag).toBe("Booting")
+        expect(pier.inspect().state._tag).toBe("Booting")
         let last = yield* pier.poke({ n: 1 })
-        expect(pier.status()).toEqual({
+        expect(pier.inspect()).toEqual({
           state: { _tag: "Running", isolating: false },
           eve: 1,
           mug: (last as { mug: number }).mug,
@@ -259,11 +259,11 @@ describe("pier", () => {
         })
         for (let n = 2; n <= 3; n++) last = yield* pier.poke({ n })
         expect(yield* pier.snapshot).toBe(3)
-        expect(pier.status()).toMatchObject({ eve: 3, mug: (last as { mug: number }).mug, snapshot: 3 })
+        expect(pier.inspect()).toMatchObject({ eve: 3, mug: (last as { mug: number }).mug, snapshot: 3 })
         for (let n = 4; n <= 6; n++) last = yield* pier.poke({ n })
         process.kill(pier.stats().serf!, "SIGKILL")
-        yield* until(() => pier.status().restarts.total === 1 && pier.ready())
-        const { restarts } = pier.status()
+        yield* until(() => pier.inspect().restarts.total === 1 && pier.ready())
+        const { restarts } = pier.inspect()
         expect(restarts.counted).toBe(1)
         expect(restarts.recent).toEqual([{ at: expect.any(Number), reason: expect.stringContaining("SIGKILL"), counted: true, poison: false }])
         return (last as { mug: number }).mug
@@ -272,9 +272,9 @@ describe("pier", () => {
       const states: Array<PierState> = []
       let pier: Pier | undefined = undefined
       yield* Effect.scoped(Effect.gen(function*() {
-        pier = yield* open({ dir, ...testSerf(), batchSize: 1 }, { onReplay: () => states.push(pier!.status().state) })
+        pier = yield* open({ dir, ...testSerf(), batchSize: 1 }, { onReplay: () => states.push(pier!.inspect().state) })
         yield* until(() => pier!.ready())
-        expect(pier.status()).toMatchObject({ eve: 6, mug, snapshot: 3 })
+        expect(pier.inspect()).toMatchObject({ eve: 6, mug, snapshot: 3 })
       }))
       expect(states).toEqual([0, 1, 2, 3].map((done) => ({ _tag: "Replaying", done, total: 3 })))
     }))
@@ -284,10 +284,10 @@ describe("pier", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         // never ripe: every start fails, and the backoff grows (50, 100, 200, … ms)
         const pier = yield* open({ dir, ...testSerf({ TEST_SERF_NORIPE: "1" }), bootTimeout: 100, stopGrace: 100 })
-        yield* until(() => pier.status().restarts.total >= 4 && pier.status().state._tag === "Restarting")
-        const state = pier.status().state as { _tag: "Restarting"; at: number }
+        yield* until(() => pier.inspect().restarts.total >= 4 && pier.inspect().state._tag === "Restarting")
+        const state = pier.inspect().state as { _tag: "Restarting"; at: number }
         expect(state.at).toBeGreaterThan(Date.now())
-        expect(pier.status().restarts.recent.at(-1)).toMatchObject({ reason: expect.stringContaining("no ripe"), counted: true })
+        expect(pier.inspect().restarts.recent.at(-1)).toMatchObject({ reason: expect.stringContaining("no ripe"), counted: true })
       }))
     }))
 

@@ -91,13 +91,13 @@ describe("pool restarts", () => {
       expect(tagOf(yield* Effect.flip(echo(pool)))).toBe("PoolFailed")
       expect(pool.ready()).toBe(false)
       // the slots that were booting are stopped: nothing runs until the cool-down ends
-      yield* until(() => pool.status().slots.every((s) => s.state === "restarting"), 10_000, "every slot to wait")
+      yield* until(() => pool.inspect().slots.every((s) => s.state === "restarting"), 10_000, "every slot to wait")
       const before = started()
-      expect(pool.status().failed?.nextTryAt).toBeGreaterThan(0)
+      expect(pool.inspect().failed?.nextTryAt).toBeGreaterThan(0)
 
       // the first try after the cool-down: one worker, which does not get ready
       yield* until(() => started() === before + 1, 10_000, "one try")
-      yield* until(() => pool.status().slots[0]!.state === "restarting", 10_000, "the try to fail")
+      yield* until(() => pool.inspect().slots[0]!.state === "restarting", 10_000, "the try to fail")
       expect(started()).toBe(before + 1)
       expect(pool.stats().failed).toBe(true)
       expect(tagOf(yield* Effect.flip(echo(pool)))).toBe("PoolFailed")
@@ -106,7 +106,7 @@ describe("pool restarts", () => {
       fs.rmSync(noReady)
       yield* until(() => pool.ready(), 10_000, "the pool to recover")
       expect(pool.stats().failed).toBe(false)
-      expect(pool.status().failed).toBeUndefined()
+      expect(pool.inspect().failed).toBeUndefined()
       expect(yield* echo(pool)).toHaveProperty("pid")
       yield* readyWorkers(pool, 2)
       // `failed` waits for the next failure, it does not answer with the old one
@@ -121,7 +121,7 @@ describe("pool restarts", () => {
     Effect.gen(function*() {
       const windowMs = 500
       const pool = yield* make({ ...faulty(), workers: 1, maxRestarts: 100, restartWindow: windowMs })
-      const slot = () => pool.status().slots[0]!
+      const slot = () => pool.inspect().slots[0]!
       /** A poison request, then the delay the slot chose before its next start. */
       const crash = Effect.gen(function*() {
         yield* readyWorkers(pool, 1)

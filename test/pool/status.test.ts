@@ -18,7 +18,7 @@ describe("pool status", () => {
     Effect.gen(function*() {
       const t0 = Date.now()
       const pool = yield* make({ ...faulty({ FAULTY_READY_DELAY: "200" }), workers: 1, maxJobs: 2, maxQueue: 5 })
-      const slot = () => pool.status().slots[0]!
+      const slot = () => pool.inspect().slots[0]!
       yield* until(() => slot().state === "booting" && slot().pid !== undefined)
       expect(slot()).toMatchObject({ slot: 1, worker: 1, inFlight: 0, jobs: 0, nextTryAt: undefined, lastExit: undefined })
       expect(slot().startedAt).toBeGreaterThanOrEqual(t0)
@@ -29,7 +29,7 @@ describe("pool status", () => {
 
       const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 300 }))
       const queued = yield* Effect.forkChild(pool.submit({ op: "echo", value: 1 }))
-      yield* until(() => pool.status().queued === 1)
+      yield* until(() => pool.inspect().queued === 1)
       expect(slot()).toMatchObject({ state: "busy", inFlight: 1 })
       yield* Fiber.join(sleeping)
       yield* Fiber.join(queued)
@@ -52,7 +52,7 @@ describe("pool status", () => {
   live("a retiring worker finishes what it holds before it leaves", () =>
     Effect.gen(function*() {
       const pool = yield* make({ ...faulty(), workers: 1, ttl: 300, execTimeout: 60_000 })
-      const slot = () => pool.status().slots[0]!
+      const slot = () => pool.inspect().slots[0]!
       yield* readyWorkers(pool, 1)
       const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 1500 }))
       yield* until(() => slot().state === "retiring")

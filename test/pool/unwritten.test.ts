@@ -24,7 +24,7 @@ const windowMs = 100
 const upForTheWindow = (pool: Pool) =>
   Effect.gen(function*() {
     yield* readyWorkers(pool, pool.stats().workers)
-    yield* until(() => pool.status().slots.every((s) => s.readyAt !== undefined && Date.now() - s.readyAt > windowMs))
+    yield* until(() => pool.inspect().slots.every((s) => s.readyAt !== undefined && Date.now() - s.readyAt > windowMs))
   })
 
 describe("pool: unwritten requests", () => {
