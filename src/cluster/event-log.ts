@@ -115,8 +115,10 @@ const APPEND = `WITH fence AS (SELECT epoch FROM serf_epochs WHERE serf = $1::te
     RETURNING 1)
   SELECT (SELECT epoch FROM fence)::float8, (SELECT count(*) FROM logged)::float8, (SELECT eve FROM tail)::float8`
 
+// ORDER BY the column, not the output `eve::float8` (which keeps the name eve, and would sort
+// every row of the range instead of walking the primary key)
 const READ = `SELECT eve::float8, wen, mug::float8, ev FROM serf_events
-  WHERE serf = $1::text AND eve > $2::int8 AND eve <= $3::int8 ORDER BY eve LIMIT $4::int8`
+  WHERE serf = $1::text AND eve > $2::int8 AND eve <= $3::int8 ORDER BY serf_events.eve LIMIT $4::int8`
 
 const MUG = `SELECT mug::float8 FROM serf_events WHERE serf = $1::text AND eve = $2::int8`
 

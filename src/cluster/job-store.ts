@@ -92,7 +92,7 @@ const COLUMNS = "id::float8, session, payload, state, ok, error"
 
 const ADD = `INSERT INTO session_jobs (session, payload, state) VALUES ($1::text, $2::text, 'queued') RETURNING id::float8`
 const GET = `SELECT ${COLUMNS} FROM session_jobs WHERE id = $1::int8`
-const HEAD = `SELECT ${COLUMNS} FROM session_jobs WHERE session = $1::text AND state = 'queued' ORDER BY id LIMIT 1`
+const HEAD = `SELECT ${COLUMNS} FROM session_jobs WHERE session = $1::text AND state = 'queued' ORDER BY session_jobs.id LIMIT 1`
 const WITH_WORK = `SELECT DISTINCT session FROM session_jobs WHERE state = 'queued'`
 
 const CLAIM = `INSERT INTO session_epochs AS s (session, epoch) VALUES ($1::text, 1)
