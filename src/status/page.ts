@@ -196,9 +196,9 @@ ${spark("e-spark", "bars")}
 const script = `(function () {
 "use strict";
 var KEY = "liege.token";
-var base = location.pathname.replace(/\\/ui\\/?$/, "/");
+/* the routes sit next to the page: /ui → /v1/status, /liege/ui → /liege/v1/status */
+var base = location.pathname.replace(/[^\\/]*\\/?$/, "") || "/";
 function $(id) { return document.getElementById(id); }
-var root = document.documentElement;
 var token = null;
 try { token = sessionStorage.getItem(KEY); } catch (e) { token = null; }
 
@@ -245,7 +245,7 @@ function attr(el, k, v) { v = String(v); if (el.getAttribute(k) !== v) el.setAtt
 function show(el, on) { if (el.hidden === on) el.hidden = !on; }
 function width(el, f) { var w = (Math.max(0, Math.min(1, isNum(f) ? f : 0)) * 100).toFixed(2) + "%"; if (el.style.width !== w) el.style.width = w; }
 var KNOWN = { booting: 1, ready: 1, busy: 1, retiring: 1, restarting: 1, replaying: 1, running: 1, stopped: 1 };
-function stateClass(s) { return "pill s-" + (KNOWN.hasOwnProperty(s) ? s : "unknown"); }
+function stateClass(s) { return "pill s-" + (Object.prototype.hasOwnProperty.call(KNOWN, s) ? s : "unknown"); }
 function el(tag, c, parent) { var e = document.createElement(tag); if (c) e.className = c; if (parent) parent.appendChild(e); return e; }
 function pill(parent) { var p = el("span", "pill s-unknown", parent); el("span", "dot", p); el("span", "label", p); return p; }
 
@@ -294,7 +294,7 @@ function slotRow(tr) { pill(tr.cells[3]); el("span", "detail", tr.cells[3]); }
 function renderPool(s) {
   var now = s.now, ws = Array.isArray(s.workers) ? s.workers.slice() : [];
   ws.sort(function (a, b) { return a.slot - b.slot; });
-  var trs = rows($("slots"), ws.length, ["n", "n", "n", "", "n", "n", "n", "n", ""], slotRow);
+  var trs = rows($("slots"), ws.length, ["", "", "n", "", "n", "n", "n", "n", ""], slotRow);
   show($("slots-empty"), ws.length === 0);
   var inFlight = 0, counts = {};
   for (var i = 0; i < ws.length; i++) {
@@ -303,7 +303,6 @@ function renderPool(s) {
     counts[w.state] = (counts[w.state] || 0) + 1;
     attr(trs[i], "data-slot", w.slot);
     attr(trs[i], "data-state", w.state);
-    cls(c[0], ""); cls(c[1], "");
     txt(c[0], int(w.slot));
     txt(c[1], w.worker === null ? "—" : "#" + int(w.worker));
     txt(c[2], w.pid === null ? "—" : w.pid);
@@ -471,7 +470,7 @@ var gen = 0, ctl = null, retry = 0, stall = 0, attempt = 0;
 function conn(state, text) {
   attr(document.body, "data-conn", state);
   txt($("live-text"), text);
-  var stale = state === "reconnecting";
+  var stale = lastAt !== null && state !== "live";
   ["pool", "serf"].forEach(function (id) { $(id).classList.toggle("stale", stale); });
 }
 function since() { return lastAt === null ? "" : " · last update " + clock(lastAt); }
@@ -571,6 +570,7 @@ function unauthorized() {
   token = null;
   try { sessionStorage.removeItem(KEY); } catch (e) { /* private mode */ }
   conn("auth", "token required");
+  if (lastAt === null) { cls($("health-pill"), "pill s-unknown"); txt($("health-text"), "Locked"); }
   $("auth").hidden = false;
   txt($("auth-msg"), had ? "The server did not accept that token." : "");
   var input = $("token");
@@ -581,6 +581,7 @@ $("auth").addEventListener("submit", function (ev) {
   ev.preventDefault();
   var v = $("token").value.trim();
   if (v === "") { txt($("auth-msg"), "Enter the token."); return; }
+  if (!/^[\\x20-\\x7e]+$/.test(v)) { txt($("auth-msg"), "A token is sent in a header: printable ASCII only."); return; }
   token = v;
   try { sessionStorage.setItem(KEY, v); } catch (e) { /* private mode */ }
   $("auth").hidden = true;

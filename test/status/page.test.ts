@@ -127,7 +127,7 @@ const running = (over: Partial<SerfStatus> = {}): SerfStatus =>
   })
 
 /** A stand-in liege: `/ui`, `/v1/status` and `/v1/status/stream` over real HTTP, the documents under the test's control. */
-const statusServer = async (first: Status, token?: string) => {
+const statusServer = async (first: Status, token?: string, prefix = "") => {
   let current: Status = first
   let refusing = false
   const streams = new Set<http.ServerResponse>()
@@ -135,9 +135,10 @@ const statusServer = async (first: Status, token?: string) => {
   const onRequest = new Set<() => void>()
   const event = (doc: Status) => `data: ${JSON.stringify(doc)}\n\n`
   const server = http.createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://x").pathname
+    const full = new URL(req.url ?? "/", "http://x").pathname
+    const path = full.startsWith(prefix) ? full.slice(prefix.length) : full
     const answer = (status: number, type: string, body?: string) => {
-      requests.push({ path, authorization: req.headers.authorization, status })
+      requests.push({ path: full, authorization: req.headers.authorization, status })
       for (const f of onRequest) f()
       res.writeHead(status, { "content-type": type, "cache-control": "no-store" })
       if (body !== undefined) res.end(body)
@@ -172,14 +173,22 @@ const statusServer = async (first: Status, token?: string) => {
     url: `http://127.0.0.1:${port}`,
     requests,
     streams: () => streams.size,
-    /** Sends `doc` to every open stream (split in two writes, as a network may deliver it). */
+    /** Sends `doc` to every open stream. */
     push: (doc: Status) => {
       current = doc
-      const text = event(doc)
+      for (const s of streams) s.write(event(doc))
+    },
+    /**
+     * Sends `a` and the first half of `b` (lines ended by CRLF) in one write;
+     * the answer sends the rest: once the page shows `a`, it has read half of `b`.
+     */
+    tear: (a: Status, b: Status) => {
+      current = b
+      const text = `data: ${JSON.stringify(b)}\r\n\r\n`
       const cut = Math.floor(text.length / 2)
-      for (const s of streams) {
-        s.write(text.slice(0, cut))
-        s.write(text.slice(cut))
+      for (const s of streams) s.write(event(a) + text.slice(0, cut))
+      return () => {
+        for (const s of streams) s.write(text.slice(cut))
       }
     },
     /** Cuts every open stream. */
@@ -374,6 +383,37 @@ describe("the status page", () => {
     expect(await page.evaluate(() => window.healthChanges)).toBeGreaterThan(0)
   })
 
+  it("reads an event torn across two reads of the stream", async () => {
+    const srv = await statusServer(pool())
+    const page = await openUi(srv.url)
+    await live(page)
+    await srv.answered("/v1/status/stream", 200)
+    const served = (n: number) => pool({ workers: slots(T).map((w) => (w.slot === 1 ? { ...w, served: n } : w)) })
+    const rest = srv.tear(served(2001), served(2002))
+    await until(page, "#slots tr[data-slot='1'] td:nth-child(6)", "2,001")
+    rest()
+    await until(page, "#slots tr[data-slot='1'] td:nth-child(6)", "2,002")
+    expect(await page.locator("body").getAttribute("data-conn")).toBe("live")
+    // read from the same stream, not picked up again after a reconnection
+    expect(srv.requests.filter((r) => r.path === "/v1/status/stream").length).toBe(1)
+  })
+
+  it("takes a stream that falls silent for a dead one and connects again", async () => {
+    // the server sends a document about twice a second: 10 s of silence is a connection that is gone without a word
+    const srv = await statusServer(pool())
+    const page = await openUi(srv.url)
+    await live(page)
+    await srv.answered("/v1/status/stream", 200)
+    await page.evaluate(() => {
+      window.connHistory = []
+      new window.MutationObserver(() => window.connHistory.push(document.body.dataset.conn)).observe(document.body, { attributes: true, attributeFilter: ["data-conn"] })
+    })
+    await srv.answered("/v1/status/stream", 200, 2)
+    await live(page)
+    expect(await page.evaluate(() => window.connHistory)).toEqual(["reconnecting", "live"])
+    expect(await page.locator("#slots tbody tr").count()).toBe(4)
+  })
+
   it("says why a failed pool failed and when it tries again", async () => {
     const now = T + 4 * S
     const failed = pool({
@@ -409,7 +449,13 @@ describe("the status page", () => {
     expect(await page.locator("body").getAttribute("data-conn")).toBe("auth")
     expect(await page.locator("#pool").isHidden()).toBe(true)
     expect(await text(page, "#auth-msg")).toBe("")
+    expect(await text(page, "#health-text")).toBe("Locked")
     expect(await page.evaluate(() => document.activeElement.id)).toBe("token")
+
+    await page.locator("#token").fill("tökén")
+    await page.locator("#auth button").click()
+    await until(page, "#auth-msg", "A token is sent in a header: printable ASCII only.")
+    expect(srv.requests.length).toBe(2)
 
     await page.locator("#token").fill("wrong")
     await page.locator("#auth button").click()
@@ -441,6 +487,14 @@ describe("the status page", () => {
       ["/v1/status", "Bearer s3cret", 200],
       ["/v1/status/stream", "Bearer s3cret", 200]
     ])
+  })
+
+  it("finds its routes next to it when served under a path prefix", async () => {
+    const srv = await statusServer(serf(), undefined, "/liege")
+    const page = await openUi(`${srv.url}/liege`)
+    await live(page)
+    await until(page, "#s-state", "replaying")
+    expect(srv.requests.map((r) => r.path)).toEqual(["/liege/ui", "/liege/v1/status", "/liege/v1/status/stream"])
   })
 
   it("keeps the last data and says reconnecting… when the stream drops, then follows it again", async () => {
