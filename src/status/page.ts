@@ -385,6 +385,7 @@ function errors(id, es) {
 }
 
 /* ---- serf ---- */
+var replayFrom = null;
 function renderSerf(s) {
   var now = s.now;
   cls($("s-pill"), stateClass(s.state));
@@ -398,8 +399,13 @@ function renderSerf(s) {
     cls(box, "replay");
     width($("s-replay-bar"), rp.done / rp.total);
     attr(meter, "aria-valuemax", rp.total); attr(meter, "aria-valuenow", rp.done);
-    txt($("s-replay-text"), "Replaying: " + int(rp.done) + " of " + int(rp.total) + " events · " + Math.floor((rp.done / rp.total) * 100) + " %");
+    /* time left, from the pace seen since this page first saw this replay */
+    if (!replayFrom || replayFrom.total !== rp.total || rp.done < replayFrom.done) replayFrom = { done: rp.done, total: rp.total, at: now };
+    var pace = now > replayFrom.at ? (rp.done - replayFrom.done) / (now - replayFrom.at) : 0;
+    var left = pace > 0 ? " · about " + dur(Math.ceil((rp.total - rp.done) / pace / 1000) * 1000) + " left" : "";
+    txt($("s-replay-text"), "Replaying: " + int(rp.done) + " of " + int(rp.total) + " events · " + Math.floor((rp.done / rp.total) * 100) + " %" + left);
   } else {
+    replayFrom = null;
     cls(box, "replay idle");
     width($("s-replay-bar"), rp ? 1 : 0);
     meter.removeAttribute("aria-valuenow");

@@ -559,9 +559,11 @@ describe("the status page", () => {
 
     await srv.answered("/v1/status/stream", 200)
     srv.push(serf({ now: T + S, replay: { done: 750, total: 1000 }, eve: 12_750 }))
-    await until(page, "#s-replay-text", "Replaying: 750 of 1,000 events · 75 %")
+    await until(page, "#s-replay-text", "Replaying: 750 of 1,000 events · 75 % · about 1 s left")
     await fillIs(0.75)
     expect(await fill()).toBeCloseTo(0.75, 2)
+    srv.push(serf({ now: T + 4 * S, replay: { done: 800, total: 1000 }, eve: 12_800 }))
+    await until(page, "#s-replay-text", "Replaying: 800 of 1,000 events · 80 % · about 2 s left")
 
     srv.push(running())
     await until(page, "#s-state", "running")
