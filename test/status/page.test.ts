@@ -1,0 +1,677 @@
+/**
+ * The status page (SPEC §10) in a real chromium, against a small HTTP server
+ * on 127.0.0.1 that serves `page` and status documents (decoded with the
+ * Status schema, so they stay valid): what a person sees — the rows and their
+ * states, numbers following the stream, the replay bar, the token prompt, the
+ * reconnection — and that numbers of other lengths do not move the layout.
+ */
+import { Schema } from "effect"
+import * as http from "node:http"
+import type { Page } from "playwright-core"
+import { describe, expect, it, onTestFinished } from "vitest"
+import { Status } from "../../src/status/document.ts"
+import type { PoolStatus, Rates, SerfStatus, Slot } from "../../src/status/document.ts"
+import { page as html } from "../../src/status/page.ts"
+import { screenshot, useBrowser } from "../support/browser.ts"
+
+// evaluated in the page, not in node
+declare const document: any
+declare const window: any
+
+const decode = Schema.decodeUnknownSync(Status)
+const T = Date.UTC(2026, 0, 12, 9, 30, 0)
+const S = 1000
+const H = 3600 * S
+
+const wave = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => Math.max(0, Math.round(f(i))))
+
+const rates = (perSec: number, p50: number | null, p99: number | null, spark: ReadonlyArray<number>, p50s: ReadonlyArray<number | null>): Rates => ({
+  last10s: { windowMs: 10 * S, count: Math.round(perSec * 10), perSec, p50Ms: p50, p99Ms: p99 },
+  last60s: { windowMs: 60 * S, count: Math.round(perSec * 55), perSec: perSec * 0.92, p50Ms: p50 === null ? null : p50 * 1.1, p99Ms: p99 === null ? null : p99 * 1.2 },
+  perSecond: spark,
+  p50PerSecond: p50s
+})
+
+const slot = (s: Partial<Slot> & Pick<Slot, "slot" | "state">): Slot => ({
+  worker: s.slot,
+  pid: 4100 + s.slot,
+  nextTryAt: null,
+  inFlight: 0,
+  served: 0,
+  rssBytes: 48_000_000,
+  startedAt: T - 2 * H,
+  lastExit: null,
+  ...s
+})
+
+const slots = (now: number): Array<Slot> => [
+  slot({ slot: 1, worker: 5, pid: 4107, state: "ready", served: 1234, rssBytes: 48_312_000, startedAt: now - 3 * H - 12 * 60 * S, lastExit: { at: now - 3 * H - 12 * 60 * S, reason: "recycled: maxJobs", code: 0, signal: null } }),
+  slot({ slot: 2, worker: 6, pid: 4112, state: "busy", inFlight: 1, served: 987, rssBytes: 52_104_000, startedAt: now - 2 * H - 5 * 60 * S }),
+  slot({ slot: 3, worker: 8, pid: 4150, state: "booting", served: 0, rssBytes: 21_800_000, startedAt: now - 2 * S }),
+  slot({ slot: 4, worker: null, pid: null, state: "restarting", nextTryAt: now + 1200, rssBytes: null, startedAt: null, lastExit: { at: now - 800, reason: "crashed (exit code 9)", code: 9, signal: null } })
+]
+
+const pool = (over: Partial<PoolStatus> = {}): PoolStatus =>
+  decode({
+    kind: "pool",
+    now: T,
+    startedAt: T - 5 * H - 7 * 60 * S,
+    healthy: true,
+    failed: null,
+    workers: slots(over.now ?? T),
+    queue: { depth: 3, max: 64 },
+    requests: rates(
+      41.7,
+      3.2,
+      18.5,
+      wave(60, (i) => 38 + 12 * Math.sin(i / 5) + (i % 7)),
+      wave(60, (i) => 30 + 6 * Math.cos(i / 6)).map((v, i) => (i === 20 || i === 21 ? null : v / 10))
+    ),
+    restarts: { total: 3, byReason: { "crashed (exit code 9)": 2, "health check failed": 1 } },
+    recycles: { total: 5, byReason: { maxJobs: 4, maxRss: 1 } },
+    errors: [
+      { at: T - 60 * S, tag: "RequestTimeout", message: "job 31 took longer than 30 s" },
+      { at: T - 800, tag: "WorkerCrashed", message: "worker 7 exited with code 9: <img src=x onerror=\"document.body.dataset.pwned=1\">" }
+    ],
+    sessions: {
+      byState: { queued: 12, running: 2, done: 340, failed: 3 },
+      busiest: [
+        { session: "alice", queued: 7, running: 1 },
+        { session: "<b>bob</b>", queued: 5, running: 1 }
+      ]
+    },
+    ...over
+  }) as PoolStatus
+
+const serf = (over: Partial<SerfStatus> = {}): SerfStatus =>
+  decode({
+    kind: "serf",
+    now: T,
+    startedAt: T - 14 * S,
+    healthy: false,
+    state: "replaying",
+    pid: 5120,
+    replay: { done: 400, total: 1000 },
+    nextTryAt: null,
+    eve: 12_400,
+    mug: 0x9e3779b9,
+    window: { inFlight: 0, max: 32 },
+    pending: 0,
+    events: rates(0, null, null, [], []),
+    commits: { total: 2_310, meanBatch: null, maxBatch: 64 },
+    restarts: { total: 1, recent: [{ at: T - 20 * S, reason: "crashed (signal SIGKILL)", code: null, signal: "SIGKILL" }] },
+    lastSnapshotEve: 12_000,
+    logBytes: 38_400_000,
+    errors: [{ at: T - 20 * S, tag: "SerfCrashed", message: "serf exited on SIGKILL" }],
+    ...over
+  }) as SerfStatus
+
+const running = (over: Partial<SerfStatus> = {}): SerfStatus =>
+  serf({
+    now: T + 30 * S,
+    healthy: true,
+    state: "running",
+    replay: null,
+    eve: 13_877,
+    window: { inFlight: 7, max: 32 },
+    pending: 11,
+    events: rates(
+      212.4,
+      1.4,
+      6.8,
+      wave(60, (i) => (i < 14 ? 0 : 180 + 40 * Math.sin(i / 4))),
+      wave(60, (i) => (i < 14 ? 0 : 14 + 2 * Math.sin(i / 3))).map((v, i) => (i < 14 ? null : v / 10))
+    ),
+    commits: { total: 2_481, meanBatch: 8.6, maxBatch: 64 },
+    ...over
+  })
+
+/** A stand-in liege: `/ui`, `/v1/status` and `/v1/status/stream` over real HTTP, the documents under the test's control. */
+const statusServer = async (first: Status, token?: string, prefix = "") => {
+  let current: Status = first
+  let refusing = false
+  const streams = new Set<http.ServerResponse>()
+  const requests: Array<{ path: string; authorization: string | undefined; status: number }> = []
+  const onRequest = new Set<() => void>()
+  const event = (doc: Status) => `data: ${JSON.stringify(doc)}\n\n`
+  const server = http.createServer((req, res) => {
+    const full = new URL(req.url ?? "/", "http://x").pathname
+    const path = full.startsWith(prefix) ? full.slice(prefix.length) : full
+    const answer = (status: number, type: string, body?: string) => {
+      requests.push({ path: full, authorization: req.headers.authorization, status })
+      for (const f of onRequest) f()
+      res.writeHead(status, { "content-type": type, "cache-control": "no-store" })
+      if (body !== undefined) res.end(body)
+    }
+    if (path === "/ui") return answer(200, "text/html; charset=utf-8", html)
+    if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
+      return answer(401, "application/json", JSON.stringify({ error: { tag: "Unauthorized", message: "send Authorization: Bearer <token>" } }))
+    }
+    if (path === "/v1/status") return answer(200, "application/json", JSON.stringify(current))
+    if (path === "/v1/status/stream") {
+      if (refusing) return answer(503, "application/json", JSON.stringify({ error: { tag: "Unavailable", message: "not now" } }))
+      answer(200, "text/event-stream")
+      res.write(": hello\n\n")
+      res.write(event(current))
+      streams.add(res)
+      res.on("close", () => streams.delete(res))
+      return
+    }
+    answer(404, "application/json", "{}")
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  onTestFinished(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of streams) s.destroy()
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  )
+  const { port } = server.address() as { port: number }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    streams: () => streams.size,
+    /** Sends `doc` to every open stream. */
+    push: (doc: Status) => {
+      current = doc
+      for (const s of streams) s.write(event(doc))
+    },
+    /**
+     * Sends `a` and the first half of `b` (lines ended by CRLF) in one write;
+     * the answer sends the rest: once the page shows `a`, it has read half of `b`.
+     */
+    tear: (a: Status, b: Status) => {
+      current = b
+      const text = `data: ${JSON.stringify(b)}\r\n\r\n`
+      const cut = Math.floor(text.length / 2)
+      for (const s of streams) s.write(event(a) + text.slice(0, cut))
+      return () => {
+        for (const s of streams) s.write(text.slice(cut))
+      }
+    },
+    /** Cuts every open stream. */
+    drop: () => {
+      for (const s of streams) s.destroy()
+    },
+    refuse: (on: boolean) => {
+      refusing = on
+    },
+    /** Resolves once `n` requests in all have matched `path` and `status`. */
+    answered: (path: string, status: number, n = 1) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (requests.filter((r) => r.path === path && r.status === status).length >= n) {
+            onRequest.delete(check)
+            resolve()
+          }
+        }
+        onRequest.add(check)
+        check()
+      })
+  }
+}
+
+const chromium = useBrowser()
+
+const openUi = (url: string, options: Parameters<typeof chromium.open>[1] = {}) =>
+  chromium.open(`${url}/ui`, { viewport: { width: 1280, height: 900 }, ...options })
+
+const text = (page: Page, selector: string) => page.locator(selector).first().textContent()
+/** Waits until `selector`'s text is `expected` (a string: exactly). */
+const until = (page: Page, selector: string, expected: string | RegExp) =>
+  page.waitForFunction(
+    ([sel, src, flags]) => {
+      const e = document.querySelector(sel)
+      return e !== null && new RegExp(src!, flags).test(e.textContent)
+    },
+    typeof expected === "string"
+      ? [selector, `^${expected.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, ""]
+      : [selector, expected.source, expected.flags]
+  )
+const live = (page: Page) => page.locator("body[data-conn=live]").waitFor({ state: "attached" })
+
+const slotCells = (page: Page) =>
+  page.evaluate(() =>
+    Array.from(document.querySelectorAll("#slots tbody tr")).map((tr: any) => ({
+      slot: tr.dataset.slot,
+      cells: Array.from(tr.cells).map((td: any) => td.textContent),
+      pill: tr.cells[3].querySelector(".pill").className,
+      colour: window.getComputedStyle(tr.cells[3].querySelector(".dot")).backgroundColor
+    }))
+  )
+
+/** Where things are: every header block, card, column head and section, rounded to a tenth of a pixel. */
+const boxes = (page: Page, main: string) =>
+  page.evaluate((main) => {
+    const sel = [".top > *", `#${main} .card`, `#${main} th`, `#${main} section`, `#${main} .card .big`, `#${main} .meter`, `#${main} .sparkbox`]
+    const out: Record<string, string> = {}
+    for (const s of sel) {
+      document.querySelectorAll(s).forEach((e: any, i: number) => {
+        const r = e.getBoundingClientRect()
+        out[`${s}[${i}]`] = [r.x, r.y, r.width, r.height].map((v: number) => v.toFixed(1)).join(" ")
+      })
+    }
+    return out
+  }, main)
+
+/** Header blocks that run into each other, or whose contents stick out of them. */
+const overlaps = (page: Page) =>
+  page.evaluate(() => {
+    const out: Array<string> = []
+    const top: Array<any> = Array.from(document.querySelectorAll(".top > *")).filter((e: any) => e.getBoundingClientRect().width > 0)
+    top.forEach((block, i) => {
+      const r = block.getBoundingClientRect()
+      if (i > 0 && top[i - 1].getBoundingClientRect().right > r.left) out.push(`${top[i - 1].className} runs into ${block.className}`)
+      for (const d of Array.from(block.querySelectorAll("*")) as Array<any>) {
+        const q = d.getBoundingClientRect()
+        if (q.width > 0 && (q.left < r.left - 0.5 || q.right > r.right + 0.5)) out.push(`${d.id || d.className} sticks out of ${block.className}`)
+      }
+    })
+    return out
+  })
+
+describe("the status page", () => {
+  it("is one self-contained document under 40 KB", () => {
+    expect(Buffer.byteLength(html)).toBeLessThan(40 * 1024)
+    expect(html).toMatch(/^<!doctype html>/)
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+stylesheet|https?:\/\/(?!www\.w3\.org)/)
+  })
+
+  it("shows a pool: a row per worker with its state in words and colour, rates, queue, restarts, sessions and errors", async () => {
+    const srv = await statusServer(pool())
+    const page = await openUi(srv.url)
+    const asked: Array<string> = []
+    page.on("request", (r) => asked.push(r.url()))
+    await live(page)
+    await until(page, "#kind", "pool")
+    await until(page, "#health-text", "Healthy")
+    await until(page, "#uptime", "5 h 07 m")
+    expect(await text(page, "#live-text")).toBe("live · updated 09:30:00")
+    expect(await page.title()).toBe("liege pool · healthy")
+
+    const rows = await slotCells(page)
+    expect(rows.map((r) => [r.slot, r.cells[3]])).toEqual([
+      ["1", "ready"],
+      ["2", "busy"],
+      ["3", "booting"],
+      ["4", "restartingnext try in 1.2 s"]
+    ])
+    expect(rows.map((r) => r.pill)).toEqual(["pill s-ready", "pill s-busy", "pill s-booting", "pill s-restarting"])
+    expect(new Set(rows.map((r) => r.colour)).size).toBe(4)
+    expect(rows[0]!.cells).toEqual(["1", "#5", "4107", "ready", "0", "1,234", "48.3 MB", "3 h 12 m", "recycled: maxJobs · 3 h 12 m ago"])
+    expect(rows[1]!.cells.slice(4, 8)).toEqual(["1", "987", "52.1 MB", "2 h 05 m"])
+    expect(rows[3]!.cells).toEqual(["4", "—", "—", "restartingnext try in 1.2 s", "0", "0", "—", "—", "crashed (exit code 9) · 0 s ago"])
+
+    expect(await text(page, "#q-depth")).toBe("3")
+    expect(await text(page, "#q-max")).toBe("64")
+    expect(await text(page, "#p-inflight")).toBe("1")
+    expect(await text(page, "#p-workers")).toBe("4 workers: 1 ready, 1 busy, 1 booting, 1 restarting")
+    expect(await text(page, "#r-10")).toBe("41.7")
+    expect(await text(page, "#r-60")).toBe("38.4")
+    expect(await text(page, "#l-50-10")).toBe("3.2 ms")
+    expect(await text(page, "#l-99-60")).toBe("22.2 ms")
+    expect(await page.locator("#r-spark path").getAttribute("d")).toMatch(/^M0\.12 33\.5V/)
+    expect(await page.locator("#l-spark path").getAttribute("d")).toMatch(/^M0\.50 /)
+    expect(await text(page, "#rs-total")).toBe("3")
+    expect(await text(page, "#rc-total")).toBe("5")
+    expect(await page.locator("#rs-reasons td").allTextContents()).toEqual(["crashed (exit code 9)", "2", "health check failed", "1"])
+    expect(await page.locator("#rc-reasons td").allTextContents()).toEqual(["maxJobs", "4", "maxRss", "1"])
+    expect(await page.locator("#sessions .counts").textContent()).toBe("12queued2running340done3failed")
+    expect(await page.locator("#busiest tbody td").allTextContents()).toEqual(["alice", "7", "1", "<b>bob</b>", "5", "1"])
+
+    // newest first; worker text is text, never markup
+    expect(await page.locator("#p-errors td").allTextContents()).toEqual([
+      "09:29:59",
+      "WorkerCrashed",
+      "worker 7 exited with code 9: <img src=x onerror=\"document.body.dataset.pwned=1\">",
+      "09:29:00",
+      "RequestTimeout",
+      "job 31 took longer than 30 s"
+    ])
+    expect(await page.evaluate(() => [document.querySelectorAll("img, b").length, document.body.dataset.pwned ?? null])).toEqual([0, null])
+
+    // one polite live region: the health in the header
+    expect(await page.evaluate(() => Array.from(document.querySelectorAll("[aria-live], [role=alert]")).map((e: any) => [e.id, e.getAttribute("aria-live")]))).toEqual([
+      ["health", "polite"]
+    ])
+
+    // only the page's own server was asked for anything
+    expect(asked.every((u) => u.startsWith(srv.url))).toBe(true)
+    expect(srv.requests.map((r) => r.path)).toEqual(["/ui", "/v1/status", "/v1/status/stream"])
+    expect(await overlaps(page)).toEqual([])
+    await screenshot(page, "status-pool")
+  })
+
+  it("follows the stream: counters change, a restarting slot becomes ready", async () => {
+    const srv = await statusServer(pool())
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#slots tr[data-slot='4'] .pill", "restarting")
+    await srv.answered("/v1/status/stream", 200)
+    // the live region only speaks when the health changes, not on every document
+    await page.evaluate(() => {
+      window.healthChanges = 0
+      new window.MutationObserver((m: Array<unknown>) => (window.healthChanges += m.length)).observe(document.querySelector("#health"), { subtree: true, childList: true, characterData: true, attributes: true })
+    })
+
+    const next = pool({
+      now: T + 2 * S,
+      queue: { depth: 0, max: 64 },
+      workers: slots(T + 2 * S).map((w): Slot =>
+        w.slot === 2
+          ? { ...w, served: 1002, inFlight: 0, state: "ready" }
+          : w.slot === 4
+            ? { ...w, worker: 9, pid: 4163, state: "ready", nextTryAt: null, startedAt: T + S, rssBytes: 20_500_000, lastExit: { ...w.lastExit!, at: T - 800 } }
+            : w
+      )
+    })
+    srv.push(next)
+    await until(page, "#slots tr[data-slot='4'] .pill", "ready")
+    const rows = await slotCells(page)
+    expect(rows[3]!.cells).toEqual(["4", "#9", "4163", "ready", "0", "0", "20.5 MB", "1 s", "crashed (exit code 9) · 2 s ago"])
+    expect(rows[3]!.pill).toBe("pill s-ready")
+    expect(rows[1]!.cells[5]).toBe("1,002")
+    expect(await text(page, "#q-depth")).toBe("0")
+    expect(await text(page, "#p-workers")).toBe("4 workers: 3 ready, 1 booting")
+    expect(await text(page, "#live-text")).toBe("live · updated 09:30:02")
+    expect(await page.evaluate(() => window.healthChanges)).toBe(0)
+
+    srv.push(pool({ now: T + 3 * S, healthy: false, failed: { reason: "restart intensity: 5 restarts in 10 s", since: T + 3 * S, retryAt: T + 33 * S } }))
+    await until(page, "#health-text", "Failed")
+    expect(await page.evaluate(() => window.healthChanges)).toBeGreaterThan(0)
+  })
+
+  it("reads an event torn across two reads of the stream", async () => {
+    const srv = await statusServer(pool())
+    const page = await openUi(srv.url)
+    await live(page)
+    await srv.answered("/v1/status/stream", 200)
+    const served = (n: number) => pool({ workers: slots(T).map((w) => (w.slot === 1 ? { ...w, served: n } : w)) })
+    const rest = srv.tear(served(2001), served(2002))
+    await until(page, "#slots tr[data-slot='1'] td:nth-child(6)", "2,001")
+    rest()
+    await until(page, "#slots tr[data-slot='1'] td:nth-child(6)", "2,002")
+    expect(await page.locator("body").getAttribute("data-conn")).toBe("live")
+    // read from the same stream, not picked up again after a reconnection
+    expect(srv.requests.filter((r) => r.path === "/v1/status/stream").length).toBe(1)
+  })
+
+  it("takes a stream that falls silent for a dead one and connects again", async () => {
+    // the server sends a document about twice a second: 10 s of silence is a connection that is gone without a word
+    const srv = await statusServer(pool())
+    const page = await openUi(srv.url)
+    await live(page)
+    await srv.answered("/v1/status/stream", 200)
+    await page.evaluate(() => {
+      window.connHistory = []
+      new window.MutationObserver(() => window.connHistory.push(document.body.dataset.conn)).observe(document.body, { attributes: true, attributeFilter: ["data-conn"] })
+    })
+    await srv.answered("/v1/status/stream", 200, 2)
+    await live(page)
+    expect(await page.evaluate(() => window.connHistory)).toEqual(["reconnecting", "live"])
+    expect(await page.locator("#slots tbody tr").count()).toBe(4)
+  })
+
+  it("says why a failed pool failed and when it tries again", async () => {
+    const now = T + 4 * S
+    const failed = pool({
+      now,
+      healthy: false,
+      failed: { reason: "restart intensity exceeded: 5 restarts in 10 s", since: T, retryAt: T + 30 * S },
+      workers: slots(now).map((w) => ({ ...w, worker: null, pid: null, state: "restarting" as const, nextTryAt: T + 30 * S, inFlight: 0, rssBytes: null, startedAt: null, lastExit: { at: T, reason: "crashed (exit code 1)", code: 1, signal: null } })),
+      queue: { depth: 64, max: 64 },
+      sessions: null,
+      errors: []
+    })
+    const srv = await statusServer(failed)
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#health-text", "Failed")
+    expect(await page.locator("#health-pill").getAttribute("class")).toBe("pill h-bad")
+    expect(await text(page, "#health-why")).toBe("restart intensity exceeded: 5 restarts in 10 s · retrying at 09:30:30")
+    expect(await page.title()).toBe("liege pool · failed")
+    expect((await slotCells(page)).map((r) => r.cells[3])).toEqual(Array(4).fill("restartingnext try in 26 s"))
+    expect(await page.locator("#q-meter").getAttribute("class")).toBe("meter hot")
+    expect(await page.locator("#sessions").isHidden()).toBe(true)
+    expect(await text(page, "#sessions-none")).toBe("No session jobs on this server.")
+    expect(await page.locator("#p-errors").isHidden()).toBe(true)
+    expect(await page.locator("#p-errors-empty").isVisible()).toBe(true)
+    expect(await overlaps(page)).toEqual([])
+    await screenshot(page, "status-pool-failed")
+  })
+
+  it("asks for the token on 401, again after a wrong one, and shows the data after the right one", async () => {
+    const srv = await statusServer(pool(), "s3cret")
+    const page = await openUi(srv.url)
+    await page.locator("#auth").waitFor()
+    expect(await page.locator("body").getAttribute("data-conn")).toBe("auth")
+    expect(await page.locator("#pool").isHidden()).toBe(true)
+    expect(await text(page, "#auth-msg")).toBe("")
+    expect(await text(page, "#health-text")).toBe("Locked")
+    expect(await page.evaluate(() => document.activeElement.id)).toBe("token")
+
+    await page.locator("#token").fill("tökén")
+    await page.locator("#auth button").click()
+    await until(page, "#auth-msg", "A token is sent in a header: printable ASCII only.")
+    expect(srv.requests.length).toBe(2)
+
+    await page.locator("#token").fill("wrong")
+    await page.locator("#auth button").click()
+    await until(page, "#auth-msg", "The server did not accept that token.")
+    await page.locator("#auth").waitFor()
+    expect(await page.locator("#pool").isHidden()).toBe(true)
+    expect(await page.evaluate(() => window.sessionStorage.getItem("liege.token"))).toBe(null)
+
+    await page.locator("#token").fill("s3cret")
+    await page.locator("#token").press("Enter")
+    await live(page)
+    await page.locator("#slots tr[data-slot='1']").waitFor()
+    expect(await page.locator("#auth").isHidden()).toBe(true)
+    expect(await page.evaluate(() => window.sessionStorage.getItem("liege.token"))).toBe("s3cret")
+    expect(srv.requests.map((r) => [r.path, r.authorization ?? null, r.status])).toEqual([
+      ["/ui", null, 200],
+      ["/v1/status", null, 401],
+      ["/v1/status", "Bearer wrong", 401],
+      ["/v1/status", "Bearer s3cret", 200],
+      ["/v1/status/stream", "Bearer s3cret", 200]
+    ])
+
+    // kept for the tab: a reload goes straight to the data
+    await page.reload()
+    await live(page)
+    expect(await page.locator("#auth").isHidden()).toBe(true)
+    expect(srv.requests.slice(5).map((r) => [r.path, r.authorization ?? null, r.status])).toEqual([
+      ["/ui", null, 200],
+      ["/v1/status", "Bearer s3cret", 200],
+      ["/v1/status/stream", "Bearer s3cret", 200]
+    ])
+  })
+
+  it("finds its routes next to it when served under a path prefix", async () => {
+    const srv = await statusServer(serf(), undefined, "/liege")
+    const page = await openUi(`${srv.url}/liege`)
+    await live(page)
+    await until(page, "#s-state", "replaying")
+    expect(srv.requests.map((r) => r.path)).toEqual(["/liege/ui", "/liege/v1/status", "/liege/v1/status/stream"])
+  })
+
+  it("keeps the last data and says reconnecting… when the stream drops, then follows it again", async () => {
+    const srv = await statusServer(pool())
+    const page = await openUi(srv.url)
+    await live(page)
+    await srv.answered("/v1/status/stream", 200)
+    expect(await text(page, "#slots tr[data-slot='1'] td:nth-child(6)")).toBe("1,234")
+
+    srv.refuse(true)
+    srv.drop()
+    await page.locator("body[data-conn=reconnecting]").waitFor({ state: "attached" })
+    expect(await text(page, "#live-text")).toBe("reconnecting… · last update 09:30:00")
+    expect(await page.locator("#slots tbody tr").count()).toBe(4)
+    expect(await text(page, "#slots tr[data-slot='1'] td:nth-child(6)")).toBe("1,234")
+    expect(await page.locator("#pool").getAttribute("class")).toBe("stale")
+    expect(await overlaps(page)).toEqual([])
+    await screenshot(page, "status-pool-reconnecting")
+    await srv.answered("/v1/status/stream", 503) // and it keeps trying
+    expect(await text(page, "#live-text")).toBe("reconnecting… · last update 09:30:00")
+
+    const later = pool({ now: T + 9 * S, workers: slots(T + 9 * S).map((w) => (w.slot === 1 ? { ...w, served: 1299 } : w)) })
+    srv.push(later) // no stream is open: this becomes what the next one starts with
+    srv.refuse(false)
+    await srv.answered("/v1/status/stream", 200, 2)
+    await until(page, "#slots tr[data-slot='1'] td:nth-child(6)", "1,299")
+    await live(page)
+    expect(await text(page, "#live-text")).toBe("live · updated 09:30:09")
+    expect(await page.locator("#pool").getAttribute("class")).toBe("")
+  })
+
+  it("shows a serf replaying with its progress bar, then running", async () => {
+    const srv = await statusServer(serf())
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#kind", "serf")
+    await until(page, "#s-state", "replaying")
+    expect(await page.locator("#s-pill").getAttribute("class")).toBe("pill s-replaying")
+    expect(await text(page, "#health-text")).toBe("Replaying")
+    expect(await text(page, "#s-replay-text")).toBe("Replaying: 400 of 1,000 events · 40 %")
+    const fill = () =>
+      page.evaluate(() => {
+        const bar = document.querySelector("#s-replay-bar").getBoundingClientRect()
+        const track = document.querySelector("#s-replay-meter").getBoundingClientRect()
+        return bar.width / track.width
+      })
+    const fillIs = (f: number) =>
+      page.waitForFunction((f) => {
+        const bar = document.querySelector("#s-replay-bar").getBoundingClientRect()
+        const track = document.querySelector("#s-replay-meter").getBoundingClientRect()
+        return Math.abs(bar.width / track.width - f) < 0.002
+      }, f)
+    await fillIs(0.4)
+    expect(await page.locator("#s-replay-meter").getAttribute("aria-valuenow")).toBe("400")
+    expect(await text(page, "#s-eve")).toBe("12,400")
+    expect(await text(page, "#s-mug")).toBe("0x9e3779b9")
+    expect(await text(page, "#s-log")).toBe("38.4 MB")
+    expect(await text(page, "#s-snap")).toBe("12,000")
+    expect(await page.locator("#s-exits td").allTextContents()).toEqual(["09:29:40", "crashed (signal SIGKILL)", "signal SIGKILL"])
+    expect(await text(page, "#s-restarts")).toBe("1 since start")
+    await screenshot(page, "status-serf-replaying")
+
+    await srv.answered("/v1/status/stream", 200)
+    srv.push(serf({ now: T + S, replay: { done: 750, total: 1000 }, eve: 12_750 }))
+    await until(page, "#s-replay-text", "Replaying: 750 of 1,000 events · 75 % · about 1 s left")
+    await fillIs(0.75)
+    expect(await fill()).toBeCloseTo(0.75, 2)
+    srv.push(serf({ now: T + 4 * S, replay: { done: 800, total: 1000 }, eve: 12_800 }))
+    await until(page, "#s-replay-text", "Replaying: 800 of 1,000 events · 80 % · about 2 s left")
+
+    srv.push(running())
+    await until(page, "#s-state", "running")
+    expect(await page.locator("#s-replay-meter").isHidden()).toBe(true)
+    expect(await page.locator("#s-pill").getAttribute("class")).toBe("pill s-running")
+    expect(await text(page, "#health-text")).toBe("Healthy")
+    expect(await text(page, "#s-replay-text")).toBe("No replay in progress.")
+    expect(await text(page, "#s-eve")).toBe("13,877")
+    expect(await text(page, "#w-in")).toBe("7")
+    expect(await text(page, "#w-max")).toBe("32")
+    expect(await text(page, "#s-pending")).toBe("11")
+    expect(await text(page, "#e-10")).toBe("212")
+    expect(await text(page, "#cm-mean")).toBe("8.6")
+    expect(await text(page, "#cm-max")).toBe("64")
+    expect(await page.locator("#e-spark path").getAttribute("d")).toMatch(/^M14\.12 33\.5V/)
+    await screenshot(page, "status-serf-running")
+  })
+
+  it("does not move anything when the numbers change length (pool)", async () => {
+    const now = T + 12 * 24 * H
+    const small = pool({
+      now: T,
+      startedAt: T - 5 * S,
+      queue: { depth: 0, max: 8 },
+      workers: slots(T).map((w) => ({ ...w, pid: w.pid === null ? null : 7, served: 1, inFlight: 0, rssBytes: w.rssBytes === null ? null : 9_000_000, startedAt: w.startedAt === null ? null : T - 4 * S })),
+      requests: rates(0.5, 0.42, 0.9, wave(60, () => 1), wave(60, () => 1).map((v) => v * 0.4)),
+      restarts: { total: 0, byReason: { a: 1 } },
+      recycles: { total: 0, byReason: { b: 1 } },
+      sessions: { byState: { queued: 0, running: 0, done: 0, failed: 0 }, busiest: [{ session: "s", queued: 0, running: 0 }] }
+    })
+    const big = pool({
+      now,
+      startedAt: T - 400 * 24 * H,
+      queue: { depth: 12_345, max: 100_000 },
+      workers: slots(now).map((w) => ({ ...w, pid: w.pid === null ? null : 4_194_303, served: 12_345_678, inFlight: 128, rssBytes: w.rssBytes === null ? null : 1_234_567_890, startedAt: w.startedAt === null ? null : T - 30 * 24 * H })),
+      requests: rates(12_345.6, 12_345, 98_765, wave(60, (i) => 10_000 + i * 100), wave(60, (i) => 900 + i)),
+      restarts: { total: 123_456, byReason: { a: 123_456 } },
+      recycles: { total: 98_765, byReason: { b: 98_765 } },
+      sessions: { byState: { queued: 123_456, running: 64, done: 9_876_543, failed: 12_345 }, busiest: [{ session: "s", queued: 123_456, running: 1 }] }
+    })
+    const srv = await statusServer(small)
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#q-max", "8")
+    const before = await boxes(page, "pool")
+    await srv.answered("/v1/status/stream", 200)
+    srv.push(big)
+    await until(page, "#q-max", "100,000")
+    expect(await text(page, "#slots tr[data-slot='1'] td:nth-child(6)")).toBe("12,345,678")
+    expect(await text(page, "#uptime")).toBe("412 d 00 h")
+    const after = await boxes(page, "pool")
+    expect(Object.keys(before).length).toBeGreaterThan(30)
+    expect(after).toEqual(before)
+  })
+
+  it("does not move anything when the numbers change length (serf)", async () => {
+    const small = running({ eve: 7, pending: 0, window: { inFlight: 0, max: 4 }, logBytes: 900, lastSnapshotEve: null, commits: { total: 1, meanBatch: 1, maxBatch: 1 }, events: rates(0.5, 0.3, 0.4, [1], [0.3]) })
+    const big = running({
+      now: T + 40 * S,
+      eve: 123_456_789,
+      pending: 12_345,
+      window: { inFlight: 1024, max: 1024 },
+      logBytes: 12_345_678_901,
+      lastSnapshotEve: 123_456_000,
+      commits: { total: 98_765_432, meanBatch: 1023.5, maxBatch: 1024 },
+      events: rates(123_456, 1234, 98_765, wave(60, () => 99_999), wave(60, () => 9_999))
+    })
+    const srv = await statusServer(small)
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#s-eve", "7")
+    const before = await boxes(page, "serf")
+    await srv.answered("/v1/status/stream", 200)
+    srv.push(big)
+    await until(page, "#s-eve", "123,456,789")
+    const after = await boxes(page, "serf")
+    expect(Object.keys(before).length).toBeGreaterThan(10)
+    expect(after).toEqual(before)
+  })
+
+  it("follows the system's dark scheme", async () => {
+    const srv = await statusServer(pool())
+    const light = await openUi(srv.url, { colorScheme: "light" })
+    const dark = await openUi(srv.url, { colorScheme: "dark" })
+    await live(light)
+    await live(dark)
+    const bg = (p: Page) => p.evaluate(() => window.getComputedStyle(document.documentElement).backgroundColor)
+    expect(await bg(light)).toBe("rgb(245, 246, 248)")
+    expect(await bg(dark)).toBe("rgb(18, 20, 26)")
+    await screenshot(dark, "status-pool-dark")
+  })
+
+  it("fits a narrow window: cards in two columns, the workers table scrolls", async () => {
+    const srv = await statusServer(pool())
+    const page = await openUi(srv.url, { viewport: { width: 760, height: 1000 } })
+    await live(page)
+    const layout = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      cards: Array.from(document.querySelectorAll("#pool .card")).map((c: any) => Math.round(c.getBoundingClientRect().top)),
+      table: (() => {
+        const box = document.querySelector("#slots").parentElement
+        return box.scrollWidth > box.clientWidth
+      })()
+    }))
+    expect(layout.page).toBe(760)
+    expect(new Set(layout.cards).size).toBe(2)
+    expect(layout.table).toBe(true)
+    expect(await overlaps(page)).toEqual([])
+    await screenshot(page, "status-pool-narrow")
+  })
+})
