@@ -21,6 +21,7 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof po
     // the address first: a taken port stops liege before any worker is spawned
     const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
     process.stdout.write(`listening on ${server.url}\n`)
+    yield* Effect.logInfo(`status page: ${server.url}/ui`)
     const latency = latencyBuckets()
     const outcomes = new Map<string, number>()
     // the state file first: a locked or unreadable one stops liege before any worker is spawned

@@ -44,6 +44,7 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof se
     // the address first: a taken port stops liege before the serf is spawned
     const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
     process.stdout.write(`listening on ${server.url}\n`)
+    yield* Effect.logInfo(`status page: ${server.url}/ui`)
     const log = yield* makeLogPump({})
     const batches = commitBatches()
     const pier = yield* open({

@@ -7,6 +7,8 @@
  *   the address and the reason; until the app is attached (`start`), every
  *   route but `/healthz` (503) answers 503 `NotReady`;
  * - `GET /healthz`: 200 when able to serve, 503 otherwise (never needs the token);
+ * - `GET /ui`: the status page (no data in it, so no token either); `GET
+ *   /v1/status` and `/v1/status/stream`: the status document, once or pushed;
  * - `GET /metrics`: Prometheus text: the app's families, HTTP requests by
  *   route and status, and the process's own metrics;
  * - everything else goes to the app's routes, behind `Authorization: Bearer T`
@@ -27,6 +29,7 @@ import { type BodyLimits, readJson } from "./body.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import { format, type Family } from "./prometheus.ts"
 import { processFamilies } from "./process.ts"
+import { page } from "../status/page.ts"
 import { makeStatusStream } from "./stream.ts"
 import type { Status } from "../status/document.ts"
 
@@ -147,6 +150,10 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       if (path === "/healthz" && req.method === "GET") {
         const healthy = app?.healthy() ?? false
         return answer(res, "healthz", ok({ ok: healthy }, healthy ? 200 : 503))
+      }
+      if (path === "/ui" && req.method === "GET") {
+        // the page holds no data: it asks for the token itself and sends it with every data request
+        return answer(res, "ui", { status: 200, contentType: "text/html; charset=utf-8", body: page })
       }
       if (expected !== undefined && !tokenMatches(expected, req.headers.authorization)) {
         req.resume()

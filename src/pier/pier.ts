@@ -250,6 +250,8 @@ export const open = (
     /** The serving serf (ripe, caught up) and its generation. */
     let current: Serf | undefined = undefined
     let currentGen = 0
+    /** The pid of the generation's serf from its spawn on (booting and replaying too). */
+    let starting: number | undefined = undefined
     let closing = false
     let fatal: PierFatal | undefined = undefined
     let readyWaiters: Array<() => void> = []
@@ -507,6 +509,8 @@ export const open = (
         state = { _tag: "Booting" }
         const { dir: _dir, boot: _boot, maxRestarts: _max, restartWindow: _window, ...serfProcess } = options
         const serf = yield* startSerf({ ...serfProcess, batchSize, pier: dir, workerId: n }, { afterPleas: commit })
+        starting = serf.pid
+        yield* Effect.addFinalizer(() => Effect.sync(() => (starting = undefined)))
         const id = processIdentity(serf.pid)
         if (id !== undefined) db.setMeta("serf", id)
         yield* catchUp(serf)
@@ -679,7 +683,7 @@ export const open = (
             : state._tag === "Running" ? "running"
             : state._tag === "Restarting" ? "restarting"
             : "stopped",
-          pid: current?.pid ?? null,
+          pid: current?.pid ?? starting ?? null,
           replay: state._tag === "Replaying" ? { done: state.done, total: state.total } : null,
           nextTryAt: state._tag === "Restarting" ? state.at : null,
           eve: db.lastEve,
