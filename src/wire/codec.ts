@@ -9,7 +9,7 @@
 import { isUtf8 } from "node:buffer"
 import { HEADER_BYTES, writeHeader } from "./frame.ts"
 import * as MessagePack from "./msgpack.ts"
-import { checkShape, checkText, DecodeFailure, encodeFailure, EncodeFailure, notText, Refusal, refusalText } from "./plain.ts"
+import { checkFinite, checkShape, checkText, DecodeFailure, encodeFailure, EncodeFailure, notText, Refusal, refusalText } from "./plain.ts"
 
 export { DecodeFailure, EncodeFailure }
 
@@ -77,13 +77,12 @@ export const json: Codec = {
     } catch (e) {
       throw new DecodeFailure(`not JSON (${(e as Error).message})`, payload)
     }
-    if (mayEscapeSurrogate(text)) {
-      try {
-        checkText(value)
-      } catch (e) {
-        if (e instanceof Refusal) throw new DecodeFailure(refusalText(e), payload)
-        throw e
-      }
+    try {
+      checkFinite(value)
+      if (mayEscapeSurrogate(text)) checkText(value)
+    } catch (e) {
+      if (e instanceof Refusal) throw new DecodeFailure(refusalText(e), payload)
+      throw e
     }
     return value
   }

@@ -189,7 +189,7 @@ export const checkShape = (value: unknown): void => {
   throw refusalOf(value)
 }
 
-/** Throws a `Refusal` for the first string (or key) in plain data that holds a lone surrogate. */
+/** Throws a `Refusal` for the first string (or key) that holds a lone surrogate. */
 export const checkText = (value: unknown): void => {
   if (typeof value === "string") {
     if (!value.isWellFormed()) throw notText(value)
@@ -217,3 +217,44 @@ export const checkText = (value: unknown): void => {
     throw through(e, key)
   }
 }
+
+/**
+ * Throws a `Refusal` for the first number in parsed JSON that is not finite
+ * (JSON.parse makes ±Infinity of a literal beyond the range of a double).
+ * Only numbers are looked at: this walk runs on every JSON payload.
+ */
+export const checkFinite = (value: unknown): void => {
+  if (typeof value !== "object" || value === null) {
+    if (typeof value === "number" && !Number.isFinite(value)) throw overflow(value)
+    return
+  }
+  if (Array.isArray(value)) {
+    let i = 0
+    try {
+      for (; i < value.length; i++) {
+        const item: unknown = value[i]
+        if (typeof item === "number") {
+          if (!Number.isFinite(item)) throw overflow(item)
+        } else if (typeof item === "object") checkFinite(item)
+      }
+    } catch (e) {
+      throw through(e, i)
+    }
+    return
+  }
+  let key = ""
+  try {
+    for (key in value) {
+      const item = (value as Record<string, unknown>)[key]
+      if (typeof item === "number") {
+        if (!Number.isFinite(item)) throw overflow(item)
+      } else if (typeof item === "object") checkFinite(item)
+    }
+  } catch (e) {
+    throw through(e, key)
+  }
+}
+
+const overflow = (n: number) =>
+  new Refusal(`a number literal beyond the range of a double (read as ${n}) cannot be given to JSON callers`)
+

@@ -190,6 +190,13 @@ describe("json decoding", () => {
     expect(refusal(json, text(`{"t":"x","\\udc00":1}`))).toContain("lone surrogate (\\udc00)")
     expect(refusal(json, text(`{"t":"\\ude00\\ud83d"}`))).toContain("lone surrogate (\\ude00)")
   })
+  it("refuses a number literal beyond the range of a double (JSON.parse reads it as ±Infinity)", () => {
+    expect(refusal(json, text(`{"t":"x","v":[1,1e999]}`))).toBe(
+      "at v[1]: a number literal beyond the range of a double (read as Infinity) cannot be given to JSON callers"
+    )
+    expect(refusal(json, text(`{"t":"x","w":{"n":-${"9".repeat(400)}}}`))).toContain("at w.n: a number literal beyond")
+    expect(json.decode(text(`{"t":"x","v":1e-400,"w":"1e999"}`))).toEqual({ t: "x", v: 0, w: "1e999" })
+  })
   it("takes escaped pairs and escaped backslashes as the text they spell", () => {
     expect(json.decode(text(`{"t":"\\ud83d\\ude00"}`))).toEqual({ t: "😀" })
     expect(json.decode(text(`{"t":"\\\\ud800"}`))).toEqual({ t: "\\ud800" })
