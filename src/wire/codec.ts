@@ -20,8 +20,19 @@ export interface Codec {
   readonly name: CodecName
   /** The whole frame (header + payload) for one message; throws `EncodeFailure` when it cannot travel exactly. */
   readonly frame: (message: unknown) => Buffer
-  /** One payload back to a value; throws `DecodeFailure` when the bytes are not one. */
+  /**
+   * A worker's payload back to a value, as the host takes it; throws
+   * `DecodeFailure` when the bytes are not one value that can be given to
+   * JSON callers exactly.
+   */
   readonly decode: (payload: Buffer) => unknown
+  /**
+   * A host's payload, as a worker takes it: the same, except that a JSON
+   * number literal beyond the range of a double is read as ±Infinity — the
+   * host writes JSON text it was given as it is (SPEC §1: such literals are
+   * outside the promise), and a worker reads it as its language does.
+   */
+  readonly decodeFromHost: (payload: Buffer) => unknown
 }
 
 /** A message already written as JSON text: the json codec frames it as it is. */
@@ -57,6 +68,25 @@ const jsonText = (message: unknown): string => {
   }
 }
 
+const jsonDecode = (payload: Buffer, finite: boolean): unknown => {
+  if (!isUtf8(payload)) throw new DecodeFailure("not valid UTF-8", payload)
+  const text = payload.toString("utf8")
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (e) {
+    throw new DecodeFailure(`not JSON (${(e as Error).message})`, payload)
+  }
+  try {
+    if (finite) checkFinite(value)
+    if (mayEscapeSurrogate(text)) checkText(value)
+  } catch (e) {
+    if (e instanceof Refusal) throw new DecodeFailure(refusalText(e), payload)
+    throw e
+  }
+  return value
+}
+
 export const json: Codec = {
   name: "json",
   frame: (message) => {
@@ -68,30 +98,16 @@ export const json: Codec = {
     out.write(text, HEADER_BYTES, length === text.length ? "latin1" : "utf8")
     return out
   },
-  decode: (payload) => {
-    if (!isUtf8(payload)) throw new DecodeFailure("not valid UTF-8", payload)
-    const text = payload.toString("utf8")
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch (e) {
-      throw new DecodeFailure(`not JSON (${(e as Error).message})`, payload)
-    }
-    try {
-      checkFinite(value)
-      if (mayEscapeSurrogate(text)) checkText(value)
-    } catch (e) {
-      if (e instanceof Refusal) throw new DecodeFailure(refusalText(e), payload)
-      throw e
-    }
-    return value
-  }
+  decode: (payload) => jsonDecode(payload, true),
+  decodeFromHost: (payload) => jsonDecode(payload, false)
 }
 
 export const msgpack: Codec = {
   name: "msgpack",
   frame: MessagePack.frame,
-  decode: MessagePack.decode
+  decode: MessagePack.decode,
+  // the host never writes a float that is not finite: both directions read alike
+  decodeFromHost: MessagePack.decode
 }
 
 export const codec = (name: CodecName): Codec => name === "json" ? json : msgpack

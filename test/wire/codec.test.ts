@@ -197,6 +197,13 @@ describe("json decoding", () => {
     expect(refusal(json, text(`{"t":"x","w":{"n":-${"9".repeat(400)}}}`))).toContain("at w.n: a number literal beyond")
     expect(json.decode(text(`{"t":"x","v":1e-400,"w":"1e999"}`))).toEqual({ t: "x", v: 0, w: "1e999" })
   })
+  it("a worker reads the host's JSON text as JavaScript does: a literal beyond a double is ±Infinity", () => {
+    // the host hands on event text it was given as it is (SPEC §1: outside the promise)
+    expect(json.decodeFromHost(text(`{"t":"work","ev":{"n":1e400,"m":-1e400}}`))).toEqual({ t: "work", ev: { n: Infinity, m: -Infinity } })
+    // everything else is refused alike
+    expect(() => json.decodeFromHost(text(`{"t":"\\ud800"}`))).toThrow(DecodeFailure)
+    expect(() => json.decodeFromHost(Buffer.from([0x22, 0xff, 0x22]))).toThrow(DecodeFailure)
+  })
   it("takes escaped pairs and escaped backslashes as the text they spell", () => {
     expect(json.decode(text(`{"t":"\\ud83d\\ude00"}`))).toEqual({ t: "😀" })
     expect(json.decode(text(`{"t":"\\\\ud800"}`))).toEqual({ t: "\\ud800" })
