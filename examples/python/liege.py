@@ -9,7 +9,10 @@ This is the Python twin of the Node worker SDK (`src/worker/io.ts` and
   and then that many payload bytes, read from stdin and written to stdout;
 * the codec named by `LIEGE_CODEC`: `json` (the default) or `msgpack` (plain
   MessagePack, implemented here in pure Python: nil, bool, int, float, str,
-  bin, array, map; extension types are refused);
+  array, map). Values travel exactly or not at all: what cannot (bytes, NaN,
+  a lone surrogate, in MessagePack an int beyond ±(2^53 − 1) or a non-str
+  key, extension types) raises EncodeFailure when sent and is a bad frame
+  when received;
 * `slog(pri, msg)`: a log line for the host (pri 0 debug … 3 error);
 * `run_serf(...)`: a serf from a few callbacks, the same contract as the Node
   `runSerf` (ripe at start; play, work, peek, save, pack, exit answered);
@@ -30,6 +33,7 @@ import heapq
 import json
 import math
 import os
+import re
 import select
 import struct
 import sys
@@ -54,13 +58,26 @@ def fatal(message: str) -> NoReturn:
 
 
 # ── MessagePack ──────────────────────────────────────────────────────────────
+#
+# Values travel exactly or not at all (SPEC §1): what both codecs carry is the
+# JSON data model — None, bools, ints, finite floats, str of Unicode text,
+# lists (and tuples) and dicts with str keys. In MessagePack an int is written
+# in the smallest int/uint format that holds it, and only an int within
+# ±(2^53 − 1) travels (the host holds numbers as doubles); a float is always a
+# float64. Bytes, NaN and ±Infinity, a str with a lone surrogate, a dict key
+# that is not a str, and extension types are refused both ways.
+
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 class MsgpackError(ValueError):
-    """Bytes that are not one plain MessagePack value, or a value that has no encoding."""
+    """Bytes that are not one plain MessagePack value, or one that cannot be given to JSON callers."""
 
 
-_pack_u8 = struct.Struct(">B").pack
+class EncodeFailure(ValueError):
+    """A value that cannot travel exactly (nothing was encoded)."""
+
+
 _pack_u16 = struct.Struct(">H").pack
 _pack_u32 = struct.Struct(">I").pack
 _pack_u64 = struct.Struct(">Q").pack
@@ -72,7 +89,7 @@ _pack_f64 = struct.Struct(">d").pack
 
 
 def _pack_length(out: bytearray, n: int, fix: int | None, fix_max: int, m8: int | None, m16: int, m32: int) -> None:
-    """Writes the header of a str/bin/array/map of `n` items or bytes."""
+    """Writes the header of a str/array/map of `n` items or bytes."""
     if fix is not None and n <= fix_max:
         out.append(fix | n)
     elif m8 is not None and n <= 0xFF:
@@ -85,7 +102,15 @@ def _pack_length(out: bytearray, n: int, fix: int | None, fix_max: int, m8: int 
         out.append(m32)
         out += _pack_u32(n)
     else:
-        raise MsgpackError(f"too long for MessagePack: {n}")
+        raise EncodeFailure(f"too long for MessagePack: {n}")
+
+
+def _utf8(v: str) -> bytes:
+    try:
+        return v.encode("utf-8")
+    except UnicodeEncodeError as e:
+        unit = ord(v[e.start])
+        raise EncodeFailure(f"a string holds a lone surrogate (\\u{unit:04x}): it is not Unicode text") from None
 
 
 def _pack(out: bytearray, v: Any) -> None:
@@ -96,6 +121,8 @@ def _pack(out: bytearray, v: Any) -> None:
     elif v is False:
         out.append(0xC2)
     elif isinstance(v, int):
+        if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+            raise EncodeFailure(f"integer {v} is beyond ±(2^53−1): JSON callers cannot hold it exactly")
         if 0 <= v:
             if v <= 0x7F:
                 out.append(v)
@@ -108,11 +135,9 @@ def _pack(out: bytearray, v: Any) -> None:
             elif v <= 0xFFFFFFFF:
                 out.append(0xCE)
                 out += _pack_u32(v)
-            elif v <= 0xFFFFFFFFFFFFFFFF:
+            else:
                 out.append(0xCF)
                 out += _pack_u64(v)
-            else:
-                _pack_big(out, v)
         elif v >= -32:
             out.append(v & 0xFF)
         elif v >= -0x80:
@@ -124,21 +149,17 @@ def _pack(out: bytearray, v: Any) -> None:
         elif v >= -0x80000000:
             out.append(0xD2)
             out += _pack_i32(v)
-        elif v >= -0x8000000000000000:
+        else:
             out.append(0xD3)
             out += _pack_i64(v)
-        else:
-            _pack_big(out, v)
     elif isinstance(v, float):
+        if not math.isfinite(v):
+            raise EncodeFailure(f"{v} is not a finite number")
         out.append(0xCB)
         out += _pack_f64(v)
     elif isinstance(v, str):
-        data = v.encode("utf-8", "surrogatepass")
+        data = _utf8(v)
         _pack_length(out, len(data), 0xA0, 31, 0xD9, 0xDA, 0xDB)
-        out += data
-    elif isinstance(v, (bytes, bytearray, memoryview)):
-        data = bytes(v)
-        _pack_length(out, len(data), None, 0, 0xC4, 0xC5, 0xC6)
         out += data
     elif isinstance(v, (list, tuple)):
         _pack_length(out, len(v), 0x90, 15, None, 0xDC, 0xDD)
@@ -147,24 +168,18 @@ def _pack(out: bytearray, v: Any) -> None:
     elif isinstance(v, dict):
         _pack_length(out, len(v), 0x80, 15, None, 0xDE, 0xDF)
         for key, item in v.items():
+            if not isinstance(key, str):
+                raise EncodeFailure(f"a dict key of type {type(key).__name__} is not a str: JSON objects have string keys")
             _pack(out, key)
             _pack(out, item)
+    elif isinstance(v, (bytes, bytearray, memoryview)):
+        raise EncodeFailure("bytes cannot travel: JSON callers have no bytes (send text, e.g. base64)")
     else:
-        raise MsgpackError(f"cannot encode a {type(v).__name__} in MessagePack")
-
-
-def _pack_big(out: bytearray, v: int) -> None:
-    """An integer beyond 64 bits: sent as the nearest float64, as JavaScript would hold it."""
-    try:
-        f = float(v)
-    except OverflowError:
-        raise MsgpackError(f"integer too large for MessagePack: {v}") from None
-    out.append(0xCB)
-    out += _pack_f64(f)
+        raise EncodeFailure(f"a {type(v).__name__} is not plain data")
 
 
 def packb(value: Any) -> bytes:
-    """One value as MessagePack bytes."""
+    """One value as MessagePack bytes; raises EncodeFailure for what cannot travel exactly."""
     out = bytearray()
     _pack(out, value)
     return bytes(out)
@@ -195,9 +210,23 @@ class _Unpacker:
         self.pos += size
         return v
 
+    def integer(self, fmt: str) -> int:
+        v = self.number(fmt, 8)
+        if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+            raise MsgpackError(f"integer {v} is beyond ±(2^53−1)")
+        return v
+
+    def real(self, fmt: str, size: int) -> float:
+        v = self.number(fmt, size)
+        if not math.isfinite(v):
+            raise MsgpackError(f"{v} is not a finite number")
+        return v
+
     def text(self, n: int) -> str:
-        # Invalid UTF-8 becomes U+FFFD, as in msgpackr (the host's decoder).
-        return self.take(n).decode("utf-8", "replace")
+        try:
+            return self.take(n).decode("utf-8")
+        except UnicodeDecodeError:
+            raise MsgpackError(f"a str at offset {self.pos - n} is not valid UTF-8") from None
 
     def array(self, n: int) -> list:
         return [self.value() for _ in range(n)]
@@ -205,11 +234,11 @@ class _Unpacker:
     def map(self, n: int) -> dict:
         out: dict = {}
         for _ in range(n):
+            at = self.pos
             key = self.value()
-            try:
-                out[key] = self.value()
-            except TypeError:
-                raise MsgpackError(f"a map key of type {type(key).__name__} is not supported") from None
+            if not isinstance(key, str):
+                raise MsgpackError(f"the map key at offset {at} is not a string")
+            out[key] = self.value()
         return out
 
     def value(self) -> Any:
@@ -233,16 +262,10 @@ class _Unpacker:
             return False
         if b == 0xC3:
             return True
-        if b == 0xC4:
-            return self.take(self.number(">B", 1))
-        if b == 0xC5:
-            return self.take(self.number(">H", 2))
-        if b == 0xC6:
-            return self.take(self.number(">I", 4))
         if b == 0xCA:
-            return self.number(">f", 4)
+            return self.real(">f", 4)
         if b == 0xCB:
-            return self.number(">d", 8)
+            return self.real(">d", 8)
         if b == 0xCC:
             return self.number(">B", 1)
         if b == 0xCD:
@@ -250,7 +273,7 @@ class _Unpacker:
         if b == 0xCE:
             return self.number(">I", 4)
         if b == 0xCF:
-            return self.number(">Q", 8)
+            return self.integer(">Q")
         if b == 0xD0:
             return self.number(">b", 1)
         if b == 0xD1:
@@ -258,7 +281,7 @@ class _Unpacker:
         if b == 0xD2:
             return self.number(">i", 4)
         if b == 0xD3:
-            return self.number(">q", 8)
+            return self.integer(">q")
         if b == 0xD9:
             return self.text(self.number(">B", 1))
         if b == 0xDA:
@@ -273,13 +296,15 @@ class _Unpacker:
             return self.map(self.number(">H", 2))
         if b == 0xDF:
             return self.map(self.number(">I", 4))
+        if 0xC4 <= b <= 0xC6:
+            raise MsgpackError(f"bin at offset {self.pos - 1}: bin values cannot be given to JSON callers")
         if b in (0xC7, 0xC8, 0xC9) or 0xD4 <= b <= 0xD8:
             raise MsgpackError(f"extension type 0x{b:02x} at offset {self.pos - 1}: liege speaks plain MessagePack only")
         raise MsgpackError(f"byte 0x{b:02x} at offset {self.pos - 1} does not start a MessagePack value")
 
 
 def unpackb(data: bytes) -> Any:
-    """Exactly one MessagePack value from `data`."""
+    """Exactly one plain MessagePack value from `data`."""
     u = _Unpacker(bytes(data))
     value = u.value()
     if u.pos != len(u.data):
@@ -295,42 +320,61 @@ class DecodeFailure(Exception):
 
 
 def _json_default(v: Any) -> Any:
-    # What JSON.stringify makes of a Node Buffer, the nearest thing to bytes.
     if isinstance(v, (bytes, bytearray, memoryview)):
-        return {"type": "Buffer", "data": list(bytes(v))}
-    raise TypeError(f"cannot encode a {type(v).__name__} in JSON")
-
-
-def _js_finite(v: Any) -> Any:
-    """A copy of `v` with NaN and ±Infinity as null, as JSON.stringify writes them."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _js_finite(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_js_finite(x) for x in v]
-    return v
+        raise EncodeFailure("bytes cannot travel: JSON callers have no bytes (send text, e.g. base64)")
+    raise EncodeFailure(f"a {type(v).__name__} is not plain data")
 
 
 def _json_encode(message: Any) -> bytes:
-    kw: dict[str, Any] = {"separators": (",", ":"), "allow_nan": False, "default": _json_default}
     try:
-        text = json.dumps(message, ensure_ascii=False, **kw)
-    except ValueError:
-        message = _js_finite(message)
-        text = json.dumps(message, ensure_ascii=False, **kw)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate: only the escaped form is valid UTF-8 JSON.
-        return json.dumps(message, ensure_ascii=True, **kw).encode("ascii")
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+    except ValueError as e:
+        if isinstance(e, EncodeFailure):
+            raise
+        raise EncodeFailure(f"NaN and ±Infinity are not finite numbers ({e})") from None
+    return _utf8(text)
+
+
+# a \uD800–\uDFFF escape in JSON text: only then are the strings looked at
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(v: Any) -> str | None:
+    """The first str (or key) in a parsed value that holds a lone surrogate."""
+    if isinstance(v, str):
+        return v if _SURROGATE.search(v) else None
+    if isinstance(v, list):
+        for item in v:
+            found = _lone_surrogate(item)
+            if found is not None:
+                return found
+    elif isinstance(v, dict):
+        for key, item in v.items():
+            found = _lone_surrogate(key) or _lone_surrogate(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _json_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _json_decode(payload: bytes) -> Any:
     try:
-        return json.loads(payload.decode("utf-8", "replace"))
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeFailure("not valid UTF-8") from None
+    try:
+        # (a literal beyond the range of a double is read as ±inf, as JavaScript reads it: the
+        # host hands on JSON text it was given as it is, SPEC §1)
+        value = json.loads(text, parse_constant=_json_constant)
     except (ValueError, RecursionError) as e:
         raise DecodeFailure(f"not JSON ({e})") from None
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _lone_surrogate(value) is not None:
+        raise DecodeFailure("a string holds a lone surrogate: it is not Unicode text")
+    return value
 
 
 def _msgpack_decode(payload: bytes) -> Any:

@@ -255,9 +255,21 @@ export const start = (
         })
       )
 
+    /** The frame for a writ (a frame already made passes); one that cannot travel exactly is refused, nothing sent. */
+    const frameOf = (writ: unknown): Buffer | EventNotEncodable => {
+      if (Buffer.isBuffer(writ)) return writ
+      try {
+        return codec.frame(writ)
+      } catch (e) {
+        return new EventNotEncodable({ reason: (e as Error).message })
+      }
+    }
+
     const ask = (writ: unknown) =>
       Effect.callback<Plea, SerfError>((resume) => {
-        d.ask(writ, (answer) => resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer)))
+        const frame = frameOf(writ)
+        if (!Buffer.isBuffer(frame)) return resume(Effect.fail(frame))
+        d.ask(frame, (answer) => resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer)))
       })
 
     /** The `play` writ for these events; JSON text given with an event is spliced in, not parsed. */
@@ -275,15 +287,17 @@ export const start = (
         if (i > 0) text += ","
         text += `{"wen":${JSON.stringify(e.wen)},"ev":${e.json ?? JSON.stringify(e.ev) ?? "null"}}`
       }
-      return codec.frame(new RawJson(text + "]}"))
+      return new RawJson(text + "]}")
     }
 
     /** Sends a writ now; the effect waits for its plea. */
     const send = (writ: unknown) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
+        const frame = frameOf(writ)
+        if (!Buffer.isBuffer(frame)) return Effect.fail(frame)
         const answer = Deferred.makeUnsafe<Plea, SerfError>()
-        d.ask(writ, (plea) => Deferred.doneUnsafe(answer, isError(plea) ? Effect.fail(plea) : Effect.succeed(plea)))
-        return Deferred.await(answer)
+        d.ask(frame, (plea) => Deferred.doneUnsafe(answer, isError(plea) ? Effect.fail(plea) : Effect.succeed(plea)))
+        return Effect.succeed(Deferred.await(answer))
       })
 
     /** Applies the answer to a `play` of `size` events to the lock state. */
@@ -443,10 +457,15 @@ export const start = (
       path: ReadonlyArray<string>,
       options?: { readonly gang?: ReadonlyArray<string> | null; readonly now?: number }
     ) =>
-      withLock(Effect.flatMap(
-        ask({ t: "peek", now: options?.now ?? Date.now(), gang: options?.gang ?? null, path }),
-        (plea) => plea.t === "peek" ? Effect.succeed(plea.dat) : Effect.fail(unexpected(child.pid, plea, "peek"))
-      ))
+      Effect.suspend(() => {
+        // encoded before the lock: a path that cannot travel is refused without touching the serf
+        const frame = frameOf({ t: "peek", now: options?.now ?? Date.now(), gang: options?.gang ?? null, path })
+        if (!Buffer.isBuffer(frame)) return Effect.fail(frame)
+        return withLock(Effect.flatMap(
+          ask(frame),
+          (plea) => plea.t === "peek" ? Effect.succeed(plea.dat) : Effect.fail(unexpected(child.pid, plea, "peek"))
+        ))
+      })
 
     const stop = Effect.gen(function*() {
       if (d.dead === undefined) {

@@ -13,8 +13,8 @@
  */
 import { Cause, Effect, Exit, FiberSet, Queue, Schema, type Scope, Stream } from "effect"
 import type { Child } from "../supervisor/child.ts"
-import { type CodecName, codec as codecOf } from "./codec.ts"
-import { badMessage, ConnectionClosed, type ProtocolError } from "./errors.ts"
+import { type CodecName, codec as codecOf, EncodeFailure } from "./codec.ts"
+import { badMessage, ConnectionClosed, NotEncodable, type ProtocolError } from "./errors.ts"
 import { attach } from "./link.ts"
 
 export interface ChannelOptions<In, Out> {
@@ -28,7 +28,8 @@ export interface ChannelOptions<In, Out> {
 }
 
 export interface Channel<In, Out> {
-  readonly send: (message: Out) => Effect.Effect<void, ConnectionClosed>
+  /** Fails with `NotEncodable` (nothing sent) for a message that cannot travel exactly. */
+  readonly send: (message: Out) => Effect.Effect<void, ConnectionClosed | NotEncodable>
   readonly messages: Stream.Stream<In, ProtocolError>
   /** Closes the child's stdin. */
   readonly end: Effect.Effect<void>
@@ -91,9 +92,16 @@ export const open = <In, Out>(
     })
 
     const send = (message: Out) =>
-      Effect.suspend(() => {
+      Effect.suspend((): Effect.Effect<void, ConnectionClosed | NotEncodable> => {
         const wire = encodeOutgoing === undefined ? message : encodeOutgoing(message)
-        if (!link.send(wire)) {
+        let sent: boolean
+        try {
+          sent = link.send(wire)
+        } catch (e) {
+          if (e instanceof EncodeFailure) return Effect.fail(new NotEncodable({ reason: e.message }))
+          throw e
+        }
+        if (!sent) {
           return Effect.fail(new ConnectionClosed({ pending: 0, detail: "the child's stdin is closed" }))
         }
         if (!stdin.writableNeedDrain) return Effect.void

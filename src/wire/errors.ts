@@ -41,6 +41,19 @@ export class BadMessage extends Schema.TaggedError<BadMessage>()("BadMessage", {
 
 export type ProtocolError = FrameTooLarge | ConnectionClosed | BadMessage
 
+/**
+ * A message we were to send cannot travel exactly (SPEC §1: a lone
+ * surrogate, a number that is not finite, a BigInt, bytes, a Map…). Nothing
+ * was sent; the channel is unharmed.
+ */
+export class NotEncodable extends Schema.TaggedError<NotEncodable>()("NotEncodable", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `the message cannot be encoded exactly (${this.reason}); nothing was sent`
+  }
+}
+
 /** How many payload bytes a BadMessage keeps. */
 export const BAD_MESSAGE_KEEP = 256
 

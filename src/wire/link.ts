@@ -46,7 +46,10 @@ export interface LinkHandlers {
 }
 
 export interface Link {
-  /** Encodes and queues one message; false once the link is closed. */
+  /**
+   * Encodes and queues one message; false once the link is closed. Throws the
+   * codec's `EncodeFailure` (nothing queued) for a message that cannot travel exactly.
+   */
   readonly send: (message: unknown) => boolean
   /** Queues one frame already encoded (header included); false once the link is closed. */
   readonly sendFrame: (frame: Buffer) => boolean

@@ -70,7 +70,7 @@ export const connect = (options: WorkerIoOptions): WorkerIo => {
   const onFrame = (payload: Buffer) => {
     let message: unknown
     try {
-      message = codec.decode(payload)
+      message = codec.decodeFromHost(payload)
     } catch (e) {
       if (e instanceof DecodeFailure) fatal(`bad frame from host: ${e.reason}`)
       throw e

@@ -13,8 +13,10 @@
  * request's `signal` and answers `err {code: "cancelled"}` at once (the host
  * discards that answer; it tells the host the worker let go — a worker that
  * stays silent after a cancel is recycled). Any other thrown error answers
- * `{code: "internal"}`.
+ * `{code: "internal"}`, and so does an answer that cannot travel exactly
+ * (a NaN, a Map, bytes…: see the wire's plain data).
  */
+import { EncodeFailure } from "../wire/plain.ts"
 import { connect, type WorkerIo } from "./io.ts"
 
 /** Thrown by a handler: the request's `err` answer. */
@@ -41,7 +43,13 @@ export const runWorker = (handler: Handler): WorkerIo => {
     const controller = running.get(id)
     if (controller === undefined || controller.signal.aborted) return
     running.delete(id)
-    io.send({ t: "res", id, ...result })
+    try {
+      io.send({ t: "res", id, ...result })
+    } catch (e) {
+      // an answer that cannot travel exactly fails that request, not the worker
+      if (!(e instanceof EncodeFailure)) throw e
+      io.send({ t: "res", id, err: { code: "internal", message: `the answer cannot be encoded: ${e.message}` } })
+    }
   }
   const failure = (e: unknown) =>
     e instanceof Fail

@@ -36,6 +36,23 @@ describe("wire channel over a real worker", () => {
       }).pipe(Effect.scoped))
   }
 
+  for (const codec of codecNames) {
+    it.live(`a message that cannot travel exactly fails send with NotEncodable; nothing is sent (${codec})`, () =>
+      Effect.gen(function*() {
+        const child = yield* worker(codec)
+        const ch = yield* open(child, { incoming: Pong, outgoing: Order, codec })
+        for (const bad of [{ t: "ping", n: NaN }, { t: "ping", n: 1, text: "\ud800" }]) {
+          const error = yield* Effect.flip(ch.send(bad))
+          expect(error._tag).toBe("NotEncodable")
+          expect(error.message).toMatch(/not a finite number|lone surrogate/)
+        }
+        // the channel is unharmed, and the worker saw none of them
+        yield* ch.send({ t: "ping", n: 7 })
+        const got = yield* ch.messages.pipe(Stream.take(1), Stream.runCollect)
+        expect(got.map((m) => m.n)).toEqual([7])
+      }).pipe(Effect.scoped))
+  }
+
   it.live("slog goes to the logger with the worker's pid, never into the stream", () => {
     const logs = captureLogs()
     return Effect.gen(function*() {
