@@ -4,8 +4,9 @@
  * - the library (`liege`, `liege/worker`): ES modules, `.d.ts` and source
  *   maps, by `tsc -p tsconfig.build.json`;
  * - the `liege` command: one bundle split by subcommand (`dist/bin/`), by
- *   esbuild, so that `liege run` loads neither HTTP nor SQLite. msgpackr stays
- *   a dependency (its optional native part is found at run time).
+ *   esbuild, so that `liege run` loads neither HTTP nor SQLite, nor
+ *   `liege serf` the cluster's PostgreSQL client. The package has no
+ *   dependency but its `effect` peer: what the command needs is in it.
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -33,7 +34,6 @@ await build({
   format: "esm",
   platform: "node",
   target: "node22",
-  external: ["msgpackr"],
   minify: true,
   legalComments: "linked",
   logLevel: "warning"

@@ -216,7 +216,7 @@ describe("encoding refuses what cannot travel exactly", () => {
     readonly x = 1
   }
   const cyclic: Record<string, unknown> = { a: 1 }
-  cyclic.self = cyclic
+  cyclic["self"] = cyclic
   const cases: ReadonlyArray<readonly [string, unknown, string]> = [
     ["a lone high surrogate", "\ud800", "at v: a string holds a lone surrogate (\\ud800): it is not Unicode text"],
     ["a lone low surrogate", "ok\udc00", "lone surrogate (\\udc00)"],

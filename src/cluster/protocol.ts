@@ -1,0 +1,61 @@
+/**
+ * The entities of a liege cluster (SPEC §9) and their messages between
+ * runners. Values that a caller gave as JSON (events, effects, peeks) cross
+ * as JSON text, so that they arrive exactly as given whatever the runners'
+ * own serialization does with numbers.
+ *
+ * - `Serf` (id: the serf's name): `Poke`, `Peek`, `Snapshot`, `Pack`. A
+ *   poke carries a key chosen by the runner that took the HTTP request: the
+ *   cluster re-sends a request that was in flight on a runner that died, and
+ *   the key makes that re-send find the first one's answer instead of
+ *   logging the event twice.
+ * - `Session` (id: the session's name): `Wake`, which tells the owner of the
+ *   session that it may have queued jobs.
+ */
+import { Schema } from "effect"
+import { Entity } from "effect/cluster"
+import { Rpc } from "effect/rpc"
+
+/** `[A-Za-z0-9_-]{1,64}` (SPEC §9). */
+export const SERF_ID = /^[A-Za-z0-9_-]{1,64}$/
+
+/** What went wrong, as the HTTP answer will say it: status, tag, message. */
+export class Refusal extends Schema.TaggedError<Refusal>()("Refusal", {
+  status: Schema.Int,
+  tag: Schema.String,
+  message: Schema.String,
+  /** A Bail's goofs, as JSON text. */
+  goofs: Schema.optional(Schema.String)
+}) {}
+
+export const PokeReply = Schema.Struct({
+  eve: Schema.Int,
+  mug: Schema.Int,
+  /** The effects, as JSON text. */
+  effects: Schema.String,
+  /** A swap's replacement event, as JSON text. */
+  swapped: Schema.optional(Schema.String)
+})
+export type PokeReply = typeof PokeReply.Type
+
+export const Poke = Rpc.make("Poke", {
+  payload: { key: Schema.String, ev: Schema.String },
+  success: PokeReply,
+  error: Refusal
+})
+
+export const Peek = Rpc.make("Peek", {
+  payload: { path: Schema.Array(Schema.String) },
+  /** The value, as JSON text. */
+  success: Schema.String,
+  error: Refusal
+})
+
+export const Snapshot = Rpc.make("Snapshot", { success: Schema.Int, error: Refusal })
+export const Pack = Rpc.make("Pack", { success: Schema.Int, error: Refusal })
+
+export const Serf = Entity.make("Serf", [Poke, Peek, Snapshot, Pack])
+
+export const Wake = Rpc.make("Wake", { success: Schema.Void })
+
+export const Session = Entity.make("Session", [Wake])

@@ -1,0 +1,126 @@
+/**
+ * A serf entity (SPEC §9): while its shard is on this runner, the serf runs
+ * here — started, replayed from its log, then serving. Activated by its
+ * first message; `idle` later (or when its shard moves) it is saved,
+ * stopped and let go.
+ *
+ * Pokes carry a key (see ./protocol.ts). A poke whose key this activation
+ * has seen gets the same answer as the first one, whether that is still
+ * being worked on or already answered: the cluster re-sends requests that
+ * were in flight on a runner that died, and a re-sent event must not be
+ * logged twice. Keys of answers are kept for the last `KEEP` pokes.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Deferred, Effect, Exit, type Scope } from "effect"
+import { Entity } from "effect/cluster"
+import type { Pier, PokeAnswer, PokeError } from "../pier/pier.ts"
+import { PokeReply, Refusal, Serf } from "./protocol.ts"
+
+const KEEP = 100_000
+
+export interface SerfHostOptions<R> {
+  /** The folder that holds each serf's own folder (`DIR/ID`: its snapshots, `LIEGE_PIER`). */
+  readonly data: string
+  readonly idleMs: number
+  readonly drainMs: number
+  /** Opens the serf `id` with its log, in the activation's scope. */
+  readonly open: (id: string, dir: string) => Effect.Effect<Pier, { readonly _tag: string; readonly message: string }, Scope.Scope | R>
+  /** Counters for /metrics. */
+  readonly counters: SerfCounters
+}
+
+export interface SerfCounters {
+  active: number
+  activations: number
+  replays: number
+  commits: number
+  refused: number
+}
+
+export const makeCounters = (): SerfCounters => ({ active: 0, activations: 0, replays: 0, commits: 0, refused: 0 })
+
+/** The HTTP status a pier's failure answers with (SPEC §8, §9: a moving serf is a 5xx, never a 4xx). */
+export const statusOf = (e: { readonly _tag: string }): number =>
+  e._tag === "SerfPoisoned" ? 422 : e._tag === "PierIo" || e._tag === "ReplayDiverged" ? 500 : 503
+
+export const refusal = (e: { readonly _tag: string; readonly message: string }) =>
+  new Refusal({ status: statusOf(e), tag: e._tag === "SerfPoisoned" ? "Poison" : e._tag, message: e.message })
+
+const reply = (answer: PokeAnswer): Effect.Effect<PokeReply, Refusal> => {
+  if (answer._tag === "Bail") {
+    return Effect.fail(new Refusal({ status: 422, tag: "Bail", message: "the serf refused the event", goofs: JSON.stringify(answer.goofs) }))
+  }
+  return Effect.succeed({
+    eve: answer.eve,
+    mug: answer.mug,
+    effects: JSON.stringify(answer.effects),
+    ...(answer._tag === "Swap" ? { swapped: JSON.stringify(answer.ev) } : {})
+  })
+}
+
+export const layer = <R>(options: SerfHostOptions<R>) =>
+  Serf.toLayer(
+    Effect.gen(function*() {
+      const { entityId: id } = yield* Entity.CurrentAddress
+      const { counters } = options
+      const dir = path.join(options.data, id)
+      fs.mkdirSync(dir, { recursive: true })
+      counters.activations++
+      const opened = yield* Effect.exit(options.open(id, dir))
+      if (Exit.isFailure(opened)) {
+        // it could not start here (its log refused it, a replay diverged): say so to every caller
+        // until it is let go, and try again at its next activation
+        const cause = opened.cause
+        const failure = new Refusal({ status: 503, tag: "SerfUnavailable", message: `serf ${id} could not start: ${String(cause).split("\n")[0]}` })
+        yield* Effect.logError(`serf ${id} could not start`, cause)
+        return Serf.of({
+          Poke: () => Effect.fail(failure),
+          Peek: () => Effect.fail(failure),
+          Snapshot: () => Effect.fail(failure),
+          Pack: () => Effect.fail(failure)
+        })
+      }
+      const pier = opened.value
+      counters.active++
+      yield* Effect.addFinalizer(() =>
+        // let go (idle, or its shard moved): answer what it holds, save, stop the serf
+        Effect.andThen(pier.shutdown(options.drainMs), Effect.sync(() => counters.active--))
+      )
+
+      const answers = new Map<string, Deferred.Deferred<PokeReply, Refusal>>()
+      const poke = (key: string, ev: string) =>
+        Effect.gen(function*() {
+          const known = answers.get(key)
+          if (known !== undefined) return yield* Deferred.await(known)
+          const answer = Deferred.makeUnsafe<PokeReply, Refusal>()
+          answers.set(key, answer)
+          if (answers.size > KEEP) answers.delete(answers.keys().next().value!)
+          const result = yield* Effect.exit(
+            pier.poke(JSON.parse(ev) as unknown, ev).pipe(
+              Effect.mapError((e: PokeError) => refusal(e)),
+              Effect.flatMap(reply)
+            )
+          )
+          if (Exit.isFailure(result)) {
+            counters.refused++
+            // a failure was not logged: a re-send may try again
+            answers.delete(key)
+          }
+          Deferred.doneUnsafe(answer, result)
+          return yield* result
+        })
+
+      return Serf.of({
+        Poke: ({ payload }) => poke(payload.key, payload.ev),
+        Peek: ({ payload }) =>
+          pier.peek(payload.path).pipe(
+            Effect.map((dat) => JSON.stringify(dat ?? null)),
+            Effect.mapError(refusal)
+          ),
+        Snapshot: () => Effect.mapError(pier.snapshot, refusal),
+        Pack: () => Effect.mapError(pier.pack, refusal)
+      })
+    }),
+    { maxIdleTime: options.idleMs, concurrency: "unbounded" }
+  )
