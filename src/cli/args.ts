@@ -47,7 +47,7 @@ export type Flag =
   | FlagBase & { readonly kind: "count"; readonly default: number; readonly min: number }
   | FlagBase & { readonly kind: "string"; readonly default?: string }
   | FlagBase & { readonly kind: "choice"; readonly choices: ReadonlyArray<string>; readonly default?: string }
-  | FlagBase & { readonly kind: "listen"; readonly default: string }
+  | FlagBase & { readonly kind: "listen"; readonly default?: string }
 
 type Value<F extends Flag> = F extends { readonly kind: "duration" } ? number
   : F extends { readonly kind: "count" } ? number

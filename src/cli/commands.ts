@@ -78,12 +78,61 @@ export const pool = {
   }
 } as const satisfies Subcommand
 
+/** What every cluster runner takes (SPEC §9). */
+const runnerFlags = {
+  database: { kind: "string", required: true, meta: "URL", description: "PostgreSQL: postgres://user@host:port/database" },
+  runner: { kind: "listen", required: true, description: "this runner's address, as the other runners reach it" },
+  idle: { kind: "duration", default: "5m", description: "let a serf (a session) go after this long without requests" }
+} as const satisfies Record<string, Flag>
+
+export const clusterSerf = {
+  name: "cluster serf",
+  usage: "liege cluster serf --database URL --runner HOST:PORT --listen HOST:PORT [flags] -- CMD ARGS…",
+  description: "Run one runner of a cluster of serfs: each serf, named by an id, lives on the runner that owns its shard.",
+  command: true,
+  flags: {
+    ...runnerFlags,
+    data: { kind: "string", default: "./data/cluster", meta: "DIR", description: "each serf's own folder is DIR/ID (its snapshots)" },
+    maxInFlight: serf.flags.maxInFlight,
+    batch: serf.flags.batch,
+    bootTimeout: serf.flags.bootTimeout,
+    stopGrace: serf.flags.stopGrace,
+    boot: serf.flags.boot,
+    maxRestarts: serf.flags.maxRestarts,
+    restartWindow: serf.flags.restartWindow,
+    ...serverFlags
+  }
+} as const satisfies Subcommand
+
+export const clusterPool = {
+  name: "cluster pool",
+  usage: "liege cluster pool --database URL --runner HOST:PORT --listen HOST:PORT [flags] -- CMD ARGS…",
+  description: "Run one runner of a cluster of session queues over this runner's own pool.",
+  command: true,
+  flags: {
+    ...runnerFlags,
+    workers: pool.flags.workers,
+    maxInFlight: pool.flags.maxInFlight,
+    bootTimeout: pool.flags.bootTimeout,
+    execTimeout: pool.flags.execTimeout,
+    maxJobs: pool.flags.maxJobs,
+    maxMemoryMb: pool.flags.maxMemoryMb,
+    ttl: pool.flags.ttl,
+    idleTtl: pool.flags.idleTtl,
+    maxQueue: pool.flags.maxQueue,
+    maxRestarts: pool.flags.maxRestarts,
+    restartWindow: pool.flags.restartWindow,
+    grace: pool.flags.grace,
+    ...serverFlags
+  }
+} as const satisfies Subcommand
+
 export const subcommands = { run, serf, pool } as const
 
 /** Flags accepted before the subcommand. */
 export const root = {
   name: "",
-  usage: "liege [--log-format pretty|json] <run|serf|pool> [flags] -- CMD ARGS…",
+  usage: "liege [--log-format pretty|json] <run|serf|pool|cluster serf|cluster pool> [flags] -- CMD ARGS…",
   description: "liege: supervised worker processes.",
   command: false,
   flags: { logFormat }

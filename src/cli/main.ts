@@ -9,7 +9,7 @@
 import { Cause, Effect, Exit, Option } from "effect"
 import * as Logging from "../internal/logger.ts"
 import { type Flag, helpText, parse, type Parsed, type Subcommand } from "./args.ts"
-import { root, subcommands } from "./commands.ts"
+import { clusterPool, clusterSerf, root, subcommands } from "./commands.ts"
 import { ExitStatus, UsageError } from "./errors.ts"
 import { makeShutdown, Shutdown } from "./shutdown.ts"
 
@@ -21,7 +21,7 @@ const overview = () =>
     "",
     `usage: ${root.usage}`,
     "",
-    ...Object.values(subcommands).map((s) => `  ${s.name.padEnd(6)} ${s.description}`),
+    ...[...Object.values(subcommands), clusterSerf, clusterPool].map((s) => `  ${s.name.padEnd(12)} ${s.description}`),
     "",
     "liege SUBCOMMAND --help shows its flags.",
     ""
@@ -69,8 +69,8 @@ const load = async (
     if (!word.includes("=")) i++
   }
   const name = argv[i]
-  if (name === undefined) throw new UsageError({ message: "which subcommand? run, serf or pool (liege --help)" })
-  const rest = argv.slice(i + 1)
+  if (name === undefined) throw new UsageError({ message: "which subcommand? run, serf, pool or cluster (liege --help)" })
+  let rest = argv.slice(i + 1)
   const build = <F extends Record<string, Flag>>(
     sub: Subcommand<F>,
     loadProgram: () => Promise<(parsed: Parsed<F>) => Program>
@@ -87,8 +87,15 @@ const load = async (
       return build(subcommands.serf, async () => (await import("./serf.ts")).program)
     case "pool":
       return build(subcommands.pool, async () => (await import("./pool.ts")).program)
+    case "cluster": {
+      const which = rest[0]
+      rest = rest.slice(1)
+      if (which === "serf") return build(clusterSerf, async () => (await import("./cluster.ts")).serfProgram)
+      if (which === "pool") return build(clusterPool, async () => (await import("./cluster.ts")).poolProgram)
+      throw new UsageError({ message: `cluster needs serf or pool, got ${JSON.stringify(which ?? "")} (liege --help)` })
+    }
     default:
-      throw new UsageError({ message: `unknown subcommand ${JSON.stringify(name)}: run, serf or pool (liege --help)` })
+      throw new UsageError({ message: `unknown subcommand ${JSON.stringify(name)}: run, serf, pool or cluster (liege --help)` })
   }
 }
 

@@ -35,7 +35,8 @@ export const statusOf = (e: PoolError): number => {
   }
 }
 
-const errorBody = (e: PoolError) => {
+/** A pool error's answer: its status, tag, message and plain fields. */
+export const errorBody = (e: PoolError) => {
   const extra: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(e)) {
     const plain = v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean"

@@ -1,0 +1,252 @@
+/**
+ * `liege cluster serf` and `liege cluster pool` (SPEC §9): one runner of a
+ * cluster on `effect/cluster`, with PostgreSQL (`--database`) holding the
+ * cluster's state, the serfs' logs and the session jobs.
+ *
+ * Order at start, so that nothing is spawned for a runner that cannot run:
+ * flags (exit 2), `--listen` bound (exit 1), the database reached (exit 1),
+ * then the runner joins (`/healthz` 200 once it owns shards) and entities
+ * start as messages come. SIGTERM/SIGINT: stop taking requests, leave the
+ * cluster (its serfs are saved and stopped, its sessions let go: other
+ * runners take them over), exit 0.
+ */
+import * as fs from "node:fs"
+import { Effect, FiberSet, Layer, Schema } from "effect"
+import { ShardId } from "effect/cluster"
+import { Sharding } from "effect/cluster/Sharding"
+import { SqlClient } from "effect/sql/SqlClient"
+import * as Runner from "../cluster/runner.ts"
+import * as SerfEntity from "../cluster/serf-entity.ts"
+import * as SessionEntity from "../cluster/session-entity.ts"
+import { makeJobStore } from "../cluster/index.ts"
+import { Refusal, Serf, Session } from "../cluster/protocol.ts"
+import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
+import { errorBody } from "../http/pool.ts"
+import { errorResponse, ok, type Response } from "../http/response.ts"
+import { listen, type Request, type Route, type Server } from "../http/server.ts"
+import { open as openPier } from "../pier/pier.ts"
+import { make as makePool } from "../pool/pool.ts"
+import { Event } from "../serf/protocol.ts"
+import type { Parsed } from "./args.ts"
+import type { clusterPool, clusterSerf } from "./commands.ts"
+import { ExitStatus, UsageError } from "./errors.ts"
+import { Shutdown } from "./shutdown.ts"
+
+const SHARDS = 300
+
+const bootEvents = (file: string | undefined) =>
+  Effect.gen(function*() {
+    if (file === undefined) return undefined
+    let text: string
+    try {
+      text = fs.readFileSync(file, "utf8")
+    } catch (e) {
+      return yield* new UsageError({ message: `--boot ${file}: ${(e as NodeJS.ErrnoException).code ?? e}` })
+    }
+    const value = yield* Effect.try({
+      try: (): unknown => JSON.parse(text),
+      catch: (e) => new UsageError({ message: `--boot ${file}: not JSON (${(e as Error).message})` })
+    })
+    return yield* Schema.decodeUnknownEffect(Schema.Array(Event))(value).pipe(
+      Effect.mapError(() => new UsageError({ message: `--boot ${file}: expected a JSON array of {"wen": number, "ev": any}` }))
+    )
+  })
+
+/** Binds, prints the listening line, reaches the database: the steps before anything is spawned. */
+const start = (flags: { readonly listen: { host: string; port: number }; readonly token?: string; readonly maxBody: number; readonly maxDepth: number; readonly database: string }) =>
+  Effect.gen(function*() {
+    const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
+    process.stdout.write(`listening on ${server.url}\n`)
+    yield* Effect.logInfo(`status page: ${server.url}/ui`)
+    const db = Runner.database(flags.database)
+    // the database first: an unreachable one stops liege with one line
+    yield* Effect.flatMap(SqlClient, (sql) => sql`SELECT 1`).pipe(
+      Effect.provide(db),
+      Effect.timeout("10 seconds"),
+      Effect.catchCause((cause) =>
+        Effect.fail(new ExitStatus({ status: 1, line: `liege: cannot reach the database ${redact(flags.database)}: ${firstLine(cause)}` }))
+      )
+    )
+    return { server, db }
+  })
+
+const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@")
+const firstLine = (u: unknown) => {
+  const text = String(u)
+  const reason = /reason[^:]*:\s*([^\n]+)/i.exec(text)?.[1] ?? text.split("\n")[0]!
+  return reason.trim()
+}
+
+/** Counts the shards this runner owns. */
+const ownedShards = (sharding: Sharding["Service"]) => () => {
+  let n = 0
+  for (let i = 1; i <= SHARDS; i++) if (sharding.hasShardId(ShardId.make("default", i))) n++
+  return n
+}
+
+const serve = (server: Server) =>
+  Effect.gen(function*() {
+    const shutdown = yield* Shutdown
+    yield* shutdown.requested
+    yield* Effect.logInfo("stopping: leaving the cluster (serfs are saved and stopped, sessions let go)")
+    yield* server.stopAccepting
+  })
+
+export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterSerf.flags>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const boot = yield* bootEvents(flags.boot)
+    const { server, db } = yield* start(flags)
+    const counters = SerfEntity.makeCounters()
+    fs.mkdirSync(flags.data, { recursive: true })
+    const entities = SerfEntity.layer({
+      data: flags.data,
+      idleMs: flags.idle,
+      drainMs: flags.drain,
+      counters,
+      open: (_id, dir) =>
+        openPier({
+          dir,
+          command: command!,
+          args,
+          codec: flags.codec,
+          maxFrameBytes: flags.maxFrameBytes,
+          bootTimeout: flags.bootTimeout,
+          stopGrace: flags.stopGrace,
+          maxInFlight: flags.maxInFlight,
+          batchSize: flags.batch,
+          maxRestarts: flags.maxRestarts,
+          restartWindow: flags.restartWindow,
+          ...(boot === undefined ? {} : { boot })
+        }, {
+          onReplay: (r) => {
+            if (r.done === 0 && r.total > 0) counters.replays++
+          },
+          onCommit: () => {
+            counters.commits++
+          }
+        })
+    })
+    const runner = Runner.layer({ database: flags.database, runner: flags.runner })
+    const context = yield* Layer.build(entities.pipe(Layer.provideMerge(runner), Layer.provideMerge(db)))
+    const sharding = yield* Effect.provide(Sharding, context)
+    const clientFor = yield* Effect.provide(Serf.client, context)
+    const shards = ownedShards(sharding)
+    const local = (id: string) => sharding.hasShardId(sharding.getShardId(id as never, "default"))
+    const reach = <A>(e: Effect.Effect<A, unknown>): Effect.Effect<A, Refusal> =>
+      Effect.mapError(e, (err) =>
+        err instanceof Refusal ? err : new Refusal({ status: 503, tag: "SerfUnavailable", message: `the serf could not be reached: ${String((err as { message?: string }).message ?? err)}` }))
+    const forwarded = { count: 0 }
+    const routes = serfRoutes({
+      poke: (id, key, ev) => reach(clientFor(id).Poke({ key, ev })),
+      peek: (id, p) => reach(clientFor(id).Peek({ path: p })),
+      snapshot: (id) => reach(clientFor(id).Snapshot()),
+      pack: (id) => reach(clientFor(id).Pack()),
+      local
+    }, forwarded)
+    yield* server.start({
+      healthy: () => shards() > 0,
+      metrics: () => runnerMetrics({ serfs: counters, forwarded, shards }),
+      status: Effect.die("no status document for a cluster runner yet"),
+      route: routes
+    })
+    yield* serve(server)
+  }))
+
+export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterPool.flags>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { server, db } = yield* start(flags)
+    const pool = yield* makePool({
+      command: command!,
+      args,
+      codec: flags.codec,
+      maxFrameBytes: flags.maxFrameBytes,
+      workers: flags.workers,
+      maxInFlight: flags.maxInFlight,
+      bootTimeout: flags.bootTimeout,
+      execTimeout: flags.execTimeout,
+      maxJobs: flags.maxJobs,
+      maxMemoryMb: flags.maxMemoryMb,
+      ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }),
+      ...(flags.idleTtl === undefined ? {} : { idleTtl: flags.idleTtl }),
+      maxQueue: flags.maxQueue,
+      maxRestarts: flags.maxRestarts,
+      restartWindow: flags.restartWindow,
+      grace: flags.grace
+    })
+    const store = yield* Effect.provide(makeJobStore, db).pipe(
+      Effect.mapError((e) => new ExitStatus({ status: 1, line: `liege: ${e.message}` }))
+    )
+    const counters = SessionEntity.makeCounters()
+    const entities = SessionEntity.layer(store, pool, counters, flags.idle)
+    const runner = Runner.layer({ database: flags.database, runner: flags.runner })
+    const context = yield* Layer.build(entities.pipe(Layer.provideMerge(runner), Layer.provideMerge(db)))
+    const sharding = yield* Effect.provide(Sharding, context)
+    const sessionFor = yield* Effect.provide(Session.client, context)
+    const shards = ownedShards(sharding)
+    const forwarded = { count: 0 }
+    const wake = (session: string) => Effect.ignore(Effect.timeout(sessionFor(session).Wake(), "5 minutes"))
+    // wakes are the runner's own fibers: a request that woke a session does not wait for its jobs
+    const runWake = yield* FiberSet.makeRuntime<never>()
+    // the poll: sessions with queued jobs are woken on their owners (a lost wake, a dead owner's sessions)
+    yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+      yield* Effect.sleep("1 second")
+      const sessions = yield* Effect.orElseSucceed(store.sessionsWithWork, () => [] as ReadonlyArray<string>)
+      for (const s of sessions) runWake(wake(s))
+    })))
+    const route = (request: Request): Route | undefined => {
+      const { path: p } = request
+      if (p === "/v1/jobs") {
+        if (request.method !== "POST") return { name: "jobs", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST a job")) }
+        const session = request.query.get("session")
+        return {
+          name: session === null ? "jobs" : "session_jobs",
+          handle: Effect.gen(function*() {
+            const body = yield* request.json
+            if (session === null) {
+              return yield* pool.submit(body.value).pipe(
+                Effect.map((value) => ok({ ok: value })),
+                Effect.catch((e) => Effect.succeed(errorBody(e)))
+              )
+            }
+            if (session === "") return errorResponse(400, "BadSession", "session must not be empty")
+            const id = yield* store.add(session, body.text).pipe(
+              Effect.catch((e) => Effect.fail(errorResponse(e._tag === "JobRefused" ? 400 : 503, e._tag, e.message)))
+            )
+            if (!sharding.hasShardId(sharding.getShardId(session as never, "default"))) forwarded.count++
+            runWake(wake(session))
+            return ok({ id }, 202)
+          }).pipe(Effect.catch((r: Response) => Effect.succeed(r)))
+        }
+      }
+      const m = /^\/v1\/jobs\/(\d+)$/.exec(p)
+      if (m !== null) {
+        if (request.method !== "GET") return { name: "job", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a job")) }
+        return {
+          name: "job",
+          handle: store.get(Number(m[1])).pipe(
+            Effect.map((job) =>
+              job === undefined
+                ? errorResponse(404, "NotFound", `no job ${m[1]}`)
+                : ok({
+                  id: job.id,
+                  session: job.session,
+                  state: job.state,
+                  ...("ok" in job ? { ok: job.ok } : {}),
+                  ...("error" in job ? { error: job.error } : {})
+                })
+            ),
+            Effect.catch((e) => Effect.succeed(errorResponse(503, e._tag, e.message)))
+          )
+        }
+      }
+      return undefined
+    }
+    yield* server.start({
+      healthy: () => shards() > 0 && pool.ready(),
+      metrics: () => runnerMetrics({ sessions: counters, forwarded, shards }),
+      status: Effect.die("no status document for a cluster runner yet"),
+      route
+    })
+    yield* serve(server)
+    yield* pool.shutdown(flags.drain)
+  }))

@@ -1,0 +1,121 @@
+/**
+ * The routes of a cluster runner (SPEC §9). Every runner answers every
+ * route and forwards through the cluster to the runner that owns the serf
+ * or the session:
+ *
+ * - `POST /v1/serfs/ID/events`, `GET /v1/serfs/ID/peek/<path…>`,
+ *   `POST /v1/serfs/ID/snapshot`, `POST /v1/serfs/ID/pack` — as `liege
+ *   serf`'s routes; an id not `[A-Za-z0-9_-]{1,64}` is 400; a serf that is
+ *   moving makes its callers wait, or answers 5xx (never 4xx);
+ * - `POST /v1/jobs?session=S` (stored, then `202 {"id"}`), `GET
+ *   /v1/jobs/ID` (from any runner), `POST /v1/jobs` (this runner's pool).
+ *
+ * Values cross between runners as JSON text and are spliced into the
+ * answers as they came: nothing is parsed and written again.
+ */
+import { randomUUID } from "node:crypto"
+import { Duration, Effect } from "effect"
+import { type PokeReply, Refusal, SERF_ID } from "../cluster/protocol.ts"
+import type { Family } from "./prometheus.ts"
+import { errorResponse, ok, type Response } from "./response.ts"
+import type { Request, Route } from "./server.ts"
+
+/** How long a request waits for a serf's answer (through a failover, say) before a 504. */
+export const ANSWER_TIMEOUT = Duration.seconds(30)
+
+const json = (body: string, status = 200): Response => ({ status, contentType: "application/json", body })
+
+export const fromRefusal = (r: Refusal): Response =>
+  r.tag === "Bail" && r.goofs !== undefined
+    ? json(`{"error":{"tag":"Bail","message":${JSON.stringify(r.message)},"goofs":${r.goofs}}}`, 422)
+    : errorResponse(r.status, r.tag, r.message)
+
+const pokeAnswer = (r: PokeReply): Response =>
+  json(`{"eve":${r.eve},"mug":${r.mug},"effects":${r.effects}${r.swapped === undefined ? "" : `,"swapped":${r.swapped}`}}`)
+
+/** What the routes need of the serf entities (the cluster's clients, or a test's stand-in). */
+export interface SerfClients {
+  readonly poke: (id: string, key: string, ev: string) => Effect.Effect<PokeReply, Refusal>
+  readonly peek: (id: string, path: ReadonlyArray<string>) => Effect.Effect<string, Refusal>
+  readonly snapshot: (id: string) => Effect.Effect<number, Refusal>
+  readonly pack: (id: string) => Effect.Effect<number, Refusal>
+  /** Whether this runner owns the serf (else the request is forwarded). */
+  readonly local: (id: string) => boolean
+}
+
+/** Any failure of the way there (a runner gone, a timeout) is a 5xx: the serf is moving. */
+const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response): Effect.Effect<Response> =>
+  effect.pipe(
+    Effect.timeoutOrElse({
+      duration: ANSWER_TIMEOUT,
+      orElse: () => Effect.fail(new Refusal({ status: 504, tag: "Timeout", message: `no answer within ${Duration.format(ANSWER_TIMEOUT)} (the serf may be moving)` }))
+    }),
+    Effect.map(answer),
+    Effect.catch((e) => Effect.succeed(fromRefusal(e))),
+    Effect.catchDefect((d) => Effect.succeed(errorResponse(503, "SerfUnavailable", `the serf's runner did not answer: ${String(d).split("\n")[0]}`)))
+  )
+
+export const serfRoutes = (clients: SerfClients, forwarded: { count: number }) => (request: Request): Route | undefined => {
+  const m = /^\/v1\/serfs\/([^/]*)(\/events|\/snapshot|\/pack|\/peek(?:\/.*)?)$/.exec(request.path)
+  if (m === null) return undefined
+  const [, rawId, rest] = m as unknown as [string, string, string]
+  let id: string
+  try {
+    id = decodeURIComponent(rawId)
+  } catch {
+    id = rawId
+  }
+  const name = rest.startsWith("/peek") ? "serf_peek" : `serf_${rest.slice(1)}`
+  const answer = (r: Response): Route => ({ name, handle: Effect.succeed(r) })
+  if (!SERF_ID.test(id)) return answer(errorResponse(400, "BadSerfId", "a serf id is 1 to 64 letters, digits, - or _"))
+  const method = rest.startsWith("/peek") ? "GET" : "POST"
+  if (request.method !== method) return answer(errorResponse(405, "MethodNotAllowed", `${method} ${request.path}`))
+  const count = Effect.sync(() => {
+    if (!clients.local(id)) forwarded.count++
+  })
+  if (rest === "/events") {
+    return {
+      name,
+      handle: Effect.gen(function*() {
+        const body = yield* request.json
+        yield* count
+        return yield* settle(clients.poke(id, randomUUID(), body.text), pokeAnswer)
+      }).pipe(Effect.catch((r: Response) => Effect.succeed(r)))
+    }
+  }
+  if (rest === "/snapshot" || rest === "/pack") {
+    const op = rest === "/snapshot" ? clients.snapshot(id) : clients.pack(id)
+    return { name, handle: Effect.andThen(count, settle(op, (eve) => ok({ eve }))) }
+  }
+  let path: Array<string>
+  try {
+    path = rest.slice("/peek".length).split("/").filter((s) => s !== "").map(decodeURIComponent)
+  } catch {
+    return answer(errorResponse(400, "BadPath", "the peek path is not valid percent-encoding"))
+  }
+  return { name, handle: Effect.andThen(count, settle(clients.peek(id, path), (dat) => json(`{"dat":${dat}}`))) }
+}
+
+export interface RunnerCounters {
+  readonly serfs?: { readonly active: number; readonly activations: number; readonly replays: number; readonly commits: number; readonly refused: number }
+  readonly sessions?: { readonly active: number; readonly started: number; readonly settled: number }
+  readonly forwarded: { readonly count: number }
+  readonly shards: () => number
+}
+
+export const runnerMetrics = (c: RunnerCounters): ReadonlyArray<Family> => [
+  { name: "liege_cluster_shards", help: "shards this runner owns", type: "gauge", samples: [{ value: c.shards() }] },
+  { name: "liege_cluster_forwarded_requests_total", help: "requests taken here for a serf or session another runner owns", type: "counter", samples: [{ value: c.forwarded.count }] },
+  ...(c.serfs === undefined ? [] : [
+    { name: "liege_cluster_serfs", help: "serfs running on this runner", type: "gauge", samples: [{ value: c.serfs.active }] },
+    { name: "liege_cluster_serf_activations_total", help: "serfs started on this runner", type: "counter", samples: [{ value: c.serfs.activations }] },
+    { name: "liege_cluster_replays_total", help: "replays of a serf's log on this runner", type: "counter", samples: [{ value: c.serfs.replays }] },
+    { name: "liege_cluster_commits_total", help: "group commits to PostgreSQL from this runner", type: "counter", samples: [{ value: c.serfs.commits }] },
+    { name: "liege_cluster_refused_total", help: "events refused or failed on this runner", type: "counter", samples: [{ value: c.serfs.refused }] }
+  ] as const),
+  ...(c.sessions === undefined ? [] : [
+    { name: "liege_cluster_sessions", help: "sessions owned by this runner", type: "gauge", samples: [{ value: c.sessions.active }] },
+    { name: "liege_cluster_jobs_started_total", help: "session jobs started on this runner", type: "counter", samples: [{ value: c.sessions.started }] },
+    { name: "liege_cluster_jobs_settled_total", help: "session jobs settled on this runner", type: "counter", samples: [{ value: c.sessions.settled }] }
+  ] as const)
+]
