@@ -58,16 +58,17 @@ const start = (flags: { readonly listen: { host: string; port: number }; readonl
     const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
     process.stdout.write(`listening on ${server.url}\n`)
     yield* Effect.logInfo(`status page: ${server.url}/ui`)
-    const db = Runner.database(flags.database)
     // the database first: an unreachable one stops liege with one line
+    const unreachable = (cause: unknown) =>
+      new ExitStatus({ status: 1, line: `liege: cannot reach the database ${redact(flags.database)}: ${firstLine(cause)}` })
+    const dbContext = yield* Layer.build(Runner.database(flags.database)).pipe(Effect.mapError(unreachable))
     yield* Effect.flatMap(SqlClient, (sql) => sql`SELECT 1`).pipe(
-      Effect.provide(db),
+      Effect.provide(dbContext),
       Effect.timeout("10 seconds"),
-      Effect.catchCause((cause) =>
-        Effect.fail(new ExitStatus({ status: 1, line: `liege: cannot reach the database ${redact(flags.database)}: ${firstLine(cause)}` }))
-      )
+      Effect.catchCause((cause) => Effect.fail(unreachable(cause)))
     )
-    return { server, db }
+    // one client for the runner, its entities and its stores
+    return { server, db: Layer.succeedContext(dbContext), dbContext }
   })
 
 const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@")
@@ -154,7 +155,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
 
 export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterPool.flags>) =>
   Effect.scoped(Effect.gen(function*() {
-    const { server, db } = yield* start(flags)
+    const { server, db, dbContext } = yield* start(flags)
     const pool = yield* makePool({
       command: command!,
       args,
@@ -173,7 +174,7 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       restartWindow: flags.restartWindow,
       grace: flags.grace
     })
-    const store = yield* Effect.provide(makeJobStore, db).pipe(
+    const store = yield* Effect.provide(makeJobStore, dbContext).pipe(
       Effect.mapError((e) => new ExitStatus({ status: 1, line: `liege: ${e.message}` }))
     )
     const counters = SessionEntity.makeCounters()
