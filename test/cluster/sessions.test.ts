@@ -1,0 +1,148 @@
+/**
+ * `liege cluster pool` (SPEC §9) with 3 runners on loopback and a real
+ * PostgreSQL: session jobs stored from any runner run in order, one at a
+ * time, on the runner that owns the session; with runners killed under
+ * load, every stored job ends in exactly one final state, per-session order
+ * holds and a session never has two jobs running at once anywhere.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { kill9, type RunnerProcess, startRunner } from "../support/cluster.ts"
+import { post, request } from "../support/http.ts"
+import { eventually, fixture, liege, node } from "../support/procs.ts"
+import { usePostgres } from "../support/postgres.ts"
+import { inTemp } from "../support/serfs.ts"
+
+const pg = usePostgres()
+const worker = ["--", node, fixture("session-worker.ts")]
+
+const job = async (url: string, id: number) => (await request("GET", `${url}/v1/jobs/${id}`)).body as { state: string; ok?: { seq: number } }
+
+interface Span { readonly session: string; readonly seq: number; readonly start: number; readonly end: number | undefined }
+
+/** The worker's log as spans per (session, seq), each run of a job on its own. */
+const spans = (file: string): Array<Span> => {
+  const open = new Map<string, Span>()
+  const out: Array<Span> = []
+  for (const line of fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "")) {
+    const [what, session, seq, pid, at] = line.split(" ")
+    const key = `${session} ${seq} ${pid}`
+    if (what === "start") open.set(key, { session: session!, seq: Number(seq), start: Number(at), end: undefined })
+    else {
+      const s = open.get(key)!
+      open.delete(key)
+      out.push({ ...s, end: Number(at) })
+    }
+  }
+  return [...out, ...open.values()]
+}
+
+describe("liege cluster pool", () => {
+  it("bad flags exit 2 and an unreachable database exits 1, with one line, nothing spawned", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const marker = path.join(dir, "spawned")
+      const cmd = ["--", "sh", "-c", `touch ${marker}`]
+      const bad = await liege(["cluster", "pool", "--runner", "127.0.0.1:1", ...cmd])
+      expect(bad.status).toBe(2)
+      expect(bad.stderr.trim().split("\n")).toHaveLength(1)
+      expect(bad.stderr).toMatch(/^liege: .*--database/)
+      const badRunner = await liege(["cluster", "serf", "--database", "postgres://x@127.0.0.1:1/x", "--runner", "nowhere", ...cmd])
+      expect(badRunner.status).toBe(2)
+      const unreachable = await liege(["cluster", "pool", "--database", "postgres://liege@127.0.0.1:1/none", "--runner", "127.0.0.1:34999", "--listen", "127.0.0.1:0", ...cmd])
+      expect(unreachable.status).toBe(1)
+      const lines = unreachable.stderr.trim().split("\n")
+      expect(lines.at(-1)).toMatch(/^liege: cannot reach the database postgres:\/\/liege@127\.0\.0\.1:1\/none: /)
+      expect(fs.existsSync(marker)).toBe(false)
+    })
+  })
+
+  it("3 runners: jobs of each session run in order, one at a time, each once; GET from any runner", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const log = path.join(dir, "jobs.log")
+      const runners = await Promise.all([0, 1, 2].map(() => startRunner("pool", db, ["--workers", "2", ...worker])))
+      const ids: Array<[string, number, number]> = []
+      for (let seq = 0; seq < 6; seq++) {
+        for (const session of ["s1", "s2", "s3", "s4"]) {
+          const via = runners[(seq + ids.length) % 3]!
+          const r = await post(`${via.url}/v1/jobs?session=${session}`, { session, seq, ms: 20, log })
+          expect(r.status).toBe(202)
+          ids.push([session, seq, r.body.id])
+        }
+      }
+      await eventually(() => fs.existsSync(log) && spans(log).filter((s) => s.end !== undefined).length >= ids.length, 30_000, "every job to run")
+      for (const [, seq, id] of ids) {
+        const answer = await job(runners[id % 3]!.url, id)
+        expect(answer.state).toBe("done")
+        expect(answer.ok?.seq).toBe(seq)
+      }
+      // with no runner lost, each job ran once
+      expect(spans(log).map((s) => `${s.session} ${s.seq}`).sort()).toEqual(ids.map(([s, q]) => `${s} ${q}`).sort())
+      checkSessions(spans(log))
+      await Promise.all(runners.map(async (r) => {
+        r.proc.kill("SIGTERM")
+        expect(await r.exited).toBe(0)
+      }))
+    })
+  })
+
+  it("runners killed under load: every stored job ends in exactly one final state, in order, never two of a session at once", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const log = path.join(dir, "jobs.log")
+      let runners: Array<RunnerProcess> = await Promise.all([0, 1, 2].map(() => startRunner("pool", db, ["--workers", "2", ...worker])))
+      const ids: Array<number> = []
+      const sessions = ["a", "b", "c", "d", "e", "f"]
+      let seq = 0
+      for (let round = 0; round < 3; round++) {
+        for (let k = 0; k < 4; k++) {
+          for (const session of sessions) {
+            const via = runners[(seq++) % runners.length]!
+            const r = await post(`${via.url}/v1/jobs?session=${session}`, { session, seq: round * 4 + k, ms: 30, log })
+            expect(r.status).toBe(202)
+            ids.push(r.body.id)
+          }
+        }
+        // kill one runner mid-work, start another in its place
+        const victim = runners[round % runners.length]!
+        await kill9(victim)
+        runners = runners.filter((r) => r !== victim)
+        runners.push(await startRunner("pool", db, ["--workers", "2", ...worker]))
+      }
+      const states = async () => Promise.all(ids.map((id) => job(runners[0]!.url, id)))
+      const deadline = Date.now() + 60_000
+      let last: Array<{ state: string }> = []
+      while (Date.now() < deadline) {
+        last = await states()
+        if (last.every((j) => j.state === "done")) break
+        await new Promise((r) => setTimeout(r, 200))
+      }
+      expect(last.map((j) => j.state).filter((s) => s !== "done")).toEqual([])
+      checkSessions(spans(log))
+      await Promise.all(runners.map(async (r) => {
+        r.proc.kill("SIGTERM")
+        expect(await r.exited).toBe(0)
+      }))
+    })
+  })
+})
+
+/** Per session: jobs start in seq order (a job may run again after its runner died), and never overlap another seq. */
+const checkSessions = (all: ReadonlyArray<Span>) => {
+  const bySession = new Map<string, Array<Span>>()
+  for (const s of all) bySession.set(s.session, [...(bySession.get(s.session) ?? []), s])
+  for (const [session, list] of bySession) {
+    const sorted = [...list].sort((a, b) => a.start - b.start)
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1]!
+      const cur = sorted[i]!
+      // order: a job's seq is never below one that started before it, unless it is the same job again
+      expect(cur.seq >= prev.seq, `session ${session}: seq ${cur.seq} started after ${prev.seq}`).toBe(true)
+      // one at a time: a different job starts only after the previous one ended (or its runner died: no end)
+      if (cur.seq !== prev.seq && prev.end !== undefined) {
+        expect(cur.start >= prev.end, `session ${session}: ${cur.seq} started while ${prev.seq} ran`).toBe(true)
+      }
+    }
+  }
+}
