@@ -34,7 +34,9 @@ export const PokeReply = Schema.Struct({
   /** The effects, as JSON text. */
   effects: Schema.String,
   /** A swap's replacement event, as JSON text. */
-  swapped: Schema.optional(Schema.String)
+  swapped: Schema.optional(Schema.String),
+  /** The runner that answered (`HOST:PORT`). */
+  runner: Schema.String
 })
 export type PokeReply = typeof PokeReply.Type
 

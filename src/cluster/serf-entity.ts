@@ -47,7 +47,7 @@ export const statusOf = (e: { readonly _tag: string }): number =>
 export const refusal = (e: { readonly _tag: string; readonly message: string }) =>
   new Refusal({ status: statusOf(e), tag: e._tag === "SerfPoisoned" ? "Poison" : e._tag, message: e.message })
 
-const reply = (answer: PokeAnswer): Effect.Effect<PokeReply, Refusal> => {
+const reply = (runner: string) => (answer: PokeAnswer): Effect.Effect<PokeReply, Refusal> => {
   if (answer._tag === "Bail") {
     return Effect.fail(new Refusal({ status: 422, tag: "Bail", message: "the serf refused the event", goofs: JSON.stringify(answer.goofs) }))
   }
@@ -55,7 +55,8 @@ const reply = (answer: PokeAnswer): Effect.Effect<PokeReply, Refusal> => {
     eve: answer.eve,
     mug: answer.mug,
     effects: JSON.stringify(answer.effects),
-    ...(answer._tag === "Swap" ? { swapped: JSON.stringify(answer.ev) } : {})
+    ...(answer._tag === "Swap" ? { swapped: JSON.stringify(answer.ev) } : {}),
+    runner
   })
 }
 
@@ -63,6 +64,8 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
   Serf.toLayer(
     Effect.gen(function*() {
       const { entityId: id } = yield* Entity.CurrentAddress
+      const here = yield* Entity.CurrentRunnerAddress
+      const runner = `${here.host}:${here.port}`
       const { counters } = options
       const dir = path.join(options.data, id)
       fs.mkdirSync(dir, { recursive: true })
@@ -99,7 +102,7 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
           const result = yield* Effect.exit(
             pier.poke(JSON.parse(ev) as unknown, ev).pipe(
               Effect.mapError((e: PokeError) => refusal(e)),
-              Effect.flatMap(reply)
+              Effect.flatMap(reply(runner))
             )
           )
           if (Exit.isFailure(result)) {

@@ -23,15 +23,17 @@ import type { Request, Route } from "./server.ts"
 /** How long a request waits for a serf's answer (through a failover, say) before a 504. */
 export const ANSWER_TIMEOUT = Duration.seconds(30)
 
-const json = (body: string, status = 200): Response => ({ status, contentType: "application/json", body })
+const json = (body: string, status = 200, headers?: Record<string, string>): Response =>
+  headers === undefined ? { status, contentType: "application/json", body } : { status, contentType: "application/json", body, headers }
 
 export const fromRefusal = (r: Refusal): Response =>
   r.tag === "Bail" && r.goofs !== undefined
     ? json(`{"error":{"tag":"Bail","message":${JSON.stringify(r.message)},"goofs":${r.goofs}}}`, 422)
     : errorResponse(r.status, r.tag, r.message)
 
+/** The answer, and which runner gave it (`liege-runner`, for operators and tests). */
 const pokeAnswer = (r: PokeReply): Response =>
-  json(`{"eve":${r.eve},"mug":${r.mug},"effects":${r.effects}${r.swapped === undefined ? "" : `,"swapped":${r.swapped}`}}`)
+  json(`{"eve":${r.eve},"mug":${r.mug},"effects":${r.effects}${r.swapped === undefined ? "" : `,"swapped":${r.swapped}`}}`, 200, { "liege-runner": r.runner })
 
 /** What the routes need of the serf entities (the cluster's clients, or a test's stand-in). */
 export interface SerfClients {

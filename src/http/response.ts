@@ -6,6 +6,7 @@ export interface Response {
   readonly status: number
   readonly contentType: string
   readonly body: string
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 export const ok = (value: unknown, status = 200): Response => ({

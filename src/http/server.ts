@@ -107,7 +107,7 @@ const notReady = errorResponse(503, "NotReady", "liege is starting: not serving 
 
 const send = (res: http.ServerResponse, r: Response) => {
   if (res.headersSent || res.destroyed) return
-  res.writeHead(r.status, { "content-type": r.contentType, "content-length": Buffer.byteLength(r.body) })
+  res.writeHead(r.status, { ...r.headers, "content-type": r.contentType, "content-length": Buffer.byteLength(r.body) })
   res.end(r.body)
 }
 
