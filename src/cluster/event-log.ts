@@ -36,18 +36,12 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Option } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import type { LoggedEvent } from "../pier/log.ts"
 import { LogFenced, LogIo, LogRefused, sqlReason } from "./errors.ts"
 import { float8, float8s, inexactText, texts } from "./exact.ts"
 import { ensureSchema } from "./schema.ts"
 
-export interface LoggedEvent {
-  readonly eve: number
-  readonly wen: number
-  /** The serf's mug after the event; null when not reported (inner events of a boot `play`). */
-  readonly mug: number | null
-  /** The event as JSON text. */
-  readonly ev: string
-}
+export type { LoggedEvent }
 
 export interface EventLog {
   readonly serf: string

@@ -21,17 +21,10 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseSync, type StatementSync } from "node:sqlite"
+import { type LoggedEvent, PIER_VERSION } from "./log.ts"
 
-export const PIER_VERSION = 1
+export { type LoggedEvent, PIER_VERSION }
 const WIDE = 32
-
-export interface LoggedEvent {
-  readonly eve: number
-  readonly wen: number
-  readonly mug: number | null
-  /** The event as JSON text. */
-  readonly ev: string
-}
 
 /** One row of `events` as `range` returns it: an array, in column order. */
 type Row = readonly [eve: number, wen: number, mug: number | null, ev: string]

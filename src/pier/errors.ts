@@ -34,6 +34,20 @@ export class PierIo extends Schema.TaggedError<PierIo>()("PierIo", {
   }
 }
 
+/**
+ * Another writer claimed this pier's log (a runner that took the serf over,
+ * SPEC §9): this pier lost the serf. Nothing of it was logged after the
+ * claim; it stopped serving and killed its serf.
+ */
+export class PierFenced extends Schema.TaggedError<PierFenced>()("PierFenced", {
+  dir: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `pier ${this.dir} lost the serf to another writer of its log: ${this.reason}`
+  }
+}
+
 /** The serf died more than `maxRestarts` times within `restartWindow`. */
 export class PierGaveUp extends Schema.TaggedError<PierGaveUp>()("PierGaveUp", {
   restarts: Schema.Number,

@@ -1,9 +1,17 @@
 /**
  * The pier (SPEC §3): one serf and its durable log.
  *
+ * The log is a `PierLog` (./log.ts): `open` opens the embedded SQLite one
+ * in the pier folder (./sqlite.ts); `openWith` takes any other (the
+ * cluster's PostgreSQL log of one serf, ../cluster/pier-log.ts), the folder
+ * then being the serf's own, for its snapshots (`LIEGE_PIER`).
+ *
  * - `poke`: the event goes through the serf's `run` pipeline; its answer is
  *   released only once the event is in the log (group commit: one
- *   transaction per chunk of pleas read from the serf).
+ *   transaction per chunk of pleas read from the serf). A log that appends
+ *   synchronously (SQLite) commits right there; otherwise one commit is in
+ *   flight at a time, the answers that come meanwhile go in the next one,
+ *   and answers are released in order, once their commit succeeded.
  * - A keeper fiber runs the serf generation after generation. Each one:
  *   start → check identity → catch up (boot a fresh pier, or replay the log
  *   after the serf's snapshot, checking mugs) → serve → die. Then the shared
@@ -15,9 +23,12 @@
  *   oldest of them goes alone to the next serf; if that one dies on it too,
  *   the event is refused (`SerfPoisoned`) and never logged.
  * - `save` runs under the serf lock after the last answers were committed:
- *   a snapshot is never ahead of the log.
- * - The serf's process identity is kept in the pier, so that a liege that
- *   was killed can find and reap the serf it left behind.
+ *   a snapshot is never ahead of the log. A serf generation ends only once
+ *   its commits are done: the next one replays a log that holds them.
+ * - A log that another writer claimed (`PierFenced`) ends the pier: the serf
+ *   is killed, and every event not yet answered fails with that error.
+ * - The serf's process identity is kept in a `Leftover` (./leftover.ts), so
+ *   that a liege that was killed can find and reap the serf it left behind.
  *
  * The pier owns a `FiberSet` for the lifetime of its scope: the keeper and
  * every control flow run there, with the context `open` was called in (its
@@ -30,14 +41,17 @@ import { ReplayDiverged, SerfDied, type SerfError, SerfIncompatible } from "../s
 import { type ReplayEvent, type Serf, SerfProcessFields, start as startSerf } from "../serf/host.ts"
 import { Event, type Goof, type Ripe } from "../serf/protocol.ts"
 import { isError, type WorkAnswer } from "../serf/window.ts"
-import { isAlive, liveMembers, processIdentity, signalGroup } from "../supervisor/group.ts"
+import { processIdentity } from "../supervisor/group.ts"
 import { InvalidOptions } from "../errors.ts"
 import type * as Status from "../status/document.ts"
 import { RateWindow } from "../status/rates.ts"
 import { SpawnFailed } from "../supervisor/errors.ts"
-import { type LoggedEvent, PierDb, PierDbError } from "./db.ts"
-import { PierBootFailed, PierGaveUp, PierIo, PierLocked, PierMismatch, SerfPoisoned, ShuttingDown } from "./errors.ts"
+import * as fs from "node:fs"
+import { PierBootFailed, PierFenced, PierGaveUp, PierIo, type PierLocked, PierMismatch, SerfPoisoned, ShuttingDown } from "./errors.ts"
+import { fileLeftover, type Leftover, reap } from "./leftover.ts"
+import type { LoggedEvent, PierLog } from "./log.ts"
 import { Isolation, type Suspect } from "./poison.ts"
+import { openSqlite } from "./sqlite.ts"
 
 export const PierOptions = Schema.Struct({
   /** The pier folder (created if missing). */
@@ -69,6 +83,7 @@ export type PierFatal =
   | PierGaveUp
   | PierBootFailed
   | PierIo
+  | PierFenced
   | SpawnFailed
   | InvalidOptions
   | SerfIncompatible
@@ -182,6 +197,12 @@ interface Pending extends Suspect {
   cancel: (() => boolean) | undefined
 }
 
+/** An event the serf answered, waiting for its commit. */
+interface Answered {
+  readonly p: Pending
+  readonly answer: Exclude<WorkAnswer, { _tag: "Bail" }>
+}
+
 const toAnswer = (a: WorkAnswer): PokeAnswer =>
   a._tag === "Bail"
     ? a
@@ -197,42 +218,48 @@ const serfEnded = (e: SerfError): boolean =>
 const RECENT_RESTARTS = 8
 const RECENT_ERRORS = 20
 
-/** Kills what a killed liege left running on this pier (identified by pid and start time). */
-const reapLeftover = (db: PierDb) =>
-  Effect.gen(function*() {
-    const recorded = db.meta("serf")
-    if (recorded === undefined) return
-    const pid = Number(recorded.split(":")[0])
-    if (processIdentity(pid) !== recorded) return db.setMeta("serf", undefined)
-    yield* Effect.logWarning(`reaping serf ${pid} left behind by an earlier liege`)
-    signalGroup(pid, "SIGTERM")
-    for (let i = 0; i < 50 && liveMembers(pid).length > 0; i++) yield* Effect.sleep(20)
-    if (liveMembers(pid).length > 0) signalGroup(pid, "SIGKILL")
-    for (let i = 0; i < 100 && isAlive(pid); i++) yield* Effect.sleep(20)
-    db.setMeta("serf", undefined)
-  })
-
+/**
+ * Opens the pier in `options.dir` on its embedded SQLite log (created if
+ * missing), for the scope's lifetime.
+ */
 export const open = (
   input: Schema.Codec.Encoded<typeof PierOptions> | PierOptions,
   hooks: PierHooks = {}
 ): Effect.Effect<Pier, InvalidOptions | PierLocked | PierMismatch | PierIo, Scope.Scope> =>
   Effect.gen(function*() {
     const options = yield* decodeOptions(PierOptions, input, (i) => new InvalidOptions(i))
+    // before the pier: the database closes after it
+    const { leftover, log } = yield* openSqlite(options.dir)
+    return yield* openWith(log, options, hooks, leftover)
+  })
+
+/**
+ * The pier on a log its caller opened (and closes, after the pier's scope).
+ * `options.dir` is the serf's folder (created if missing): its snapshots,
+ * its `LIEGE_PIER`, and by default the record of its process
+ * (`fileLeftover`).
+ */
+export const openWith = <Lost extends PierFenced = PierFenced>(
+  logIn: PierLog<Lost>,
+  input: Schema.Codec.Encoded<typeof PierOptions> | PierOptions,
+  hooks: PierHooks = {},
+  leftoverIn?: Leftover
+): Effect.Effect<Pier, InvalidOptions | PierMismatch | PierIo | Lost, Scope.Scope> =>
+  Effect.gen(function*() {
+    const log: PierLog = logIn
+    const options = yield* decodeOptions(PierOptions, input, (i) => new InvalidOptions(i))
     const { dir } = options
-    const db = yield* Effect.acquireRelease(
-      Effect.try({
-        try: () => PierDb.open(dir),
-        catch: (e) => {
-          const err = e as PierDbError
-          if (!(err instanceof PierDbError)) return new PierIo({ dir, reason: String(e) })
-          if (err.code === "locked") return new PierLocked({ dir, reason: err.message })
-          if (err.code === "version") return new PierMismatch({ dir, reason: err.message })
-          return new PierIo({ dir, reason: err.message })
-        }
-      }),
-      (db) => Effect.sync(() => db.close())
-    )
-    yield* reapLeftover(db)
+    yield* Effect.try({
+      try: () => fs.mkdirSync(dir, { recursive: true }),
+      catch: (e) => new PierIo({ dir, reason: `cannot create the folder: ${(e as Error).message}` })
+    })
+    const leftover = leftoverIn ?? fileLeftover(dir)
+    yield* logIn.checkFormat
+    yield* reap(leftover)
+    /** The last event known to be in the log. */
+    let logged = yield* log.last
+    let lastMug: number | null = logged === 0 ? null : yield* log.mugOf(logged)
+    const appendNow = log.appendNow
 
     const batchSize = options.batchSize ?? 1000
     const maxInFlight = options.maxInFlight ?? 10
@@ -240,13 +267,22 @@ export const open = (
     const windowMs = toMillis(options.restartWindow ?? 60_000)
     const policy = yield* RestartPolicy.make({ maxRestarts: options.maxRestarts ?? 10, windowMs })
     const fatalSignal = yield* Deferred.make<PierFatal>()
-    // after the database: it closes first, interrupting the keeper and every control flow
+    // after the log (opened by the caller): it closes first, interrupting the keeper and every control flow
     const run = yield* FiberSet.makeRuntime()
 
     // ── state ─────────────────────────────────────────────────────────────
     const pending = new Map<number, Pending>()
     let nextId = 0
-    let batch: Array<{ readonly p: Pending; readonly answer: Exclude<WorkAnswer, { _tag: "Bail" }> }> = []
+    /** Answers waiting for their commit, in order. */
+    let batch: Array<Answered> = []
+    /** The commit in flight (an asynchronous log), if any: the next one waits for it. */
+    let committing: ReadonlyArray<Answered> | undefined = undefined
+    /** Waiting for every answer so far to be committed. */
+    let idleWaiters: Array<() => void> = []
+    /** The pier's scope is closing: nothing more is committed. */
+    let closed = false
+    /** Another writer claimed the log: the pier is ending. */
+    let lost: PierFenced | undefined = undefined
     /** The serving serf (ripe, caught up) and its generation. */
     let current: Serf | undefined = undefined
     let currentGen = 0
@@ -257,7 +293,6 @@ export const open = (
     let readyWaiters: Array<() => void> = []
     const isolation = new Isolation<Pending>()
     let state: PierState = { _tag: "Booting" }
-    let lastMug: number | null = db.lastEve === 0 ? null : db.mugOf(db.lastEve)
     let lastSnapshot = 0
     const recentRestarts: Array<RestartRecord> = []
     // for the status document: a counter or two on the hot path
@@ -276,7 +311,7 @@ export const open = (
       lastBatch: 0,
       restarts: 0,
       counted: 0,
-      replay: { done: 0, total: 0, eve: db.lastEve } as ReplayStatus
+      replay: { done: 0, total: 0, eve: logged } as ReplayStatus
     }
 
     const wakeWaiters = () => {
@@ -286,30 +321,24 @@ export const open = (
     }
 
     // ── the hot path ──────────────────────────────────────────────────────
-    const commit = () => {
-      if (batch.length === 0) return
-      const done = batch
-      batch = []
+    const rowsOf = (done: ReadonlyArray<Answered>): Array<LoggedEvent> => {
       const rows = new Array<LoggedEvent>(done.length)
       for (let i = 0; i < done.length; i++) {
         const { p, answer } = done[i]!
         const json = answer._tag === "Done" && p.json !== undefined ? p.json : JSON.stringify(answer.ev) ?? "null"
         rows[i] = { eve: answer.eve, wen: answer.wen, mug: answer.mug, ev: json }
       }
-      try {
-        db.append(rows)
-      } catch (e) {
-        const error = new PierIo({ dir, reason: (e as Error).message })
-        noteError(error._tag, error.message)
-        for (const { p } of done) p.done(error)
-        // the serf is ahead of the log now: it must start over from the log
-        current?.abandon(`the log could not be written: ${error.reason}`)
-        return
-      }
+      return rows
+    }
+
+    /** The commit is durable: its answers go out, in order. */
+    const committed = (done: ReadonlyArray<Answered>, rows: ReadonlyArray<LoggedEvent>) => {
       stats.events += rows.length
       stats.commits++
       stats.lastBatch = rows.length
-      lastMug = rows[rows.length - 1]!.mug
+      const last = rows[rows.length - 1]!
+      logged = last.eve
+      lastMug = last.mug
       hooks.onCommit?.(rows.length)
       const now = Date.now()
       commitRates.observe(undefined, now)
@@ -319,6 +348,87 @@ export const open = (
         p.done(toAnswer(answer))
       }
     }
+
+    /**
+     * The commit failed: its events, and those answered behind it, are not
+     * logged and never will be (they cannot follow a gap). The serf is ahead
+     * of the log now: it goes, and the next one starts over from the log —
+     * unless the log was lost to another writer, which ends the pier.
+     */
+    const refused = (done: ReadonlyArray<Answered>, error: PierIo | PierFenced | ShuttingDown) => {
+      const behind = batch
+      batch = []
+      if (error._tag !== "ShuttingDown") noteError(error._tag, error.message)
+      if (error._tag === "PierFenced" && lost === undefined) lost = error
+      for (const { p } of done) p.done(error)
+      for (const { p } of behind) p.done(error)
+      current?.abandon(
+        error._tag === "PierFenced" ? error.message : `the log could not be written: ${error.message}`
+      )
+    }
+
+    /** Commits the answers so far, unless a commit is in flight (then they go in the next one). */
+    const commit = () => {
+      if (committing !== undefined || batch.length === 0) return
+      const done = batch
+      batch = []
+      if (closed) return refused(done, new ShuttingDown({ reason: "the pier closed before the event was logged" }))
+      const rows = rowsOf(done)
+      if (appendNow !== undefined) {
+        const error = appendNow(rows)
+        return error === undefined ? committed(done, rows) : refused(done, error)
+      }
+      committing = done
+      run(Effect.onExit(log.append(rows), (exit) =>
+        Effect.gen(function*() {
+          committing = undefined
+          if (Exit.isSuccess(exit)) committed(done, rows)
+          else {
+            const error = Option.getOrUndefined(Exit.findErrorOption(exit))
+            if (error === undefined && !Cause.hasInterruptsOnly(exit.cause)) yield* Effect.logError("a commit died", exit.cause)
+            refused(
+              done,
+              error ?? (Cause.hasInterruptsOnly(exit.cause)
+                ? new ShuttingDown({ reason: "the pier closed while the event was being logged" })
+                : new PierIo({ dir, reason: "a commit died (see the log)" }))
+            )
+          }
+          commit()
+          if (committing === undefined) {
+            const waiters = idleWaiters
+            idleWaiters = []
+            for (const w of waiters) w()
+          }
+        })))
+    }
+
+    /** Every answer so far is committed (or refused). */
+    const drain: Effect.Effect<void> = Effect.suspend(() => {
+      commit()
+      if (committing === undefined) return Effect.void
+      return Effect.callback<void>((resume) => {
+        const waiter = () => resume(Effect.void)
+        idleWaiters.push(waiter)
+        return Effect.sync(() => {
+          idleWaiters = idleWaiters.filter((w) => w !== waiter)
+        })
+      })
+    })
+
+    // closes before the fibers: a commit in flight ends first, then what waits is told
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(
+        Effect.suspend(() => {
+          closed = true
+          return drain
+        }),
+        Effect.sync(() => {
+          const gone = new ShuttingDown({ reason: "the pier closed" })
+          for (const p of pending.values()) p.done(gone)
+          pending.clear()
+        })
+      )
+    )
 
     /** Submits `p` to `serf` (generation `gen`). */
     const send = (serf: Serf, gen: number, p: Pending) => {
@@ -352,7 +462,8 @@ export const open = (
 
     const poke = (ev: unknown, json?: string) =>
       Effect.callback<PokeAnswer, PokeError>((resume) => {
-        if (fatal !== undefined) return resume(Effect.fail(fatal))
+        const ended = fatal ?? lost
+        if (ended !== undefined) return resume(Effect.fail(ended))
         if (closing) return resume(Effect.fail(new ShuttingDown({ reason: "liege is stopping" })))
         let gone = false
         const p: Pending = {
@@ -361,7 +472,9 @@ export const open = (
           json,
           wen: Date.now(),
           done: (answer) => {
-            if (!gone) resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
+            if (gone) return
+            gone = true
+            resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
           },
           gen: 0,
           cancel: undefined,
@@ -382,7 +495,8 @@ export const open = (
 
     const awaitReady = Effect.callback<Serf, PokeError>((resume) => {
       const check = () => {
-        if (fatal !== undefined) return resume(Effect.fail(fatal))
+        const ended = fatal ?? lost
+        if (ended !== undefined) return resume(Effect.fail(ended))
         if (closing) return resume(Effect.fail(new ShuttingDown({ reason: "liege is stopping" })))
         // a serf whose lock ended is never handed out: the next one is awaited
         const serf = serving()
@@ -419,25 +533,22 @@ export const open = (
         })
       })
 
-    const flush = Effect.sync(commit)
+    /** Before a `save` or a `pack`, under the serf lock: the log holds every event the serf has done. */
+    const flush = drain
 
     // ── generations ───────────────────────────────────────────────────────
     const identity = (ripe: Ripe) => JSON.stringify({ pro: ripe.pro, hon: ripe.hon, nok: ripe.nok })
 
     const logStream = (after: number, upTo: number): Stream.Stream<ReplayEvent, PierIo> =>
       Stream.paginate(after, (at) =>
-        Effect.try({
-          try: () => {
-            const rows = db.read(at, upTo, batchSize)
-            const events = new Array<ReplayEvent>(rows.length)
-            for (let i = 0; i < rows.length; i++) {
-              const r = rows[i]!
-              events[i] = { wen: r.wen, json: r.ev, mug: r.mug ?? undefined }
-            }
-            const last = rows.length === 0 ? upTo : rows[rows.length - 1]!.eve
-            return [events, last >= upTo ? Option.none<number>() : Option.some(last)] as const
-          },
-          catch: (e) => new PierIo({ dir, reason: (e as Error).message })
+        Effect.map(log.read(at, upTo, batchSize), (rows) => {
+          const events = new Array<ReplayEvent>(rows.length)
+          for (let i = 0; i < rows.length; i++) {
+            const r = rows[i]!
+            events[i] = { wen: r.wen, json: r.ev, mug: r.mug ?? undefined }
+          }
+          const last = rows.length === 0 ? upTo : rows[rows.length - 1]!.eve
+          return [events, last >= upTo ? Option.none<number>() : Option.some(last)] as const
         }))
 
     const replayed = (status: ReplayStatus) => {
@@ -449,15 +560,17 @@ export const open = (
     const catchUp = (serf: Serf): Effect.Effect<void, PierFatal | SerfError> =>
       Effect.gen(function*() {
         const { ripe } = serf
-        const known = db.meta("identity")
-        if (known === undefined) db.setMeta("identity", identity(ripe))
+        const known = yield* log.identity
+        if (known === undefined) yield* log.setIdentity(identity(ripe))
         else if (known !== identity(ripe)) {
           return yield* new PierMismatch({
             dir,
             reason: `the serf reports ${identity(ripe)}, but this pier was made by ${known}; refusing it`
           })
         }
-        const last = db.lastEve
+        // read again: after a failed commit, only the log knows where it ends
+        const last = yield* log.last
+        logged = last
         if (ripe.eve > last) {
           return yield* new PierMismatch({
             dir,
@@ -465,9 +578,9 @@ export const open = (
           })
         }
         if (ripe.eve > 0) {
-          const logged = db.mugOf(ripe.eve)
-          if (logged !== null && logged !== ripe.mug) {
-            return yield* new ReplayDiverged({ eve: ripe.eve, logged, serf: ripe.mug })
+          const mug = yield* log.mugOf(ripe.eve)
+          if (mug !== null && mug !== ripe.mug) {
+            return yield* new ReplayDiverged({ eve: ripe.eve, logged: mug, serf: ripe.mug })
           }
         }
         lastSnapshot = ripe.eve
@@ -477,16 +590,13 @@ export const open = (
           if (r._tag === "Bail") {
             return yield* new PierBootFailed({ eve: r.eve, reason: `${r.goof.mote}: ${r.goof.tang.join(" | ")}` })
           }
-          yield* Effect.try({
-            try: () =>
-              db.append(events.map((e, i) => ({
-                eve: i + 1,
-                wen: e.wen,
-                mug: i === events.length - 1 ? r.mug : null,
-                ev: JSON.stringify(e.ev) ?? "null"
-              }))),
-            catch: (e) => new PierIo({ dir, reason: (e as Error).message })
-          })
+          yield* log.append(events.map((e, i) => ({
+            eve: i + 1,
+            wen: e.wen,
+            mug: i === events.length - 1 ? r.mug : null,
+            ev: JSON.stringify(e.ev) ?? "null"
+          })))
+          logged = events.length
           stats.events += events.length
           lastMug = r.mug
           return
@@ -512,7 +622,7 @@ export const open = (
         starting = serf.pid
         yield* Effect.addFinalizer(() => Effect.sync(() => (starting = undefined)))
         const id = processIdentity(serf.pid)
-        if (id !== undefined) db.setMeta("serf", id)
+        if (id !== undefined) yield* leftover.set(id)
         yield* catchUp(serf)
         const ripeAt = yield* Clock.currentTimeMillis
         stats.replay = { ...stats.replay, eve: serf.state().eve }
@@ -537,7 +647,8 @@ export const open = (
         const death = yield* serf.dead
         const upMs = (yield* Clock.currentTimeMillis) - ripeAt
         current = undefined
-        commit()
+        // the next serf replays the log: it must hold what this one's answers are being committed with
+        yield* drain
         // the process is gone before the next one starts; its exit tells how it died
         const result = yield* serf.exited
         return {
@@ -548,7 +659,7 @@ export const open = (
 
     const isFatal = (e: unknown): e is PierFatal =>
       e instanceof ReplayDiverged || e instanceof PierMismatch || e instanceof PierBootFailed ||
-      e instanceof SerfIncompatible || e instanceof InvalidOptions ||
+      e instanceof SerfIncompatible || e instanceof InvalidOptions || e instanceof PierFenced ||
       (e instanceof SpawnFailed && (e.code === "ENOENT" || e.code === "EACCES"))
 
     const giveUp = (error: PierFatal) =>
@@ -567,6 +678,7 @@ export const open = (
     const keeper = Effect.gen(function*() {
       for (let n = 1;; n++) {
         const exit = yield* Effect.exit(generation(n))
+        if (lost !== undefined) return yield* giveUp(lost)
         if (closing) return
         let why: unknown
         if (Exit.isSuccess(exit)) why = exit.value.death
@@ -625,7 +737,8 @@ export const open = (
         closing = true
         if (fatal === undefined) state = { _tag: "Stopping" }
         const deadline = Date.now() + drainMs
-        while (pending.size > 0 && fatal === undefined && Date.now() < deadline) yield* Effect.sleep(10)
+        const busy = () => (pending.size > 0 || committing !== undefined) && fatal === undefined && lost === undefined
+        while (busy() && Date.now() < deadline) yield* Effect.sleep(10)
         wakeWaiters() // control requests waiting for a serf: ShuttingDown
         const serf = current
         if (pending.size > 0) {
@@ -635,6 +748,7 @@ export const open = (
           serf?.abandon(`${pending.size} events not answered within the drain window`)
           const late = new ShuttingDown({ reason: `not answered within the drain window (${drainMs} ms)` })
           for (const p of pending.values()) p.done(late)
+          // answered, but waiting behind a commit in flight: not logged either
           for (const { p } of batch) p.done(late)
           pending.clear()
           batch = []
@@ -645,9 +759,9 @@ export const open = (
         }
         if (serf !== undefined) {
           yield* serf.stop
-          db.setMeta("serf", undefined)
+          yield* Effect.catch(leftover.set(undefined), (e) => Effect.logWarning(e.message))
         }
-        commit()
+        yield* drain
       })
 
     return {
@@ -658,7 +772,7 @@ export const open = (
       pack: withSerf((serf) => serf.pack(flush)),
       ready: () => serving() !== undefined,
       stats: () => ({
-        eve: db.lastEve,
+        eve: logged,
         events: stats.events,
         commits: stats.commits,
         lastBatch: stats.lastBatch,
@@ -669,7 +783,7 @@ export const open = (
         ready: serving() !== undefined,
         serf: current?.pid
       }),
-      status: Effect.sync((): Status.SerfStatus => {
+      status: Effect.flatMap(log.sizeOnDisk, (logBytes) => Effect.sync((): Status.SerfStatus => {
         const now = Date.now()
         const events = eventRates.snapshot(now)
         const commits10s = commitRates.snapshot(now).last10s.count
@@ -686,7 +800,7 @@ export const open = (
           pid: current?.pid ?? starting ?? null,
           replay: state._tag === "Replaying" ? { done: state.done, total: state.total } : null,
           nextTryAt: state._tag === "Restarting" ? state.at : null,
-          eve: db.lastEve,
+          eve: logged,
           mug: lastMug,
           window: { inFlight: current?.inFlight() ?? 0, max: maxInFlight },
           pending: pending.size,
@@ -701,13 +815,13 @@ export const open = (
             recent: recentRestarts.map((r) => ({ at: r.at, reason: r.reason, code: null, signal: null })).reverse()
           },
           lastSnapshotEve: lastSnapshot === 0 ? null : lastSnapshot,
-          logBytes: db.sizeOnDisk(),
+          logBytes,
           errors: recentErrors.slice().reverse()
         }
-      }),
+      })),
       inspect: () => ({
         state: state._tag === "Running" ? { _tag: "Running", isolating: isolation.active } : state,
-        eve: db.lastEve,
+        eve: logged,
         mug: lastMug,
         serf: current?.pid,
         window: { inFlight: current?.inFlight() ?? 0, max: maxInFlight },
