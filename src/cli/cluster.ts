@@ -11,6 +11,7 @@
  * runners take them over), exit 0.
  */
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { Effect, FiberSet, Layer, Schema } from "effect"
 import { ShardId } from "effect/cluster"
 import { Sharding } from "effect/cluster/Sharding"
@@ -24,7 +25,10 @@ import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
 import { errorBody } from "../http/pool.ts"
 import { errorResponse, ok, type Response } from "../http/response.ts"
 import { listen, type Request, type Route, type Server } from "../http/server.ts"
-import { open as openPier } from "../pier/pier.ts"
+import { claim } from "../cluster/event-log.ts"
+import { pierLog } from "../cluster/pier-log.ts"
+import { fileLeftover, reap } from "../pier/leftover.ts"
+import { openWith } from "../pier/pier.ts"
 import { make as makePool } from "../pool/pool.ts"
 import { Event } from "../serf/protocol.ts"
 import type { Parsed } from "./args.ts"
@@ -99,32 +103,42 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     const { server, db } = yield* start(flags)
     const counters = SerfEntity.makeCounters()
     fs.mkdirSync(flags.data, { recursive: true })
+    // serfs a killed runner left running in --data are reaped before this one starts any
+    for (const entry of fs.readdirSync(flags.data, { withFileTypes: true })) {
+      if (entry.isDirectory()) yield* Effect.ignore(reap(fileLeftover(path.join(flags.data, entry.name))))
+    }
     const entities = SerfEntity.layer({
       data: flags.data,
       idleMs: flags.idle,
       drainMs: flags.drain,
       counters,
-      open: (_id, dir) =>
-        openPier({
-          dir,
-          command: command!,
-          args,
-          codec: flags.codec,
-          maxFrameBytes: flags.maxFrameBytes,
-          bootTimeout: flags.bootTimeout,
-          stopGrace: flags.stopGrace,
-          maxInFlight: flags.maxInFlight,
-          batchSize: flags.batch,
-          maxRestarts: flags.maxRestarts,
-          restartWindow: flags.restartWindow,
-          ...(boot === undefined ? {} : { boot })
-        }, {
-          onReplay: (r) => {
-            if (r.done === 0 && r.total > 0) counters.replays++
-          },
-          onCommit: () => {
-            counters.commits++
-          }
+      open: (id, dir, keep) =>
+        Effect.gen(function*() {
+          const log = yield* claim(id)
+          // this runner holds the log now: what its last writers logged is final
+          const keyed = yield* log.keyed(Math.max(0, (yield* log.last) - keep))
+          const pier = yield* openWith(pierLog(log, dir), {
+            dir,
+            command: command!,
+            args,
+            codec: flags.codec,
+            maxFrameBytes: flags.maxFrameBytes,
+            bootTimeout: flags.bootTimeout,
+            stopGrace: flags.stopGrace,
+            maxInFlight: flags.maxInFlight,
+            batchSize: flags.batch,
+            maxRestarts: flags.maxRestarts,
+            restartWindow: flags.restartWindow,
+            ...(boot === undefined ? {} : { boot })
+          }, {
+            onReplay: (r) => {
+              if (r.done === 0 && r.total > 0) counters.replays++
+            },
+            onCommit: () => {
+              counters.commits++
+            }
+          })
+          return { pier, keyed }
         })
     })
     const runner = Runner.layer({ database: flags.database, runner: flags.runner })

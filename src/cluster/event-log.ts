@@ -43,6 +43,15 @@ import { ensureSchema } from "./schema.ts"
 
 export type { LoggedEvent }
 
+/** An event logged with its caller's key: enough to answer it again. */
+export interface KeyedEvent {
+  readonly key: string
+  readonly eve: number
+  readonly mug: number | null
+  readonly ev: string
+  readonly fec: string | null
+}
+
 export interface EventLog {
   readonly serf: string
   /** This writer's fencing token. */
@@ -60,6 +69,8 @@ export interface EventLog {
   readonly append: (events: ReadonlyArray<LoggedEvent>) => Effect.Effect<void, LogFenced | LogRefused | LogIo>
   /** Events in (after, upTo], at most `limit`, in order. */
   readonly read: (after: number, upTo: number, limit: number) => Effect.Effect<ReadonlyArray<LoggedEvent>, LogRefused | LogIo>
+  /** Events after `after` that were logged with a caller's key: what a re-sent event is answered from. */
+  readonly keyed: (after: number) => Effect.Effect<ReadonlyArray<KeyedEvent>, LogRefused | LogIo>
   /** The logged mug of event `eve` (null when not recorded or absent). */
   readonly mugOf: (eve: number) => Effect.Effect<number | null, LogRefused | LogIo>
   readonly meta: (key: string) => Effect.Effect<string | undefined, LogRefused | LogIo>
@@ -81,8 +92,12 @@ const SCHEMA = [
     wen double precision NOT NULL,
     mug bigint,
     ev text NOT NULL,
+    key text,
+    fec text,
     PRIMARY KEY (serf, eve)
   )`,
+  // a caller's key is logged once per serf: an event re-sent by the cluster cannot be logged twice
+  `CREATE UNIQUE INDEX IF NOT EXISTS serf_events_key ON serf_events (serf, key) WHERE key IS NOT NULL`,
   `CREATE TABLE IF NOT EXISTS serf_meta (
     serf text NOT NULL,
     key text NOT NULL,
@@ -97,14 +112,14 @@ const CLAIM = `INSERT INTO serf_epochs AS s (serf, epoch) VALUES ($1::text, 1)
 
 const LAST = `SELECT coalesce(max(eve), 0)::float8 FROM serf_events WHERE serf = $1::text`
 
-// $1 serf, $2 epoch, $3 first eve, $4 wens, $5 mugs, $6 evs.
+// $1 serf, $2 epoch, $3 first eve, $4 wens, $5 mugs, $6 evs, $7 keys, $8 effects.
 // Answers (the epoch now, rows written, the log's last event before).
 const APPEND = `WITH fence AS (SELECT epoch FROM serf_epochs WHERE serf = $1::text FOR SHARE),
   tail AS (SELECT coalesce(max(eve), 0) AS eve FROM serf_events WHERE serf = $1::text),
   logged AS (
-    INSERT INTO serf_events (serf, eve, wen, mug, ev)
-    SELECT $1::text, $3::int8 + e.n - 1, e.wen, e.mug::int8, e.ev
-    FROM unnest($4::float8[], $5::float8[], $6::text[]) WITH ORDINALITY AS e (wen, mug, ev, n)
+    INSERT INTO serf_events (serf, eve, wen, mug, ev, key, fec)
+    SELECT $1::text, $3::int8 + e.n - 1, e.wen, e.mug::int8, e.ev, e.key, e.fec
+    FROM unnest($4::float8[], $5::float8[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS e (wen, mug, ev, key, fec, n)
     WHERE (SELECT epoch FROM fence) = $2::int8 AND (SELECT eve FROM tail) = $3::int8 - 1
     RETURNING 1)
   SELECT (SELECT epoch FROM fence)::float8, (SELECT count(*) FROM logged)::float8, (SELECT eve FROM tail)::float8`
@@ -115,6 +130,9 @@ const READ = `SELECT eve::float8, wen, mug::float8, ev FROM serf_events
   WHERE serf = $1::text AND eve > $2::int8 AND eve <= $3::int8 ORDER BY serf_events.eve LIMIT $4::int8`
 
 const MUG = `SELECT mug::float8 FROM serf_events WHERE serf = $1::text AND eve = $2::int8`
+
+const KEYED = `SELECT key, eve::float8, mug::float8, ev, fec FROM serf_events
+  WHERE serf = $1::text AND eve > $2::int8 AND key IS NOT NULL ORDER BY serf_events.eve`
 
 const META = `SELECT value FROM serf_meta WHERE serf = $1::text AND key = $2::text`
 
@@ -191,6 +209,8 @@ const makeLog = (sql: SqlClient, serf: string, epoch: number, last: number, maxE
       const wens = new Array<number>(n)
       const mugs = new Array<number | null>(n)
       const evs = new Array<string>(n)
+      const keys = new Array<string | null>(n)
+      const fecs = new Array<string | null>(n)
       for (let i = 0; i < n; i++) {
         const e = events[i]!
         if (e.eve !== first + i) return refuse(`a batch holds consecutive events: event ${e.eve} after ${first + i - 1}`)
@@ -205,8 +225,10 @@ const makeLog = (sql: SqlClient, serf: string, epoch: number, last: number, maxE
         wens[i] = e.wen
         mugs[i] = e.mug
         evs[i] = e.ev
+        keys[i] = e.key ?? null
+        fecs[i] = e.fec ?? null
       }
-      return sql.unsafe(APPEND, [serf, float8(epoch), float8(first), float8s(wens), float8s(mugs), texts(evs)]).values.pipe(
+      return sql.unsafe(APPEND, [serf, float8(epoch), float8(first), float8s(wens), float8s(mugs), texts(evs), texts(keys), texts(fecs)]).values.pipe(
         Effect.mapError((e) => {
           // the statement may have committed before the connection went: ask the log next time
           known = undefined
@@ -285,5 +307,16 @@ const makeLog = (sql: SqlClient, serf: string, epoch: number, last: number, maxE
       )
     })
 
-  return { serf, epoch, last: lastEve, append, read, mugOf, meta, setMeta }
+  const keyed = (after: number): Effect.Effect<ReadonlyArray<KeyedEvent>, LogRefused | LogIo> =>
+    Effect.suspend((): Effect.Effect<ReadonlyArray<KeyedEvent>, LogRefused | LogIo> => {
+      if (!isPosition(after)) return refuse(`keyed(${after}): an event number is a safe integer`)
+      return sql.unsafe(KEYED, [serf, float8(after)]).values.pipe(
+        Effect.mapError(io),
+        Effect.map((rows) =>
+          rows.map((r) => ({ key: r[0] as string, eve: r[1] as number, mug: r[2] as number | null, ev: r[3] as string, fec: r[4] as string | null }))
+        )
+      )
+    })
+
+  return { serf, epoch, last: lastEve, append, read, keyed, mugOf, meta, setMeta }
 }

@@ -26,5 +26,5 @@ export const float8s = (values: ReadonlyArray<number | null>): PgTypes.Parameter
   Result.getOrThrow(PgTypes.array(values, PgTypes.OID.float8))
 
 /** A `text[]` parameter. */
-export const texts = (values: ReadonlyArray<string>): PgTypes.Parameter =>
+export const texts = (values: ReadonlyArray<string | null>): PgTypes.Parameter =>
   Result.getOrThrow(PgTypes.array(values, PgTypes.OID.text))

@@ -4,17 +4,20 @@
  * first message; `idle` later (or when its shard moves) it is saved,
  * stopped and let go.
  *
- * Pokes carry a key (see ./protocol.ts). A poke whose key this activation
- * has seen gets the same answer as the first one, whether that is still
- * being worked on or already answered: the cluster re-sends requests that
- * were in flight on a runner that died, and a re-sent event must not be
- * logged twice. Keys of answers are kept for the last `KEEP` pokes.
+ * Pokes carry a key (see ./protocol.ts), logged with the event and its
+ * effects. A poke whose key is known gets the first one's answer instead of
+ * being logged again: the cluster re-sends requests that were in flight on a
+ * runner that died, and such an event may be in the log already, logged by
+ * that runner just before it died. Known keys: those this activation is
+ * working on or answered (the last `KEEP`), and those of the last `KEEP`
+ * events logged before it started (read from the log once it holds it).
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Deferred, Effect, Exit, type Scope } from "effect"
 import { Entity } from "effect/cluster"
 import type { Pier, PokeAnswer, PokeError } from "../pier/pier.ts"
+import type { KeyedEvent } from "./event-log.ts"
 import { PokeReply, Refusal, Serf } from "./protocol.ts"
 
 const KEEP = 100_000
@@ -24,8 +27,12 @@ export interface SerfHostOptions<R> {
   readonly data: string
   readonly idleMs: number
   readonly drainMs: number
-  /** Opens the serf `id` with its log, in the activation's scope. */
-  readonly open: (id: string, dir: string) => Effect.Effect<Pier, { readonly _tag: string; readonly message: string }, Scope.Scope | R>
+  /** Opens the serf `id` with its log, in the activation's scope; with the keyed events logged before. */
+  readonly open: (id: string, dir: string, keep: number) => Effect.Effect<
+    { readonly pier: Pier; readonly keyed: ReadonlyArray<KeyedEvent> },
+    { readonly _tag: string; readonly message: string },
+    Scope.Scope | R
+  >
   /** Counters for /metrics. */
   readonly counters: SerfCounters
 }
@@ -70,7 +77,7 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
       const dir = path.join(options.data, id)
       fs.mkdirSync(dir, { recursive: true })
       counters.activations++
-      const opened = yield* Effect.exit(options.open(id, dir))
+      const opened = yield* Effect.exit(options.open(id, dir, KEEP))
       if (Exit.isFailure(opened)) {
         // it could not start here (its log refused it, a replay diverged): say so to every caller
         // until it is let go, and try again at its next activation
@@ -84,7 +91,7 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
           Pack: () => Effect.fail(failure)
         })
       }
-      const pier = opened.value
+      const { pier, keyed } = opened.value
       counters.active++
       yield* Effect.addFinalizer(() =>
         // let go (idle, or its shard moved): answer what it holds, save, stop the serf
@@ -92,15 +99,27 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
       )
 
       const answers = new Map<string, Deferred.Deferred<PokeReply, Refusal>>()
+      const logged = new Map<string, KeyedEvent>()
+      for (const k of keyed) logged.set(k.key, k)
+      /** A poke logged before this activation: its answer from the log (a swap if the logged event is another). */
+      const fromLog = (k: KeyedEvent, ev: string): PokeReply => ({
+        eve: k.eve,
+        mug: k.mug ?? 0,
+        effects: k.fec ?? "[]",
+        ...(k.ev === ev ? {} : { swapped: k.ev }),
+        runner
+      })
       const poke = (key: string, ev: string) =>
         Effect.gen(function*() {
           const known = answers.get(key)
           if (known !== undefined) return yield* Deferred.await(known)
+          const before = logged.get(key)
+          if (before !== undefined) return fromLog(before, ev)
           const answer = Deferred.makeUnsafe<PokeReply, Refusal>()
           answers.set(key, answer)
           if (answers.size > KEEP) answers.delete(answers.keys().next().value!)
           const result = yield* Effect.exit(
-            pier.poke(JSON.parse(ev) as unknown, ev).pipe(
+            pier.poke(JSON.parse(ev) as unknown, ev, key).pipe(
               Effect.mapError((e: PokeError) => refusal(e)),
               Effect.flatMap(reply(runner))
             )

@@ -26,6 +26,12 @@ export interface LoggedEvent {
   readonly mug: number | null
   /** The event as JSON text. */
   readonly ev: string
+  /**
+   * The caller's key for the event and its effects (JSON text), kept by logs
+   * that answer a re-sent event from the log (the cluster's); others ignore them.
+   */
+  readonly key?: string | undefined
+  readonly fec?: string | undefined
 }
 
 /**

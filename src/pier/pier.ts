@@ -164,8 +164,12 @@ export interface PierHooks {
 
 export interface Pier {
   readonly dir: string
-  /** One event; answers once it is durable (Bail answers are not logged). */
-  readonly poke: (ev: unknown, json?: string) => Effect.Effect<PokeAnswer, PokeError>
+  /**
+   * One event; answers once it is durable (Bail answers are not logged).
+   * `json` is its JSON text, logged as given; `key`, the caller's key for it,
+   * is logged with its effects by a log that keeps them (the cluster's).
+   */
+  readonly poke: (ev: unknown, json?: string, key?: string) => Effect.Effect<PokeAnswer, PokeError>
   readonly peek: (path: ReadonlyArray<string>) => Effect.Effect<unknown, PokeError>
   /** A snapshot at the last logged event; returns it. */
   readonly snapshot: Effect.Effect<number, PokeError>
@@ -189,6 +193,7 @@ export interface Pier {
 interface Pending extends Suspect {
   readonly ev: unknown
   readonly json: string | undefined
+  readonly key: string | undefined
   readonly wen: number
   readonly done: (answer: PokeAnswer | PokeError) => void
   /** The generation it was last submitted to (0: none yet). */
@@ -326,7 +331,9 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       for (let i = 0; i < done.length; i++) {
         const { p, answer } = done[i]!
         const json = answer._tag === "Done" && p.json !== undefined ? p.json : JSON.stringify(answer.ev) ?? "null"
-        rows[i] = { eve: answer.eve, wen: answer.wen, mug: answer.mug, ev: json }
+        rows[i] = p.key === undefined
+          ? { eve: answer.eve, wen: answer.wen, mug: answer.mug, ev: json }
+          : { eve: answer.eve, wen: answer.wen, mug: answer.mug, ev: json, key: p.key, fec: JSON.stringify(answer.effects) }
       }
       return rows
     }
@@ -460,7 +467,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       for (const p of pending.values()) if (p.gen !== gen) send(serf, gen, p)
     }
 
-    const poke = (ev: unknown, json?: string) =>
+    const poke = (ev: unknown, json?: string, key?: string) =>
       Effect.callback<PokeAnswer, PokeError>((resume) => {
         const ended = fatal ?? lost
         if (ended !== undefined) return resume(Effect.fail(ended))
@@ -470,6 +477,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
           id: nextId++,
           ev,
           json,
+          key,
           wen: Date.now(),
           done: (answer) => {
             if (gone) return

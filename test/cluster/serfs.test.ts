@@ -1,0 +1,259 @@
+/**
+ * `liege cluster serf` (SPEC §9) with 3 runners on loopback and a real
+ * PostgreSQL:
+ *
+ * 1. nothing acknowledged is lost: under load on several serfs, runners
+ *    killed with SIGKILL again and again; every event answered 200 is in its
+ *    serf's log exactly once, at the event number it was answered with, and
+ *    a fresh replay from event 1 reproduces the logged mugs;
+ * 2. one writer per serf (fencing): a runner frozen past its lock expiry
+ *    while another takes its serf over, then resumed, appends nothing and
+ *    kills its stale serf;
+ * 3. no orphans: a killed runner's serfs exit, and a runner restarted on
+ *    the same --data reaps one that did not;
+ * 4. failover: the serf of a killed runner answers again through another.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Effect, Layer, Redacted } from "effect"
+import { PgClient } from "@effect/sql-pg"
+import { SqlClient } from "effect/sql/SqlClient"
+import { describe, expect, it } from "vitest"
+import { claim } from "../../src/cluster/event-log.ts"
+import { pierLog } from "../../src/cluster/pier-log.ts"
+import { openWith } from "../../src/pier/pier.ts"
+import { isAlive } from "../../src/supervisor/group.ts"
+import { kill9, type RunnerProcess, startRunner } from "../support/cluster.ts"
+import { post } from "../support/http.ts"
+import { eventually, fixture, node, root } from "../support/procs.ts"
+import { usePostgres } from "../support/postgres.ts"
+import { inTemp } from "../support/serfs.ts"
+
+const pg = usePostgres()
+const kv = ["--", node, path.join(root, "examples/kv-serf.ts")]
+const testSerf = ["--", node, fixture("test-serf.ts")]
+
+interface Row { readonly serf: string; readonly eve: number; readonly mug: number | null; readonly ev: string }
+
+const logOf = (url: string) =>
+  Effect.runPromise(Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const rows = yield* sql.unsafe("SELECT serf, eve::float8, mug::float8, ev FROM serf_events ORDER BY serf, eve").values
+    return rows.map((r): Row => ({ serf: r[0] as string, eve: r[1] as number, mug: r[2] as number | null, ev: r[3] as string }))
+  }).pipe(Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url) })))))
+
+/** The pids of the processes whose parent is `pid`. */
+const childrenOf = (pid: number): Array<number> =>
+  fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, "latin1")
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid
+    } catch {
+      return false
+    }
+  })
+
+const runnerOf = (reply: { headers: Record<string, unknown> }) => String(reply.headers["liege-runner"])
+
+describe("liege cluster serf", () => {
+  it("law 1: runners killed under load lose no acknowledged event; each is logged once, at its number; a fresh replay agrees", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const serfs = ["s1", "s2", "s3", "s4", "s5", "s6"]
+      const ports: Array<number> = []
+      const runners: Array<RunnerProcess | undefined> = []
+      for (let i = 0; i < 3; i++) {
+        const r = await startRunner("serf", db, ["--data", path.join(dir, `r${i}`), "--max-in-flight", "16", ...kv])
+        ports.push(r.runnerPort)
+        runners.push(r)
+      }
+      const acked: Array<{ serf: string; eve: number; mug: number; tag: string }> = []
+      let stop = false
+      let seq = 0
+      const client = async (c: number) => {
+        while (!stop) {
+          const live = runners.filter((r): r is RunnerProcess => r !== undefined)
+          if (live.length === 0) {
+            await new Promise((r) => setTimeout(r, 20))
+            continue
+          }
+          const via = live[(seq + c) % live.length]!
+          const serf = serfs[(seq + c) % serfs.length]!
+          const tag = `t${seq++}`
+          const r = await post(`${via.url}/v1/serfs/${serf}/events`, { op: "put", key: tag, value: c }).catch(() => undefined)
+          if (r?.status === 200) acked.push({ serf, eve: r.body.eve, mug: r.body.mug, tag })
+          else if (r !== undefined) expect(r.status, r.text).toBeGreaterThanOrEqual(500)
+        }
+      }
+      const clients = Array.from({ length: 12 }, (_, c) => client(c))
+      // three rounds: kill one runner, let the load run on, start it again on the same --data and port
+      for (let round = 0; round < 3; round++) {
+        await eventually(() => acked.length >= (round + 1) * 60, 60_000, `answers in round ${round}`)
+        const i = round % 3
+        const victim = runners[i]!
+        runners[i] = undefined
+        const itsSerfs = childrenOf(victim.proc.pid!)
+        await kill9(victim)
+        // law 5: its serfs see their stdin end and exit
+        await eventually(() => itsSerfs.every((p) => !isAlive(p)), 10_000, "the killed runner's serfs to exit")
+        await eventually(() => acked.length >= (round + 1) * 60 + 30, 60_000, `answers after the kill in round ${round}`)
+        runners[i] = await startRunner("serf", db, ["--data", path.join(dir, `r${i}`), "--max-in-flight", "16", ...kv], { runnerPort: ports[i]! })
+      }
+      stop = true
+      await Promise.all(clients)
+      const log = await logOf(db)
+      const bySerf = new Map<string, Array<Row>>()
+      for (const row of log) bySerf.set(row.serf, [...(bySerf.get(row.serf) ?? []), row])
+      // in eve order, no gap
+      for (const [serf, rows] of bySerf) expect(rows.map((r) => r.eve), serf).toEqual(rows.map((_, i) => i + 1))
+      // every event once, even those never acknowledged
+      const tags = log.map((r) => (JSON.parse(r.ev) as { key: string }).key)
+      expect(new Set(tags).size).toBe(tags.length)
+      // every acknowledged event, at the number and with the mug it was answered with
+      const at = new Map(log.map((r) => [`${r.serf} ${r.eve}`, r]))
+      for (const a of acked) {
+        const row = at.get(`${a.serf} ${a.eve}`)
+        expect(row, `${a.tag} on ${a.serf} at ${a.eve}`).toBeDefined()
+        expect((JSON.parse(row!.ev) as { key: string }).key).toBe(a.tag)
+        expect(row!.mug).toBe(a.mug)
+      }
+      for (const r of runners) {
+        r!.proc.kill("SIGTERM")
+        expect(await r!.exited).toBe(0)
+      }
+      // a fresh serf with no snapshot replays each log from event 1: the mugs agree (or the replay diverges)
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        for (const serf of bySerf.keys()) {
+          const pier = yield* openWith(pierLog(yield* claim(serf), path.join(dir, "fresh", serf)), {
+            dir: path.join(dir, "fresh", serf),
+            command: node,
+            args: [path.join(root, "examples/kv-serf.ts")]
+          })
+          const last = bySerf.get(serf)!.at(-1)!
+          expect(pier.inspect()).toMatchObject({ eve: last.eve })
+          expect(yield* pier.peek(["size"])).toBe(bySerf.get(serf)!.length)
+          yield* pier.shutdown(1000)
+        }
+      })).pipe(Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(db) })))))
+    })
+  }, 240_000)
+
+  it("law 2: a runner frozen past its lock expiry, then resumed, appends nothing and kills its stale serf", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const a = await startRunner("serf", db, ["--data", path.join(dir, "a"), ...testSerf])
+      const b = await startRunner("serf", db, ["--data", path.join(dir, "b"), ...testSerf])
+      // a serf that lives on runner a
+      let serf = ""
+      for (let i = 0; i < 50 && serf === ""; i++) {
+        const r = await post(`${a.url}/v1/serfs/x${i}/events`, { n: 1 })
+        expect(r.status).toBe(200)
+        if (runnerOf(r) === `127.0.0.1:${a.runnerPort}`) serf = `x${i}`
+      }
+      expect(serf).not.toBe("")
+      const stale = childrenOf(a.proc.pid!).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, "latin1").includes("test-serf"))
+      // an event the serf works on while its runner is frozen
+      const sleeping = post(`${a.url}/v1/serfs/${serf}/events`, { op: "sleep", ms: 4000 })
+      await eventually(() => a.stderr().includes("event sleeping"), 10_000, "the serf to take the event")
+      a.proc.kill("SIGSTOP")
+      try {
+        // runner b takes the serf over once a's locks expired, and goes on from the log
+        const deadline = Date.now() + 30_000
+        let taken: Awaited<ReturnType<typeof post>> | undefined
+        while (Date.now() < deadline) {
+          taken = await post(`${b.url}/v1/serfs/${serf}/events`, { n: 2 }).catch(() => undefined)
+          if (taken?.status === 200) break
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        expect(taken?.status).toBe(200)
+        expect(taken!.body.eve).toBe(2)
+        expect(runnerOf(taken!)).toBe(`127.0.0.1:${b.runnerPort}`)
+      } finally {
+        a.proc.kill("SIGCONT")
+      }
+      // a wakes up with the answer to the sleeping event: fenced, never 200, its serf killed
+      const late = await sleeping
+      expect(late.status).toBeGreaterThanOrEqual(500)
+      await eventually(() => stale.every((p) => !isAlive(p)), 10_000, "the stale serf to be killed")
+      expect((await post(`${b.url}/v1/serfs/${serf}/events`, { n: 3 })).body.eve).toBe(3)
+      const log = (await logOf(db)).filter((r) => r.serf === serf)
+      expect(log.map((r) => JSON.parse(r.ev))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
+      for (const r of [a, b]) {
+        r.proc.kill("SIGTERM")
+        expect(await r.exited).toBe(0)
+      }
+    })
+  }, 120_000)
+
+  it("law 5 and failover: serfs that ignore their stdin's end are reaped by the runner restarted on its --data; a killed runner's serfs answer again elsewhere", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const args = (name: string) => ["--data", path.join(dir, name), ...testSerf]
+      const a = await startRunner("serf", db, args("a"), { env: { TEST_SERF_KEEP: "1" } })
+      const b = await startRunner("serf", db, args("b"))
+      // serfs on a, with some history
+      const mine: Array<string> = []
+      for (let i = 0; i < 40 && mine.length < 2; i++) {
+        const r = await post(`${b.url}/v1/serfs/y${i}/events`, { n: i })
+        expect(r.status).toBe(200)
+        if (runnerOf(r) === `127.0.0.1:${a.runnerPort}`) mine.push(`y${i}`)
+      }
+      expect(mine).toHaveLength(2)
+      const serfsOfA = childrenOf(a.proc.pid!)
+      expect(serfsOfA.length).toBeGreaterThanOrEqual(2)
+      await kill9(a)
+      // its serfs answer again, through b
+      for (const serf of mine) {
+        const deadline = Date.now() + 30_000
+        let r: Awaited<ReturnType<typeof post>> | undefined
+        while (Date.now() < deadline) {
+          r = await post(`${b.url}/v1/serfs/${serf}/events`, { n: 100 }).catch(() => undefined)
+          if (r?.status === 200) break
+          await new Promise((res) => setTimeout(res, 50))
+        }
+        expect(r?.status).toBe(200)
+        expect(runnerOf(r!)).toBe(`127.0.0.1:${b.runnerPort}`)
+      }
+      // these serfs ignore their stdin's end: still alive; a runner restarted on a's --data reaps them
+      expect(serfsOfA.some((p) => isAlive(p))).toBe(true)
+      const again = await startRunner("serf", db, args("a"), { runnerPort: a.runnerPort })
+      await eventually(() => serfsOfA.every((p) => !isAlive(p)), 10_000, "the left-behind serfs to be reaped")
+      for (const r of [again, b]) {
+        r.proc.kill("SIGTERM")
+        expect(await r.exited).toBe(0)
+      }
+    })
+  }, 120_000)
+})
+
+describe("a poke the cluster sends again", () => {
+  it("is answered from the log with the first answer, not logged twice (its key was logged with it by a runner now gone)", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const layer = Layer.fresh(PgClient.layer({ url: Redacted.make(db) }))
+      const r = await startRunner("serf", db, ["--data", path.join(dir, "r"), ...kv])
+      // the mug of the serf's state after that event (another serf, same event)
+      const { mug } = (await post(`${r.url}/v1/serfs/k0/events`, { op: "put", key: "a", value: 1 })).body
+      // a runner that logged serf k1's event 1 under key K, then died before answering
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const log = yield* claim("k1")
+        yield* log.append([{ eve: 1, wen: Date.now(), mug, ev: '{"op":"put","key":"a","value":1}', key: "K", fec: '[{"key":"a","old":null}]' }])
+      })).pipe(Effect.provide(layer)))
+      // the same request again, as the cluster re-sends it: through the cluster's own client
+      const { Serf } = await import("../../src/cluster/protocol.ts")
+      const { clientLayer } = await import("../support/cluster-client.ts")
+      const reply = await Effect.runPromise(Effect.gen(function*() {
+        const client = yield* Serf.client
+        return yield* client("k1").Poke({ key: "K", ev: '{"op":"put","key":"a","value":1}' })
+      }).pipe(Effect.provide(clientLayer(db)), Effect.scoped))
+      expect(reply).toMatchObject({ eve: 1, mug, effects: '[{"key":"a","old":null}]' })
+      expect(reply.swapped).toBeUndefined()
+      // a new key is a new event
+      const next = await post(`${r.url}/v1/serfs/k1/events`, { op: "put", key: "b", value: 2 })
+      expect(next.body.eve).toBe(2)
+      expect((await logOf(db)).filter((row) => row.serf === "k1").map((row) => row.eve)).toEqual([1, 2])
+      r.proc.kill("SIGTERM")
+      expect(await r.exited).toBe(0)
+    })
+  }, 60_000)
+})
