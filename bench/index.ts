@@ -1,12 +1,13 @@
 /**
  * `npm run bench [-- name…]`: one JSON line per case on stdout.
- * Names: frames, startup, serf, pool (default: all).
+ * Names: frames, startup, serf, pool, cluster (default: all).
  */
 const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknown> }>> = {
   frames: () => import("./frames.ts"),
   startup: () => import("./startup.ts"),
   serf: () => import("./serf.ts"),
-  pool: () => import("./pool.ts")
+  pool: () => import("./pool.ts"),
+  cluster: () => import("./cluster.ts")
 }
 
 const wanted = process.argv.slice(2)

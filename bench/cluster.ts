@@ -1,0 +1,227 @@
+/**
+ * `npm run bench -- cluster`: liege past one machine, in one run, on a
+ * PostgreSQL 15 started for it with durable commits (fsync on).
+ *
+ * 1. The log: 12 piers in this process on the example key-value serf,
+ *    64 B events, the same callers — the PostgreSQL log against the SQLite
+ *    pier (the ratio is the one the issue sets a target for: ≥ 0.5).
+ * 2. HTTP through a cluster: 12 serfs over 1, 2 and 3 `liege cluster serf`
+ *    runners, 64 B events from a load generator in its own process; the CPU
+ *    each kind of process used, so the limit can be seen on 2 cores.
+ * 3. Failover: 2 runners, the one owning a serf killed with SIGKILL; the
+ *    time until that serf answers again through the other.
+ */
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Redacted } from "effect"
+import { openPier } from "../src/cluster/pier-log.ts"
+import { open } from "../src/pier/pier.ts"
+import { startPostgres } from "../test/support/postgres.ts"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const node = process.execPath
+const bin = path.join(root, "bin/liege.ts")
+const kv = [node, path.join(root, "examples/kv-serf.ts")]
+const SERFS = 12
+const SECONDS = 8
+
+const event = (i: number) => ({ op: "put", key: `k${i % 64}`, value: "v".repeat(20) })
+
+/** In-process: 12 piers, `callers` concurrent pokes each, for SECONDS. */
+const drive = (pokes: ReadonlyArray<(ev: unknown) => Effect.Effect<unknown, unknown>>, callers: number) =>
+  Effect.gen(function*() {
+    const end = Date.now() + SECONDS * 1000
+    let n = 0
+    yield* Effect.forEach(pokes, (poke) =>
+      Effect.forEach(Array.from({ length: callers }, (_, c) => c), (c) =>
+        Effect.gen(function*() {
+          let i = c
+          while (Date.now() < end) {
+            yield* poke(event(i++))
+            n++
+          }
+        }), { concurrency: "unbounded", discard: true }), { concurrency: "unbounded", discard: true })
+    return n / SECONDS
+  })
+
+const logs = (url: string) =>
+  Effect.gen(function*() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-cluster-"))
+    const options = (i: number) => ({ dir: path.join(dir, `s${i}`), command: kv[0]!, args: kv.slice(1), maxInFlight: 64 })
+    const sqlite = yield* Effect.scoped(Effect.gen(function*() {
+      const piers = yield* Effect.forEach(Array.from({ length: SERFS }, (_, i) => i), (i) => open({ ...options(i), dir: path.join(dir, `lite${i}`) }))
+      return yield* drive(piers.map((p) => (ev: unknown) => p.poke(ev)), 32)
+    }))
+    const pg = yield* Effect.scoped(Effect.gen(function*() {
+      const piers = yield* Effect.forEach(Array.from({ length: SERFS }, (_, i) => i), (i) => openPier(`bench${i}`, options(i)))
+      return yield* drive(piers.map((p) => (ev: unknown) => p.poke(ev)), 32)
+    })).pipe(Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url), maxConnections: 16 }))))
+    fs.rmSync(dir, { recursive: true, force: true })
+    return {
+      bench: "cluster-log",
+      serfs: SERFS,
+      event: "64 B",
+      sqlitePierEventsPerSec: Math.round(sqlite),
+      postgresLogEventsPerSec: Math.round(pg),
+      ratio: Number((pg / sqlite).toFixed(2))
+    }
+  })
+
+/** CPU seconds (user + system) of a process and its children so far. */
+const cpuOf = (pid: number): number => {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return 0
+  }
+}
+
+/** Every process whose command line contains `needle`, with its CPU seconds. */
+const cpuByKind = (): Record<string, number> => {
+  const out: Record<string, number> = { runners: 0, serfs: 0, postgres: 0 }
+  for (const pid of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue
+    let cmd: string
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1")
+    } catch {
+      continue
+    }
+    const kind = cmd.includes("cluster\0serf") ? "runners" : cmd.includes("kv-serf.ts") ? "serfs" : cmd.startsWith("postgres") ? "postgres" : undefined
+    if (kind !== undefined) out[kind]! += cpuOf(Number(pid))
+  }
+  return out
+}
+
+interface Runner {
+  readonly url: string
+  readonly proc: ReturnType<typeof spawn>
+}
+
+const startRunner = (database: string, port: number, data: string): Promise<Runner> =>
+  new Promise((resolve, reject) => {
+    const proc = spawn(node, [bin, "cluster", "serf", "--database", database, "--runner", `127.0.0.1:${port}`, "--listen", "127.0.0.1:0", "--data", data, "--max-in-flight", "64", "--", ...kv], { stdio: ["ignore", "pipe", "ignore"] })
+    let out = ""
+    proc.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      out += d
+      const m = /listening on (\S+)\n/.exec(out)
+      if (m !== null) resolve({ url: m[1]!, proc })
+    })
+    proc.on("exit", (code) => reject(new Error(`runner exited ${code}`)))
+  })
+
+const healthy = async (url: string) => {
+  for (let i = 0; i < 600; i++) {
+    if (await fetch(`${url}/healthz`).then((r) => r.status === 200, () => false)) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`${url} never became healthy`)
+}
+
+const stop = async (r: Runner, signal: NodeJS.Signals = "SIGTERM") => {
+  if (r.proc.exitCode !== null || r.proc.signalCode !== null) return
+  r.proc.kill(signal)
+  await new Promise((res) => r.proc.once("exit", res))
+}
+
+/** The load generator, in a process of its own: `callers` keep-alive clients per serf, round robin over the runners. */
+const LOAD = `
+const http = require("node:http")
+const [urls, serfs, secs, callers] = [process.argv[1].split(","), Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])]
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+const end = Date.now() + secs * 1000
+let n = 0, bad = 0, k = 0
+const body = JSON.stringify({ op: "put", key: "k", value: "v".repeat(20) })
+const one = (url, serf) => new Promise((resolve) => {
+  const req = http.request(url + "/v1/serfs/s" + serf + "/events", { method: "POST", agent }, (res) => {
+    res.resume(); res.on("end", () => { if (res.statusCode === 200) n++; else bad++; resolve() })
+  })
+  req.on("error", () => { bad++; resolve() })
+  req.end(body)
+})
+const work = []
+for (let s = 0; s < serfs; s++) for (let c = 0; c < callers; c++) work.push((async () => { while (Date.now() < end) await one(urls[(k++) % urls.length], s) })())
+Promise.all(work).then(() => { console.log(JSON.stringify({ n, bad })); agent.destroy() })
+`
+
+const throughput = async (database: string, runners: number) => {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-runners-"))
+  const started: Array<Runner> = []
+  try {
+    for (let i = 0; i < runners; i++) started.push(await startRunner(database, 35100 + i + runners * 10, path.join(data, `r${i}`)))
+    await Promise.all(started.map((r) => healthy(r.url)))
+    // warm every serf (activation, replay)
+    for (let s = 0; s < SERFS; s++) await fetch(`${started[0]!.url}/v1/serfs/s${s}/events`, { method: "POST", body: JSON.stringify(event(0)) })
+    const before = cpuByKind()
+    const t0 = Date.now()
+    const out = execFileSync(node, ["-e", LOAD, started.map((r) => r.url).join(","), String(SERFS), String(SECONDS), "8"], { encoding: "utf8" })
+    const secs = (Date.now() - t0) / 1000
+    const after = cpuByKind()
+    const { n, bad } = JSON.parse(out) as { n: number; bad: number }
+    const cpu = (k: string) => Number(((after[k]! - before[k]!) / secs).toFixed(2))
+    return {
+      bench: "cluster-http",
+      runners,
+      serfs: SERFS,
+      eventsPerSec: Math.round(n / SECONDS),
+      failed: bad,
+      coresUsed: { runners: cpu("runners"), serfs: cpu("serfs"), postgres: cpu("postgres") }
+    }
+  } finally {
+    await Promise.all(started.map((r) => stop(r)))
+    fs.rmSync(data, { recursive: true, force: true })
+  }
+}
+
+const failover = async (database: string) => {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-failover-"))
+  const started: Array<Runner> = []
+  try {
+    for (let i = 0; i < 2; i++) started.push(await startRunner(database, 35200 + i, path.join(data, `r${i}`)))
+    await Promise.all(started.map((r) => healthy(r.url)))
+    // a serf owned by runner 0 (its answers say which runner gave them), with some history
+    let serf = ""
+    for (let s = 0; s < 40 && serf === ""; s++) {
+      const r = await fetch(`${started[1]!.url}/v1/serfs/f${s}/events`, { method: "POST", body: JSON.stringify(event(s)) })
+      if (r.headers.get("liege-runner") === `127.0.0.1:${35200}`) serf = `f${s}`
+    }
+    for (let i = 0; i < 200; i++) await fetch(`${started[1]!.url}/v1/serfs/${serf}/events`, { method: "POST", body: JSON.stringify(event(i)) })
+    const t0 = Date.now()
+    await stop(started[0]!, "SIGKILL")
+    for (;;) {
+      const r = await fetch(`${started[1]!.url}/v1/serfs/${serf}/events`, { method: "POST", body: JSON.stringify(event(1)), signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+      if (r?.status === 200) break
+      await new Promise((res) => setTimeout(res, 20))
+    }
+    return { bench: "cluster-failover", runners: 2, eventsInLog: 201, msToAnswerAgain: Date.now() - t0, timing: "lock expiry 2 s, assignments 500 ms, health 1 s, send retry 50 ms" }
+  } finally {
+    await Promise.all(started.map((r) => stop(r)))
+    fs.rmSync(data, { recursive: true, force: true })
+  }
+}
+
+export const benches = (() => {
+  let pg: Awaited<ReturnType<typeof startPostgres>> | undefined
+  const database = async () => {
+    pg ??= await startPostgres({ fsync: true })
+    return pg.createDb()
+  }
+  return [
+    async () => Effect.runPromise(logs(await database())),
+    async () => throughput(await database(), 1),
+    async () => throughput(await database(), 2),
+    async () => throughput(await database(), 3),
+    async () => {
+      try {
+        return await failover(await database())
+      } finally {
+        await pg?.stop()
+      }
+    }
+  ]
+})()
