@@ -31,6 +31,7 @@ import { fileLeftover, reap } from "../pier/leftover.ts"
 import { openWith } from "../pier/pier.ts"
 import { make as makePool } from "../pool/pool.ts"
 import { Event } from "../serf/protocol.ts"
+import type { RunnerStatus } from "../status/document.ts"
 import type { Parsed } from "./args.ts"
 import type { clusterPool, clusterSerf } from "./commands.ts"
 import { ExitStatus, UsageError } from "./errors.ts"
@@ -158,10 +159,26 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       pack: (id) => reach(clientFor(id).Pack()),
       local
     }, forwarded)
+    const startedAt = Date.now()
     yield* server.start({
       healthy: () => shards() > 0,
       metrics: () => runnerMetrics({ serfs: counters, forwarded, shards }),
-      status: Effect.die("no status document for a cluster runner yet"),
+      status: Effect.map(
+        Effect.suspend(() => Effect.forEach([...counters.piers], ([id, pier]) => Effect.map(pier.status, (status) => ({ id, status })))),
+        (serfs): RunnerStatus => ({
+          kind: "runner",
+          role: "serf",
+          now: Date.now(),
+          startedAt,
+          healthy: shards() > 0,
+          runner: `${flags.runner.host}:${flags.runner.port}`,
+          shards: shards(),
+          forwarded: forwarded.count,
+          serfs: serfs.sort((a, b) => (a.id < b.id ? -1 : 1)),
+          pool: null,
+          sessions: null
+        })
+      ),
       route: routes
     })
     yield* serve(server)
@@ -256,10 +273,23 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       }
       return undefined
     }
+    const startedAt = Date.now()
     yield* server.start({
       healthy: () => shards() > 0 && pool.ready(),
       metrics: () => runnerMetrics({ sessions: counters, forwarded, shards }),
-      status: Effect.die("no status document for a cluster runner yet"),
+      status: Effect.map(pool.status, (doc): RunnerStatus => ({
+        kind: "runner",
+        role: "pool",
+        now: Date.now(),
+        startedAt,
+        healthy: shards() > 0 && pool.ready(),
+        runner: `${flags.runner.host}:${flags.runner.port}`,
+        shards: shards(),
+        forwarded: forwarded.count,
+        serfs: [],
+        pool: doc,
+        sessions: { owned: counters.active, started: counters.started, settled: counters.settled }
+      })),
       route
     })
     yield* serve(server)

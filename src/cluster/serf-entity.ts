@@ -38,6 +38,8 @@ export interface SerfHostOptions<R> {
 }
 
 export interface SerfCounters {
+  /** The serfs running here, by id. */
+  readonly piers: Map<string, Pier>
   active: number
   activations: number
   replays: number
@@ -45,7 +47,7 @@ export interface SerfCounters {
   refused: number
 }
 
-export const makeCounters = (): SerfCounters => ({ active: 0, activations: 0, replays: 0, commits: 0, refused: 0 })
+export const makeCounters = (): SerfCounters => ({ piers: new Map(), active: 0, activations: 0, replays: 0, commits: 0, refused: 0 })
 
 /** The HTTP status a pier's failure answers with (SPEC §8, §9: a moving serf is a 5xx, never a 4xx). */
 export const statusOf = (e: { readonly _tag: string }): number =>
@@ -93,9 +95,16 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
       }
       const { pier, keyed } = opened.value
       counters.active++
+      counters.piers.set(id, pier)
       yield* Effect.addFinalizer(() =>
         // let go (idle, or its shard moved): answer what it holds, save, stop the serf
-        Effect.andThen(pier.shutdown(options.drainMs), Effect.sync(() => counters.active--))
+        Effect.andThen(
+          pier.shutdown(options.drainMs),
+          Effect.sync(() => {
+            counters.active--
+            if (counters.piers.get(id) === pier) counters.piers.delete(id)
+          })
+        )
       )
 
       const answers = new Map<string, Deferred.Deferred<PokeReply, Refusal>>()

@@ -128,5 +128,27 @@ export const SerfStatus = Schema.Struct({
 })
 export type SerfStatus = typeof SerfStatus.Type
 
-export const Status = Schema.Union([PoolStatus, SerfStatus])
+/** A runner of a cluster (SPEC §9, §10): the serfs running on it, or its pool. */
+export const RunnerStatus = Schema.Struct({
+  kind: Schema.Literal("runner"),
+  /** `liege cluster serf` or `liege cluster pool`. */
+  role: Schema.Literals(["serf", "pool"]),
+  now: Ms,
+  startedAt: Ms,
+  healthy: Schema.Boolean,
+  /** This runner's address in the cluster (`HOST:PORT`). */
+  runner: Schema.String,
+  /** Shards it owns. */
+  shards: Int,
+  /** Requests taken here for a serf or session another runner owns. */
+  forwarded: Int,
+  /** The serfs running here, by id (role serf). */
+  serfs: Schema.Array(Schema.Struct({ id: Schema.String, status: SerfStatus })),
+  /** Its pool (role pool); `sessions` counts the sessions it owns. */
+  pool: NullOr(PoolStatus),
+  sessions: NullOr(Schema.Struct({ owned: Int, started: Int, settled: Int }))
+})
+export type RunnerStatus = typeof RunnerStatus.Type
+
+export const Status = Schema.Union([PoolStatus, SerfStatus, RunnerStatus])
 export type Status = typeof Status.Type

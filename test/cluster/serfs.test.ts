@@ -15,7 +15,8 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Schema } from "effect"
+import { RunnerStatus } from "../../src/status/document.ts"
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "effect/sql/SqlClient"
 import { describe, expect, it } from "vitest"
@@ -24,7 +25,7 @@ import { pierLog } from "../../src/cluster/pier-log.ts"
 import { openWith } from "../../src/pier/pier.ts"
 import { isAlive } from "../../src/supervisor/group.ts"
 import { kill9, type RunnerProcess, startRunner } from "../support/cluster.ts"
-import { post } from "../support/http.ts"
+import { post, request } from "../support/http.ts"
 import { eventually, fixture, node, root } from "../support/procs.ts"
 import { usePostgres } from "../support/postgres.ts"
 import { inTemp } from "../support/serfs.ts"
@@ -214,6 +215,10 @@ describe("liege cluster serf", () => {
         expect(r?.status).toBe(200)
         expect(runnerOf(r!)).toBe(`127.0.0.1:${b.runnerPort}`)
       }
+      // b's status document lists the serfs running on it, a's among them now
+      const doc = Schema.decodeUnknownSync(RunnerStatus)((await request("GET", `${b.url}/v1/status`)).body)
+      expect(doc).toMatchObject({ kind: "runner", role: "serf", runner: `127.0.0.1:${b.runnerPort}`, healthy: true })
+      for (const serf of mine) expect(doc.serfs.find((x) => x.id === serf)?.status.state, JSON.stringify(doc.serfs.map((x) => [x.id, x.status.state]))).toBe("running")
       // these serfs ignore their stdin's end: still alive; a runner restarted on a's --data reaps them
       expect(serfsOfA.some((p) => isAlive(p))).toBe(true)
       const again = await startRunner("serf", db, args("a"), { runnerPort: a.runnerPort })

@@ -7,7 +7,9 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
+import { RunnerStatus } from "../../src/status/document.ts"
 import { kill9, type RunnerProcess, startRunner } from "../support/cluster.ts"
 import { post, request } from "../support/http.ts"
 import { eventually, fixture, liege, node } from "../support/procs.ts"
@@ -77,6 +79,10 @@ describe("liege cluster pool", () => {
         expect(answer.state).toBe("done")
         expect(answer.ok?.seq).toBe(seq)
       }
+      // a runner's status document: its pool and the sessions it owns
+      const doc = Schema.decodeUnknownSync(RunnerStatus)((await request("GET", `${runners[0]!.url}/v1/status`)).body)
+      expect(doc).toMatchObject({ kind: "runner", role: "pool", healthy: true })
+      expect(doc.pool?.workers).toHaveLength(2)
       // with no runner lost, each job ran once
       expect(spans(log).map((s) => `${s.session} ${s.seq}`).sort()).toEqual(ids.map(([s, q]) => `${s} ${q}`).sort())
       checkSessions(spans(log))
