@@ -13,7 +13,7 @@ import { Result } from "effect"
 /** Why PostgreSQL `text` cannot hold `s` exactly, or undefined when it can. */
 export const inexactText = (s: string): string | undefined => {
   if (s.includes("\0")) return "it contains a NUL character, which PostgreSQL text cannot hold"
-  if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+  if (!s.isWellFormed()) {
     return "it contains a lone surrogate, which has no UTF-8 form"
   }
   return undefined

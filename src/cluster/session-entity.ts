@@ -32,8 +32,8 @@ const outcomeOf = (exit: Exit.Exit<unknown, { readonly _tag: string; readonly me
   if (Exit.isSuccess(exit)) return { ok: exit.value }
   const error = Exit.findErrorOption(exit)
   if (error._tag === "Some") {
-    const e = error.value as unknown as Record<string, unknown>
-    const plain: Record<string, unknown> = { tag: e["_tag"], message: e["message"] }
+    const e = error.value
+    const plain: Record<string, unknown> = { tag: e._tag, message: e.message }
     for (const [k, v] of Object.entries(e)) {
       if (k !== "_tag" && k !== "message" && (v === null || ["string", "number", "boolean"].includes(typeof v))) plain[k] = v
     }

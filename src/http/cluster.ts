@@ -60,7 +60,8 @@ const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response
 export const serfRoutes = (clients: SerfClients, forwarded: { count: number }) => (request: Request): Route | undefined => {
   const m = /^\/v1\/serfs\/([^/]*)(\/events|\/snapshot|\/pack|\/peek(?:\/.*)?)$/.exec(request.path)
   if (m === null) return undefined
-  const [, rawId, rest] = m as unknown as [string, string, string]
+  const rawId = m[1]!
+  const rest = m[2]!
   let id: string
   try {
     id = decodeURIComponent(rawId)
