@@ -116,7 +116,7 @@ table.grid{width:100%;border-collapse:collapse;table-layout:fixed}
 .auth button{font:inherit;padding:7px 14px;border:0;border-radius:6px;background:var(--accent);color:#fff;cursor:pointer}
 .auth .msg{color:var(--bad);min-height:1.45em;margin:10px 0 0}
 @media (prefers-reduced-motion:reduce){*{transition:none!important}}
-@media (max-width:900px){.wrap{padding:14px 16px 32px}.cards,.split{grid-template-columns:repeat(2,minmax(0,1fr))}.rhead{grid-template-columns:repeat(4,minmax(0,1fr))}.top{grid-template-columns:auto minmax(0,1fr) auto auto}}
+@media (max-width:900px){.wrap{padding:14px 16px 32px}.cards,.split{grid-template-columns:repeat(2,minmax(0,1fr))}.rhead{grid-template-columns:repeat(4,minmax(0,1fr))}.rhead div:first-child{grid-column:span 2}.rhead .r1{border:0;padding:0}.top{grid-template-columns:auto minmax(0,1fr) auto auto}}
 @media (max-width:640px){.top{grid-template-columns:auto minmax(0,1fr) auto}.up{display:none}}
 `
 
@@ -226,6 +226,7 @@ try { token = sessionStorage.getItem(KEY); } catch (e) { token = null; }
 var fInt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 var f1 = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 var f2 = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+var byId = new Intl.Collator("en", { numeric: true });
 var fClock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 function isNum(n) { return typeof n === "number" && isFinite(n); }
 function int(n) { return isNum(n) ? fInt.format(n) : "—"; }
@@ -501,7 +502,7 @@ function renderRunner(s) {
   txt($("r-owned"), int(j.owned)); txt($("r-started"), int(j.started)); txt($("r-settled"), int(j.settled));
   if (!serfs) return;
   var list = (Array.isArray(s.serfs) ? s.serfs : []).filter(function (x) { return x && x.status; });
-  list.sort(function (a, b) { return a.id < b.id ? -1 : a.id > b.id ? 1 : 0; });
+  list.sort(function (a, b) { return byId.compare(a.id, b.id); });
   var trs = keyed($("serfs"), list.map(function (x) { return String(x.id); }), "data-serf", ["mono", "", "n", "n", "n", "n", "n", "n", "n", "n"], function (tr) {
     pill(tr.cells[1]); el("span", "detail", tr.cells[1]);
   });

@@ -813,7 +813,7 @@ describe("the status page of a cluster runner", () => {
   })
 
   it("does not move anything when the numbers change length (serf runner)", async () => {
-    const ids = ["a-1", "b-2", "c-3"]
+    const ids = ["s-10", "s-9", "s-2"]
     const small = runner({
       shards: 1,
       forwarded: 0,
@@ -834,12 +834,14 @@ describe("the status page of a cluster runner", () => {
     const srv = await statusServer(small)
     const page = await openUi(srv.url)
     await live(page)
-    await until(page, "#serfs tr[data-serf='a-1'] td:nth-child(4)", "7")
+    await until(page, "#serfs tr[data-serf='s-2'] td:nth-child(4)", "7")
     const before = await boxes(page, "runner", more)
     await srv.answered("/v1/status/stream", 200)
     srv.push(big)
-    await until(page, "#serfs tr[data-serf='a-1'] td:nth-child(4)", "123,456,789")
-    expect((await serfRows(page))[0]!.cells).toEqual(["a-1", "running", "4194303", "123,456,789", "1,024 / 1,024", "12,345", "123,456", "1.23 s", "12,345", "123,456,000"])
+    await until(page, "#serfs tr[data-serf='s-2'] td:nth-child(4)", "123,456,789")
+    // numbers in ids by value
+    expect((await serfRows(page)).map((r) => r.serf)).toEqual(["s-2", "s-9", "s-10"])
+    expect((await serfRows(page))[0]!.cells).toEqual(["s-2", "running", "4194303", "123,456,789", "1,024 / 1,024", "12,345", "123,456", "1.23 s", "12,345", "123,456,000"])
     expect(await text(page, "#r-fwd")).toBe("12,345,678")
     const after = await boxes(page, "runner", more)
     expect(Object.keys(before).length).toBeGreaterThan(40)
@@ -885,5 +887,30 @@ describe("the status page of a cluster runner", () => {
     await until(page, "#health-text", "Failed")
     expect(await text(page, "#health-why")).toBe("restart intensity exceeded: 5 restarts in 10 s · retrying at 09:30:30")
     expect(await page.title()).toBe("liege pool runner 10.0.4.17:34431 · failed")
+  })
+
+  it("fits a narrow window: the runner strip in two rows, its address whole, the serfs table scrolls", async () => {
+    const srv = await statusServer(runner({ role: "pool", pool: pool({ sessions: null }), sessions: { owned: 4, started: 31, settled: 27 } }))
+    const page = await openUi(srv.url, { viewport: { width: 760, height: 1000 } })
+    await live(page)
+    await until(page, "#r-owned", "4")
+    const strip = () =>
+      page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        rows: new Set(Array.from(document.querySelectorAll(".rhead > div")).filter((d: any) => d.getBoundingClientRect().width > 0).map((d: any) => Math.round(d.getBoundingClientRect().top))).size,
+        cut: Array.from(document.querySelectorAll(".rhead .num, .rhead .k")).filter((e: any) => e.scrollWidth > e.clientWidth).map((e: any) => e.textContent)
+      }))
+    expect(await strip()).toEqual({ page: 760, rows: 2, cut: [] })
+    expect(await overlaps(page)).toEqual([])
+    await screenshot(page, "status-runner-pool-narrow")
+
+    await srv.answered("/v1/status/stream", 200)
+    srv.push(runner({ serfs: serfList(["orders-7", "cart-12"]) }))
+    await page.locator("#serfs tbody tr").nth(1).waitFor()
+    expect(await strip()).toEqual({ page: 760, rows: 2, cut: [] })
+    expect(await page.evaluate(() => {
+      const box = document.querySelector("#serfs").parentElement
+      return box.scrollWidth > box.clientWidth
+    })).toBe(true)
   })
 })
