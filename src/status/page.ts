@@ -24,14 +24,14 @@ const style = `
 html{background:var(--bg);color:var(--fg)}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;-webkit-font-smoothing:antialiased}
 .wrap{max-width:1240px;margin:0 auto;padding:18px 24px 40px}
-h1{font-size:17px;font-weight:600;margin:0;letter-spacing:.01em}
+h1{font-size:17px;font-weight:600;margin:0;letter-spacing:.01em;white-space:nowrap}
 h2 .h2note{font-weight:400;text-transform:none;letter-spacing:0;margin-left:8px;color:var(--faint)}
 h1 .kind{font-weight:400;color:var(--muted)}
 h2{font-size:12px;font-weight:600;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);margin:0 0 8px}
 .num,td.n,.big,.mini td{font-variant-numeric:tabular-nums}
 code,.mono{font-family:ui-monospace,"SF Mono",Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.92em}
 .muted{color:var(--muted)}
-.top{display:grid;grid-template-columns:11em minmax(0,1fr) 9.5em 22em;align-items:center;gap:16px;padding:4px 0 16px;border-bottom:1px solid var(--line);margin-bottom:18px}
+.top{display:grid;grid-template-columns:minmax(11em,max-content) minmax(0,1fr) 9.5em 22em;align-items:center;gap:16px;padding:4px 0 16px;border-bottom:1px solid var(--line);margin-bottom:18px}
 .health{display:flex;align-items:center;gap:10px;min-width:0}
 .health .why{color:var(--muted);overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .up{color:var(--muted);text-align:right;white-space:nowrap}
@@ -42,7 +42,7 @@ code,.mono{font-family:ui-monospace,"SF Mono",Menlo,Consolas,"DejaVu Sans Mono",
 [data-conn=live] .live .beat{background:var(--ok);box-shadow:0 0 0 3px color-mix(in srgb,var(--ok) 22%,transparent)}
 [data-conn=reconnecting] .live .beat,[data-conn=error] .live .beat{background:var(--warn)}
 [data-conn=reconnecting] .live,[data-conn=error] .live{color:var(--warn)}
-main.stale .cards,main.stale section{opacity:.62;transition:opacity .4s}
+.stale .cards,.stale section{opacity:.62;transition:opacity .4s}
 .pill{--c:var(--idle);display:inline-flex;align-items:center;gap:6px;height:22px;padding:0 9px 0 8px;border-radius:11px;background:color-mix(in srgb,var(--c) 13%,transparent);color:var(--fg);font-size:13px;white-space:nowrap;flex:none}
 .pill .dot{width:8px;height:8px;border-radius:50%;background:var(--c);flex:none}
 .s-ready,.s-running,.h-ok{--c:var(--ok)}.s-busy{--c:var(--busy)}.s-booting,.h-wait{--c:var(--boot)}.s-replaying{--c:var(--replay)}
@@ -77,7 +77,7 @@ section{padding:14px 16px;margin-bottom:18px}
 .split{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px;margin-bottom:18px}
 .split section{margin:0}
 .scroll{overflow-x:auto}
-col.w4_5{width:4.5em}col.w5_5{width:5.5em}col.w6{width:6em}col.w7{width:7em}col.w8{width:8em}col.w14{width:14em}col.w18{width:18em}
+col.w4_5{width:4.5em}col.w5_5{width:5.5em}col.w6{width:6em}col.w7{width:7em}col.w9{width:9em}col.w17{width:17em}col.w8{width:8em}col.w14{width:14em}col.w18{width:18em}
 table.grid{width:100%;border-collapse:collapse;table-layout:fixed}
 .grid th{font-size:12px;font-weight:500;color:var(--muted);text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .grid td{padding:0 10px;height:36px;border-bottom:1px solid var(--line);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
@@ -94,8 +94,12 @@ table.grid{width:100%;border-collapse:collapse;table-layout:fixed}
 .empty{color:var(--faint);margin:6px 0 2px}
 .counts{display:flex;gap:20px;margin-bottom:10px}
 .counts div{min-width:4.5em;overflow:hidden}
-.counts .num{display:block;font-size:20px;line-height:26px}
-.counts .k{font-size:12px;color:var(--muted)}
+.counts .num,.rhead .num{display:block;font-size:20px;line-height:26px}
+.counts .k,.rhead .k{font-size:12px;color:var(--muted)}
+.rhead{display:grid;grid-template-columns:minmax(0,2fr) repeat(6,minmax(0,1fr));gap:16px}
+.rhead div{min-width:0}.rhead .num,.rhead .k{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.rhead .r1{border-left:1px solid var(--line);padding-left:16px}
+#serfs{min-width:1080px}
 .replay{margin-top:auto}
 .replay .meter{height:10px;border-radius:5px;margin:0 0 6px}
 .replay .meter span{background:var(--replay);border-radius:5px}
@@ -112,7 +116,7 @@ table.grid{width:100%;border-collapse:collapse;table-layout:fixed}
 .auth button{font:inherit;padding:7px 14px;border:0;border-radius:6px;background:var(--accent);color:#fff;cursor:pointer}
 .auth .msg{color:var(--bad);min-height:1.45em;margin:10px 0 0}
 @media (prefers-reduced-motion:reduce){*{transition:none!important}}
-@media (max-width:900px){.wrap{padding:14px 16px 32px}.cards,.split{grid-template-columns:repeat(2,minmax(0,1fr))}.top{grid-template-columns:auto minmax(0,1fr) auto auto}}
+@media (max-width:900px){.wrap{padding:14px 16px 32px}.cards,.split{grid-template-columns:repeat(2,minmax(0,1fr))}.rhead{grid-template-columns:repeat(4,minmax(0,1fr))}.rhead div:first-child{grid-column:span 2}.rhead .r1{border:0;padding:0}.top{grid-template-columns:auto minmax(0,1fr) auto auto}}
 @media (max-width:640px){.top{grid-template-columns:auto minmax(0,1fr) auto}.up{display:none}}
 `
 
@@ -133,7 +137,23 @@ const body = `
 <div class="row"><label for="token">Token</label><input id="token" name="token" type="password" aria-describedby="auth-msg" autocomplete="current-password" placeholder="Token" spellcheck="false"><button type="submit">Show status</button></div>
 <p class="msg" id="auth-msg"></p>
 </form>
-<main id="pool" hidden>
+<main>
+<div id="runner" hidden>
+<section class="rhead" aria-label="Runner">
+<div><span class="num mono" id="r-addr">—</span><span class="k">runner · <span id="r-role">—</span></span></div>
+<div><span class="num" id="r-shards">0</span><span class="k">shards owned</span></div>
+<div><span class="num" id="r-fwd">0</span><span class="k">forwarded</span></div>
+<div class="rserf"><span class="num" id="r-nserfs">0</span><span class="k">serfs here</span></div>
+<div class="rpool r1"><span class="num" id="r-owned">0</span><span class="k">sessions owned</span></div>
+<div class="rpool"><span class="num" id="r-started">0</span><span class="k">sessions started</span></div>
+<div class="rpool"><span class="num" id="r-settled">0</span><span class="k">sessions settled</span></div>
+</section>
+<section class="rserf"><h2>Serfs <span class="h2note" id="r-summary"></span></h2><div class="scroll"><table class="grid" id="serfs">
+<colgroup><col><col class="w17"><col class="w6"><col class="w8"><col class="w9"><col class="w5_5"><col class="w6"><col class="w6"><col class="w5_5"><col class="w8"></colgroup>
+<thead><tr><th scope="col">Serf</th><th scope="col">State</th><th scope="col" class="n">PID</th><th scope="col" class="n">Eve</th><th scope="col" class="n">Window</th><th scope="col" class="n">Pending</th><th scope="col" class="n">Events/s</th><th scope="col" class="n">p50</th><th scope="col" class="n">Restarts</th><th scope="col" class="n">Snapshot</th></tr></thead>
+<tbody></tbody></table></div><p class="empty" id="serfs-empty" hidden>No serfs run on this runner now.</p></section>
+</div>
+<div id="pool" hidden>
 <div class="cards">
 <div class="card" id="c-queue"><h2>Queue</h2>
 <div class="big"><span id="q-depth">0</span><span class="unit">of <span id="q-max">0</span></span></div>
@@ -165,8 +185,8 @@ ${spark("l-spark", "line")}
 <p class="empty" id="sessions-none" hidden>No session jobs on this server.</p></section>
 </div>
 <section><h2>Recent errors</h2><table class="grid errs" id="p-errors"><colgroup><col class="w7"><col class="w14"><col></colgroup><thead><tr><th scope="col">Time</th><th scope="col">Tag</th><th scope="col">Message</th></tr></thead><tbody></tbody></table><p class="empty" id="p-errors-empty">No errors.</p></section>
-</main>
-<main id="serf" hidden>
+</div>
+<div id="serf" hidden>
 <div class="cards">
 <div class="card w2" id="c-state"><h2>Serf</h2>
 <div class="stateline"><span class="pill s-unknown" id="s-pill"><span class="dot"></span><span id="s-state">—</span></span><span class="muted" id="s-detail"></span></div>
@@ -190,6 +210,7 @@ ${spark("e-spark", "bars")}
 </div>
 <section><h2>Restarts <span class="h2note" id="s-restarts"></span></h2><table class="grid" id="s-exits"><colgroup><col class="w7"><col><col class="w14"></colgroup><thead><tr><th scope="col">Time</th><th scope="col">Reason</th><th scope="col">Ended by</th></tr></thead><tbody></tbody></table><p class="empty" id="s-exits-empty">No restarts.</p></section>
 <section><h2>Recent errors</h2><table class="grid errs" id="s-errors"><colgroup><col class="w7"><col class="w14"><col></colgroup><thead><tr><th scope="col">Time</th><th scope="col">Tag</th><th scope="col">Message</th></tr></thead><tbody></tbody></table><p class="empty" id="s-errors-empty">No errors.</p></section>
+</div>
 </main>
 </div>`
 
@@ -205,6 +226,7 @@ try { token = sessionStorage.getItem(KEY); } catch (e) { token = null; }
 var fInt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 var f1 = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 var f2 = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+var byId = new Intl.Collator("en", { numeric: true });
 var fClock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 function isNum(n) { return typeof n === "number" && isFinite(n); }
 function int(n) { return isNum(n) ? fInt.format(n) : "—"; }
@@ -259,6 +281,26 @@ function rows(table, n, cells, make) {
   }
   while (body.rows.length > n) body.deleteRow(-1);
   return body.rows;
+}
+
+/* Rows keyed by the attribute k, in the order of keys: a row stays the same element while its key stays. */
+function keyed(table, keys, k, cells, make) {
+  var body = table.tBodies[0], old = new Map(), out = [], i, tr;
+  for (i = 0; i < body.rows.length; i++) old.set(body.rows[i].getAttribute(k), body.rows[i]);
+  for (i = 0; i < keys.length; i++) {
+    tr = old.get(keys[i]);
+    if (tr) old.delete(keys[i]);
+    else {
+      tr = el("tr", "");
+      for (var j = 0; j < cells.length; j++) el("td", cells[j], tr);
+      attr(tr, k, keys[i]);
+      make(tr);
+    }
+    if (body.rows[i] !== tr) body.insertBefore(tr, body.rows[i] || null);
+    out.push(tr);
+  }
+  old.forEach(function (tr) { tr.remove(); });
+  return out;
 }
 
 /* Sparklines: a value per second for the last 60 s, oldest first, the newest at the right. */
@@ -319,9 +361,7 @@ function renderPool(s) {
     attr(c[8], "title", x ? x.reason + (x.code !== null ? ", exit code " + x.code : "") + (x.signal ? ", signal " + x.signal : "") + ", at " + clock(x.at) : "");
     cls(c[8], x ? "reason" : "");
   }
-  var summary = [];
-  ["ready", "busy", "booting", "retiring", "restarting"].forEach(function (k) { if (counts[k]) summary.push(counts[k] + " " + k); });
-  txt($("p-workers"), ws.length + (ws.length === 1 ? " worker" : " workers") + (summary.length ? ": " + summary.join(", ") : ""));
+  txt($("p-workers"), ws.length + (ws.length === 1 ? " worker" : " workers") + summarize(counts, ["ready", "busy", "booting", "retiring", "restarting"]));
   txt($("p-inflight"), int(inFlight));
 
   var q = s.queue || {};
@@ -442,22 +482,75 @@ function renderSerf(s) {
   errors("s-errors", s.errors);
 }
 
+/* ---- runner ---- */
+function summarize(counts, order) {
+  var out = [];
+  order.forEach(function (k) { if (counts[k]) out.push(counts[k] + " " + k); });
+  return out.length ? ": " + out.join(", ") : "";
+}
+function renderRunner(s) {
+  var serfs = s.role === "serf", pl = s.role === "pool" && s.pool ? s.pool : null, i;
+  txt($("r-addr"), s.runner); attr($("r-addr"), "title", s.runner);
+  txt($("r-role"), "liege cluster " + s.role);
+  txt($("r-shards"), int(s.shards));
+  txt($("r-fwd"), int(s.forwarded));
+  var parts = $("runner").querySelectorAll(".rserf, .rpool");
+  for (i = 0; i < parts.length; i++) show(parts[i], parts[i].classList.contains("rserf") === serfs);
+  show($("pool"), !!pl);
+  if (pl) renderPool(pl);
+  var j = s.sessions || {};
+  txt($("r-owned"), int(j.owned)); txt($("r-started"), int(j.started)); txt($("r-settled"), int(j.settled));
+  if (!serfs) return;
+  var list = (Array.isArray(s.serfs) ? s.serfs : []).filter(function (x) { return x && x.status; });
+  list.sort(function (a, b) { return byId.compare(a.id, b.id); });
+  var trs = keyed($("serfs"), list.map(function (x) { return String(x.id); }), "data-serf", ["mono", "", "n", "n", "n", "n", "n", "n", "n", "n"], function (tr) {
+    pill(tr.cells[1]); el("span", "detail", tr.cells[1]);
+  });
+  var counts = {};
+  for (i = 0; i < list.length; i++) {
+    var x = list[i].status, c = trs[i].cells, rp = x.replay, e = x.events.last10s;
+    counts[x.state] = (counts[x.state] || 0) + 1;
+    attr(trs[i], "data-state", x.state);
+    txt(c[0], list[i].id); attr(c[0], "title", list[i].id);
+    cls(c[1].firstChild, stateClass(x.state));
+    txt(c[1].firstChild.lastChild, x.state);
+    txt(c[1].lastChild, x.state === "restarting" && isNum(x.nextTryAt) ? "next try in " + secs(x.nextTryAt - x.now)
+      : x.state === "replaying" && rp && rp.total > 0 ? Math.floor((rp.done / rp.total) * 100) + " %" : "");
+    txt(c[2], x.pid === null ? "—" : x.pid);
+    txt(c[3], int(x.eve));
+    txt(c[4], int(x.window.inFlight) + " / " + int(x.window.max));
+    txt(c[5], int(x.pending));
+    txt(c[6], rate(e.perSec));
+    txt(c[7], ms(e.p50Ms));
+    txt(c[8], int(x.restarts.total));
+    txt(c[9], x.lastSnapshotEve === null ? "—" : int(x.lastSnapshotEve));
+  }
+  txt($("r-nserfs"), int(list.length));
+  txt($("r-summary"), list.length + (list.length === 1 ? " serf" : " serfs") + summarize(counts, ["running", "replaying", "booting", "restarting", "stopped"]) + " · rates over 10 s");
+  show($("serfs"), list.length > 0);
+  show($("serfs-empty"), list.length === 0);
+}
+
 /* ---- the document ---- */
 var lastAt = null, kind = null;
 function render(s) {
-  if (!s || (s.kind !== "pool" && s.kind !== "serf")) throw new Error("not a status document");
+  if (!s || (s.kind !== "pool" && s.kind !== "serf" && s.kind !== "runner")) throw new Error("not a status document");
   if (kind !== s.kind) {
     kind = s.kind;
-    txt($("kind"), kind);
     show($("pool"), kind === "pool");
     show($("serf"), kind === "serf");
+    show($("runner"), kind === "runner");
+    txt($("sessions-none"), kind === "runner" ? "In the cluster's database; sessions counted above." : "No session jobs on this server.");
   }
-  if (kind === "pool") renderPool(s); else renderSerf(s);
-  var h, why = "", hc;
-  if (kind === "pool" && s.failed) {
+  var name = kind === "runner" ? s.role + " runner" : kind;
+  txt($("kind"), name);
+  if (kind === "pool") renderPool(s); else if (kind === "serf") renderSerf(s); else renderRunner(s);
+  var h, why = "", hc, f = kind === "pool" ? s.failed : kind === "runner" && s.pool ? s.pool.failed : null;
+  if (f) {
     h = "Failed"; hc = "h-bad";
-    why = s.failed.reason + (isNum(s.failed.retryAt) ? " · retrying at " + clock(s.failed.retryAt) : "");
+    why = f.reason + (isNum(f.retryAt) ? " · retrying at " + clock(f.retryAt) : "");
   } else if (s.healthy) { h = "Healthy"; hc = "h-ok"; }
+  else if (kind === "runner" && !(s.shards > 0)) { h = "Joining"; hc = "h-wait"; why = "owns no shards yet"; }
   else if (kind === "serf" && (s.state === "stopped" || s.state === "restarting")) { h = s.state === "stopped" ? "Stopped" : "Restarting"; hc = "h-bad"; }
   else if (kind === "serf" && s.state === "replaying") { h = "Replaying"; hc = "s-replaying"; }
   else { h = "Starting"; hc = "h-wait"; }
@@ -466,7 +559,7 @@ function render(s) {
   txt($("health-why"), why);
   attr($("health-why"), "title", why);
   txt($("uptime"), dur(s.now - s.startedAt));
-  var title = "liege " + kind + " · " + h.toLowerCase();
+  var title = "liege " + name + (kind === "runner" ? " " + s.runner : "") + " · " + h.toLowerCase();
   if (document.title !== title) document.title = title;
   lastAt = s.now;
 }
@@ -477,7 +570,7 @@ function conn(state, text) {
   attr(document.body, "data-conn", state);
   txt($("live-text"), text);
   var stale = lastAt !== null && state !== "live";
-  ["pool", "serf"].forEach(function (id) { $(id).classList.toggle("stale", stale); });
+  ["pool", "serf", "runner"].forEach(function (id) { $(id).classList.toggle("stale", stale); });
 }
 function since() { return lastAt === null ? "" : " · last update " + clock(lastAt); }
 function accept(doc) {

@@ -10,7 +10,7 @@ import * as http from "node:http"
 import type { Page } from "playwright-core"
 import { describe, expect, it, onTestFinished } from "vitest"
 import { Status } from "../../src/status/document.ts"
-import type { PoolStatus, Rates, SerfStatus, Slot } from "../../src/status/document.ts"
+import type { PoolStatus, Rates, RunnerStatus, SerfStatus, Slot } from "../../src/status/document.ts"
 import { page as html } from "../../src/status/page.ts"
 import { screenshot, useBrowser } from "../support/browser.ts"
 
@@ -126,6 +126,33 @@ const running = (over: Partial<SerfStatus> = {}): SerfStatus =>
     ...over
   })
 
+/** A runner of a cluster: by default a serf runner with no serf running. */
+const runner = (over: Partial<RunnerStatus> = {}): RunnerStatus =>
+  decode({
+    kind: "runner",
+    role: "serf",
+    now: T + 30 * S,
+    startedAt: T - 2 * H - 4 * 60 * S,
+    healthy: true,
+    runner: "10.0.4.17:34431",
+    shards: 150,
+    forwarded: 27,
+    serfs: [],
+    pool: null,
+    sessions: null,
+    ...over
+  }) as RunnerStatus
+
+/** The serfs of a runner, a fixture each: running, replaying, restarting, stopped. */
+const serfsOf = (now: number) => ({
+  "orders-7": running({ now, pid: 6021, eve: 48_211, lastSnapshotEve: 48_000, restarts: { total: 0, recent: [] } }),
+  "cart-12": serf({ now, pid: 6044, replay: { done: 250, total: 1000 }, eve: 9_250 }),
+  "users-3": running({ now, state: "restarting", healthy: false, pid: null, nextTryAt: now + 2400, window: { inFlight: 0, max: 32 }, pending: 4, events: rates(0, null, null, [], []), restarts: { total: 2, recent: [] } }),
+  "audit": running({ now, state: "stopped", healthy: false, pid: null, window: { inFlight: 0, max: 32 }, pending: 0, events: rates(0, null, null, [], []), lastSnapshotEve: null }),
+  "<img src=x onerror=\"document.body.dataset.pwned=1\">": running({ now, pid: 6090, eve: 3, window: { inFlight: 1, max: 32 }, pending: 1 })
+})
+const serfList = (ids: ReadonlyArray<keyof ReturnType<typeof serfsOf>>, now = T + 30 * S) => ids.map((id) => ({ id, status: serfsOf(now)[id] }))
+
 /** A stand-in liege: `/ui`, `/v1/status` and `/v1/status/stream` over real HTTP, the documents under the test's control. */
 const statusServer = async (first: Status, token?: string, prefix = "") => {
   let current: Status = first
@@ -232,6 +259,17 @@ const until = (page: Page, selector: string, expected: string | RegExp) =>
   )
 const live = (page: Page) => page.locator("body[data-conn=live]").waitFor({ state: "attached" })
 
+const serfRows = (page: Page) =>
+  page.evaluate(() =>
+    Array.from(document.querySelectorAll("#serfs tbody tr")).map((tr: any) => ({
+      serf: tr.dataset.serf,
+      state: tr.dataset.state,
+      cells: Array.from(tr.cells).map((td: any) => td.textContent),
+      pill: tr.cells[1].querySelector(".pill").className,
+      colour: window.getComputedStyle(tr.cells[1].querySelector(".dot")).backgroundColor
+    }))
+  )
+
 const slotCells = (page: Page) =>
   page.evaluate(() =>
     Array.from(document.querySelectorAll("#slots tbody tr")).map((tr: any) => ({
@@ -243,9 +281,9 @@ const slotCells = (page: Page) =>
   )
 
 /** Where things are: every header block, card, column head and section, rounded to a tenth of a pixel. */
-const boxes = (page: Page, main: string) =>
-  page.evaluate((main) => {
-    const sel = [".top > *", `#${main} .card`, `#${main} th`, `#${main} section`, `#${main} .card .big`, `#${main} .meter`, `#${main} .sparkbox`]
+const boxes = (page: Page, main: string, more: ReadonlyArray<string> = []) =>
+  page.evaluate(([main, more]) => {
+    const sel = [".top > *", `#${main} .card`, `#${main} th`, `#${main} section`, `#${main} .card .big`, `#${main} .meter`, `#${main} .sparkbox`, ...more]
     const out: Record<string, string> = {}
     for (const s of sel) {
       document.querySelectorAll(s).forEach((e: any, i: number) => {
@@ -254,7 +292,7 @@ const boxes = (page: Page, main: string) =>
       })
     }
     return out
-  }, main)
+  }, [main, more] as const)
 
 /** Header blocks that run into each other, or whose contents stick out of them. */
 const overlaps = (page: Page) =>
@@ -673,5 +711,206 @@ describe("the status page", () => {
     expect(layout.table).toBe(true)
     expect(await overlaps(page)).toEqual([])
     await screenshot(page, "status-pool-narrow")
+  })
+})
+
+describe("the status page of a cluster runner", () => {
+  const IMG = "<img src=x onerror=\"document.body.dataset.pwned=1\">"
+
+  it("shows a serf runner: named in the header (address, role, shards, forwarded), a row per serf by id with its state in words and colour", async () => {
+    const srv = await statusServer(runner({ serfs: serfList(["users-3", "orders-7", "cart-12", "audit", IMG]) }))
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#kind", "serf runner")
+    await until(page, "#health-text", "Healthy")
+    expect(await page.title()).toBe("liege serf runner 10.0.4.17:34431 · healthy")
+    expect(await text(page, "#uptime")).toBe("2 h 04 m")
+    expect(await text(page, "#r-addr")).toBe("10.0.4.17:34431")
+    expect(await text(page, "#r-role")).toBe("liege cluster serf")
+    expect(await text(page, "#r-shards")).toBe("150")
+    expect(await text(page, "#r-fwd")).toBe("27")
+    expect(await text(page, "#r-nserfs")).toBe("5")
+    expect(await page.locator("#pool").isHidden()).toBe(true)
+    expect(await page.locator("#serf").isHidden()).toBe(true)
+    expect(await page.locator("#r-owned").isHidden()).toBe(true)
+    expect(await page.locator("#serfs-empty").isHidden()).toBe(true)
+
+    const rows = await serfRows(page)
+    expect(rows.map((r) => r.cells)).toEqual([
+      [IMG, "running", "6090", "3", "1 / 32", "1", "212", "1.4 ms", "1", "12,000"],
+      ["audit", "stopped", "—", "13,877", "0 / 32", "0", "0.00", "—", "1", "—"],
+      ["cart-12", "replaying25 %", "6044", "9,250", "0 / 32", "0", "0.00", "—", "1", "12,000"],
+      ["orders-7", "running", "6021", "48,211", "7 / 32", "11", "212", "1.4 ms", "0", "48,000"],
+      ["users-3", "restartingnext try in 2.4 s", "—", "13,877", "0 / 32", "4", "0.00", "—", "2", "12,000"]
+    ])
+    expect(rows.map((r) => [r.serf, r.state])).toEqual([[IMG, "running"], ["audit", "stopped"], ["cart-12", "replaying"], ["orders-7", "running"], ["users-3", "restarting"]])
+    expect(rows.map((r) => r.pill)).toEqual(["pill s-running", "pill s-stopped", "pill s-replaying", "pill s-running", "pill s-restarting"])
+    expect(new Set(rows.map((r) => r.colour)).size).toBe(4)
+    expect(await text(page, "#r-summary")).toBe("5 serfs: 2 running, 1 replaying, 1 restarting, 1 stopped · rates over 10 s")
+    // an id is text, never markup
+    expect(await page.evaluate(() => [document.querySelectorAll("#runner img").length, document.body.dataset.pwned ?? null])).toEqual([0, null])
+    expect(await page.evaluate(() => Array.from(document.querySelectorAll("[aria-live], [role=alert]")).map((e: any) => e.id))).toEqual(["health"])
+    // the widest state fits its column
+    expect(await page.evaluate(() => Array.from(document.querySelectorAll("#serfs td:not(:first-child)")).filter((td: any) => td.scrollWidth > td.clientWidth).map((td: any) => td.textContent))).toEqual([])
+    expect(await overlaps(page)).toEqual([])
+    expect(await page.evaluate(() => document.querySelector("#kind").getClientRects().length)).toBe(1)
+    await screenshot(page, "status-runner-serf")
+
+    // a runner that owns no shards (yet, or any more)
+    await srv.answered("/v1/status/stream", 200)
+    srv.push(runner({ healthy: false, shards: 0, serfs: [] }))
+    await until(page, "#health-text", "Joining")
+    expect(await text(page, "#health-why")).toBe("owns no shards yet")
+    expect(await page.title()).toBe("liege serf runner 10.0.4.17:34431 · joining")
+  })
+
+  it("follows the serfs of a runner: rows come as serfs are activated and go as they are let go, the others stay where they are", async () => {
+    const srv = await statusServer(runner())
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#serfs-empty", "No serfs run on this runner now.")
+    expect(await page.locator("#serfs-empty").isVisible()).toBe(true)
+    expect(await page.locator("#serfs").isHidden()).toBe(true)
+    expect(await text(page, "#r-summary")).toBe("0 serfs · rates over 10 s")
+    await srv.answered("/v1/status/stream", 200)
+
+    srv.push(runner({ now: T + 31 * S, serfs: serfList(["cart-12", "orders-7", "users-3"], T + 31 * S) }))
+    await until(page, "#r-nserfs", "3")
+    expect(await page.locator("#serfs-empty").isHidden()).toBe(true)
+    const place = () =>
+      page.evaluate(() => {
+        const out: Record<string, string> = {}
+        for (const tr of Array.from(document.querySelectorAll("#serfs tbody tr")) as Array<any>) {
+          tr.seen = tr.seen ?? tr.dataset.serf
+          Array.from(tr.cells).forEach((td: any, i) => {
+            const r = td.getBoundingClientRect()
+            out[`${tr.dataset.serf} ${i}`] = [r.x, r.y, r.width, r.height].map((v: number) => v.toFixed(1)).join(" ")
+          })
+        }
+        return out
+      })
+    const before = await place()
+    const head = await boxes(page, "runner", ["#runner .rhead > *"])
+
+    // audit is activated, cart-12 let go; orders-7 takes an event
+    const orders = running({ now: T + 32 * S, pid: 6021, eve: 48_212, lastSnapshotEve: 48_000, restarts: { total: 0, recent: [] } })
+    srv.push(runner({ now: T + 32 * S, serfs: [...serfList(["audit", "users-3"], T + 32 * S), { id: "orders-7", status: orders }] }))
+    await until(page, "#serfs tr[data-serf='orders-7'] td:nth-child(4)", "48,212")
+    expect((await serfRows(page)).map((r) => [r.serf, r.cells[1]])).toEqual([["audit", "stopped"], ["orders-7", "running"], ["users-3", "restartingnext try in 2.4 s"]])
+    // the serfs that stayed are the same rows, in the same place
+    expect(await page.evaluate(() => Array.from(document.querySelectorAll("#serfs tbody tr")).map((tr: any) => tr.seen ?? null))).toEqual([null, "orders-7", "users-3"])
+    const after = await place()
+    for (const serf of ["orders-7", "users-3"]) {
+      for (let i = 0; i < 10; i++) expect(after[`${serf} ${i}`], `${serf} ${i}`).toBe(before[`${serf} ${i}`])
+    }
+    // and nothing else moved: header, runner strip, column heads, the section itself
+    expect(await boxes(page, "runner", ["#runner .rhead > *"])).toEqual(head)
+
+    srv.push(runner({ now: T + 33 * S, serfs: [] }))
+    await until(page, "#r-nserfs", "0")
+    expect(await page.locator("#serfs tbody tr").count()).toBe(0)
+    expect(await page.locator("#serfs-empty").isVisible()).toBe(true)
+  })
+
+  it("does not move anything when the numbers change length (serf runner)", async () => {
+    const ids = ["s-10", "s-9", "s-2"]
+    const small = runner({
+      shards: 1,
+      forwarded: 0,
+      startedAt: T + 25 * S,
+      serfs: ids.map((id) => ({ id, status: running({ pid: 7, eve: 7, window: { inFlight: 0, max: 4 }, pending: 0, events: rates(0.5, 0.3, 0.4, [1], [0.3]), restarts: { total: 0, recent: [] }, lastSnapshotEve: null }) }))
+    })
+    const big = runner({
+      now: T + 40 * S,
+      shards: 2048,
+      forwarded: 12_345_678,
+      startedAt: T - 400 * 24 * H,
+      serfs: ids.map((id) => ({
+        id,
+        status: running({ now: T + 40 * S, pid: 4_194_303, eve: 123_456_789, window: { inFlight: 1024, max: 1024 }, pending: 12_345, events: rates(123_456, 1234, 98_765, [], []), restarts: { total: 12_345, recent: [] }, lastSnapshotEve: 123_456_000 })
+      }))
+    })
+    const more = ["#runner .rhead > *", "#runner .rhead .num", "#runner td"]
+    const srv = await statusServer(small)
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#serfs tr[data-serf='s-2'] td:nth-child(4)", "7")
+    const before = await boxes(page, "runner", more)
+    await srv.answered("/v1/status/stream", 200)
+    srv.push(big)
+    await until(page, "#serfs tr[data-serf='s-2'] td:nth-child(4)", "123,456,789")
+    // numbers in ids by value
+    expect((await serfRows(page)).map((r) => r.serf)).toEqual(["s-2", "s-9", "s-10"])
+    expect((await serfRows(page))[0]!.cells).toEqual(["s-2", "running", "4194303", "123,456,789", "1,024 / 1,024", "12,345", "123,456", "1.23 s", "12,345", "123,456,000"])
+    expect(await text(page, "#r-fwd")).toBe("12,345,678")
+    const after = await boxes(page, "runner", more)
+    expect(Object.keys(before).length).toBeGreaterThan(40)
+    expect(after).toEqual(before)
+    // and the longest numbers are whole, not cut
+    expect(await page.evaluate(() => Array.from(document.querySelectorAll("#serfs td, #runner .rhead .num")).filter((e: any) => e.scrollWidth > e.clientWidth).map((e: any) => e.textContent))).toEqual([])
+  })
+
+  it("shows a pool runner: the pool's own view (workers, rates, queue) and the sessions this runner owns, started and settled", async () => {
+    const srv = await statusServer(runner({ role: "pool", forwarded: 9, pool: pool({ sessions: null }), sessions: { owned: 4, started: 31, settled: 27 } }))
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#kind", "pool runner")
+    expect(await page.title()).toBe("liege pool runner 10.0.4.17:34431 · healthy")
+    expect(await text(page, "#r-role")).toBe("liege cluster pool")
+    expect(await text(page, "#r-fwd")).toBe("9")
+    expect(await page.locator("#pool").isVisible()).toBe(true)
+    expect(await page.locator("#serfs").isHidden()).toBe(true)
+    expect(await page.locator("#r-nserfs").isHidden()).toBe(true)
+    const rows = await slotCells(page)
+    expect(rows.map((r) => [r.slot, r.cells[3]])).toEqual([["1", "ready"], ["2", "busy"], ["3", "booting"], ["4", "restartingnext try in 1.2 s"]])
+    expect(rows[0]!.cells).toEqual(["1", "#5", "4107", "ready", "0", "1,234", "48.3 MB", "3 h 12 m", "recycled: maxJobs · 3 h 12 m ago"])
+    expect(await text(page, "#p-workers")).toBe("4 workers: 1 ready, 1 busy, 1 booting, 1 restarting")
+    expect(await text(page, "#q-depth")).toBe("3")
+    expect(await text(page, "#r-10")).toBe("41.7")
+    expect(await page.locator(".rhead .rpool").allTextContents()).toEqual(["4sessions owned", "31sessions started", "27sessions settled"])
+    expect(await text(page, "#sessions-none")).toBe("In the cluster's database; sessions counted above.")
+    expect(await page.locator("#p-errors td").count()).toBe(6)
+    expect(await overlaps(page)).toEqual([])
+    expect(await page.evaluate(() => document.querySelector("#kind").getClientRects().length)).toBe(1)
+    await screenshot(page, "status-runner-pool")
+
+    // the session counts follow, and longer numbers move nothing
+    const before = await boxes(page, "runner", ["#runner .rhead > *", "#runner .rhead .num"])
+    await srv.answered("/v1/status/stream", 200)
+    srv.push(runner({ role: "pool", now: T + 31 * S, forwarded: 123_456, pool: pool({ now: T + S, sessions: null }), sessions: { owned: 1_234, started: 9_876_543, settled: 9_875_309 } }))
+    await until(page, "#r-started", "9,876,543")
+    expect(await page.locator(".rhead .rpool").allTextContents()).toEqual(["1,234sessions owned", "9,876,543sessions started", "9,875,309sessions settled"])
+    expect(await boxes(page, "runner", ["#runner .rhead > *", "#runner .rhead .num"])).toEqual(before)
+
+    // its pool failing is the runner's health
+    srv.push(runner({ role: "pool", healthy: false, pool: pool({ healthy: false, failed: { reason: "restart intensity exceeded: 5 restarts in 10 s", since: T, retryAt: T + 30 * S }, sessions: null }), sessions: { owned: 0, started: 31, settled: 27 } }))
+    await until(page, "#health-text", "Failed")
+    expect(await text(page, "#health-why")).toBe("restart intensity exceeded: 5 restarts in 10 s · retrying at 09:30:30")
+    expect(await page.title()).toBe("liege pool runner 10.0.4.17:34431 · failed")
+  })
+
+  it("fits a narrow window: the runner strip in two rows, its address whole, the serfs table scrolls", async () => {
+    const srv = await statusServer(runner({ role: "pool", pool: pool({ sessions: null }), sessions: { owned: 4, started: 31, settled: 27 } }))
+    const page = await openUi(srv.url, { viewport: { width: 760, height: 1000 } })
+    await live(page)
+    await until(page, "#r-owned", "4")
+    const strip = () =>
+      page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        rows: new Set(Array.from(document.querySelectorAll(".rhead > div")).filter((d: any) => d.getBoundingClientRect().width > 0).map((d: any) => Math.round(d.getBoundingClientRect().top))).size,
+        cut: Array.from(document.querySelectorAll(".rhead .num, .rhead .k")).filter((e: any) => e.scrollWidth > e.clientWidth).map((e: any) => e.textContent)
+      }))
+    expect(await strip()).toEqual({ page: 760, rows: 2, cut: [] })
+    expect(await overlaps(page)).toEqual([])
+    await screenshot(page, "status-runner-pool-narrow")
+
+    await srv.answered("/v1/status/stream", 200)
+    srv.push(runner({ serfs: serfList(["orders-7", "cart-12"]) }))
+    await page.locator("#serfs tbody tr").nth(1).waitFor()
+    expect(await strip()).toEqual({ page: 760, rows: 2, cut: [] })
+    expect(await page.evaluate(() => {
+      const box = document.querySelector("#serfs").parentElement
+      return box.scrollWidth > box.clientWidth
+    })).toBe(true)
   })
 })
