@@ -32,7 +32,9 @@ export const timing = {
   refreshAssignmentsInterval: "500 millis",
   runnerHealthCheckInterval: "1 second",
   entityMessagePollInterval: "1 second",
-  sendRetryInterval: "50 millis"
+  sendRetryInterval: "50 millis",
+  // local messages are passed as they are (ours are strings and numbers): no round trip through the codec
+  simulateRemoteSerialization: false
 } as const
 
 export interface RunnerOptions {
