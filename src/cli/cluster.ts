@@ -12,7 +12,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, FiberSet, Layer, Schema } from "effect"
+import { Effect, FiberSet, Layer } from "effect"
 import { ShardId } from "effect/cluster"
 import { Sharding } from "effect/cluster/Sharding"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -22,7 +22,7 @@ import * as SessionEntity from "../cluster/session-entity.ts"
 import { makeJobStore } from "../cluster/index.ts"
 import { Refusal, Serf, Session } from "../cluster/protocol.ts"
 import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
-import { errorBody } from "../http/pool.ts"
+import { errorBody, jobBody } from "../http/pool.ts"
 import { errorResponse, ok, type Response } from "../http/response.ts"
 import { listen, type Request, type Route, type Server } from "../http/server.ts"
 import { claim } from "../cluster/event-log.ts"
@@ -30,32 +30,15 @@ import { pierLog } from "../cluster/pier-log.ts"
 import { fileLeftover, reap } from "../pier/leftover.ts"
 import { openWith } from "../pier/pier.ts"
 import { make as makePool } from "../pool/pool.ts"
-import { Event } from "../serf/protocol.ts"
 import type { RunnerStatus } from "../status/document.ts"
 import type { Parsed } from "./args.ts"
+import { readBoot } from "./boot.ts"
+import { pierOptions, poolOptions } from "./options.ts"
 import type { clusterPool, clusterSerf } from "./commands.ts"
-import { ExitStatus, UsageError } from "./errors.ts"
+import { ExitStatus } from "./errors.ts"
 import { Shutdown } from "./shutdown.ts"
 
 const SHARDS = 300
-
-const bootEvents = (file: string | undefined) =>
-  Effect.gen(function*() {
-    if (file === undefined) return undefined
-    let text: string
-    try {
-      text = fs.readFileSync(file, "utf8")
-    } catch (e) {
-      return yield* new UsageError({ message: `--boot ${file}: ${(e as NodeJS.ErrnoException).code ?? e}` })
-    }
-    const value = yield* Effect.try({
-      try: (): unknown => JSON.parse(text),
-      catch: (e) => new UsageError({ message: `--boot ${file}: not JSON (${(e as Error).message})` })
-    })
-    return yield* Schema.decodeUnknownEffect(Schema.Array(Event))(value).pipe(
-      Effect.mapError(() => new UsageError({ message: `--boot ${file}: expected a JSON array of {"wen": number, "ev": any}` }))
-    )
-  })
 
 /** Binds, prints the listening line, reaches the database: the steps before anything is spawned. */
 const start = (flags: { readonly listen: { host: string; port: number }; readonly token?: string; readonly maxBody: number; readonly maxDepth: number; readonly database: string }) =>
@@ -100,7 +83,7 @@ const serve = (server: Server) =>
 
 export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterSerf.flags>) =>
   Effect.scoped(Effect.gen(function*() {
-    const boot = yield* bootEvents(flags.boot)
+    const boot = yield* readBoot(flags.boot)
     const { server, db } = yield* start(flags)
     const counters = SerfEntity.makeCounters()
     fs.mkdirSync(flags.data, { recursive: true })
@@ -118,20 +101,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
           const log = yield* claim(id)
           // this runner holds the log now: what its last writers logged is final
           const keyed = yield* log.keyed(Math.max(0, (yield* log.last) - keep))
-          const pier = yield* openWith(pierLog(log, dir), {
-            dir,
-            command: command!,
-            args,
-            codec: flags.codec,
-            maxFrameBytes: flags.maxFrameBytes,
-            bootTimeout: flags.bootTimeout,
-            stopGrace: flags.stopGrace,
-            maxInFlight: flags.maxInFlight,
-            batchSize: flags.batch,
-            maxRestarts: flags.maxRestarts,
-            restartWindow: flags.restartWindow,
-            ...(boot === undefined ? {} : { boot })
-          }, {
+          const pier = yield* openWith(pierLog(log, dir), pierOptions(flags, dir, command!, args, boot), {
             onReplay: (r) => {
               if (r.done === 0 && r.total > 0) counters.replays++
             },
@@ -187,24 +157,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
 export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterPool.flags>) =>
   Effect.scoped(Effect.gen(function*() {
     const { server, db, dbContext } = yield* start(flags)
-    const pool = yield* makePool({
-      command: command!,
-      args,
-      codec: flags.codec,
-      maxFrameBytes: flags.maxFrameBytes,
-      workers: flags.workers,
-      maxInFlight: flags.maxInFlight,
-      bootTimeout: flags.bootTimeout,
-      execTimeout: flags.execTimeout,
-      maxJobs: flags.maxJobs,
-      maxMemoryMb: flags.maxMemoryMb,
-      ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }),
-      ...(flags.idleTtl === undefined ? {} : { idleTtl: flags.idleTtl }),
-      maxQueue: flags.maxQueue,
-      maxRestarts: flags.maxRestarts,
-      restartWindow: flags.restartWindow,
-      grace: flags.grace
-    })
+    const pool = yield* makePool(poolOptions(flags, command!, args))
     const store = yield* Effect.provide(makeJobStore, dbContext).pipe(
       Effect.mapError((e) => new ExitStatus({ status: 1, line: `liege: ${e.message}` }))
     )
@@ -256,17 +209,7 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
         return {
           name: "job",
           handle: store.get(Number(m[1])).pipe(
-            Effect.map((job) =>
-              job === undefined
-                ? errorResponse(404, "NotFound", `no job ${m[1]}`)
-                : ok({
-                  id: job.id,
-                  session: job.session,
-                  state: job.state,
-                  ...("ok" in job ? { ok: job.ok } : {}),
-                  ...("error" in job ? { error: job.error } : {})
-                })
-            ),
+            Effect.map((job) => job === undefined ? errorResponse(404, "NotFound", `no job ${m[1]}`) : ok(jobBody(job))),
             Effect.catch((e) => Effect.succeed(errorResponse(503, e._tag, e.message)))
           )
         }

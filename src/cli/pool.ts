@@ -12,6 +12,7 @@ import type { PoolError } from "../pool/errors.ts"
 import { make as makePool, type Pool } from "../pool/pool.ts"
 import { make as makeRunner } from "../runner/runner.ts"
 import type { Parsed } from "./args.ts"
+import { poolOptions } from "./options.ts"
 import type { pool } from "./commands.ts"
 import { Shutdown } from "./shutdown.ts"
 
@@ -35,24 +36,7 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof po
       { file: flags.state },
       (job) => Effect.flatMap(Deferred.await(poolReady), (pool) => runJob(pool, job.payload))
     )
-    const workers = yield* makePool({
-      command: command!,
-      args,
-      codec: flags.codec,
-      maxFrameBytes: flags.maxFrameBytes,
-      workers: flags.workers,
-      maxInFlight: flags.maxInFlight,
-      bootTimeout: flags.bootTimeout,
-      execTimeout: flags.execTimeout,
-      maxJobs: flags.maxJobs,
-      maxMemoryMb: flags.maxMemoryMb,
-      ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }),
-      ...(flags.idleTtl === undefined ? {} : { idleTtl: flags.idleTtl }),
-      maxQueue: flags.maxQueue,
-      maxRestarts: flags.maxRestarts,
-      restartWindow: flags.restartWindow,
-      grace: flags.grace
-    }, {
+    const workers = yield* makePool(poolOptions(flags, command!, args), {
       onAnswer: (_id, outcome, ms) => {
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
         latency.observe(ms / 1000)

@@ -31,16 +31,9 @@ import { JobFenced, JobIo, JobRefused, sqlReason } from "./errors.ts"
 import { float8, inexactText } from "./exact.ts"
 import { ensureSchema } from "./schema.ts"
 
-export type JobState = "queued" | "running" | "done" | "failed"
-
-export interface Job {
-  readonly id: number
-  readonly session: string
-  readonly payload: unknown
-  readonly state: JobState
-  readonly ok?: unknown
-  readonly error?: unknown
-}
+// the same jobs as the single-machine runner's store, in PostgreSQL
+export type { Job, JobState } from "../runner/store.ts"
+import type { Job, JobState } from "../runner/store.ts"
 
 export type Outcome = { readonly ok: unknown } | { readonly error: unknown }
 

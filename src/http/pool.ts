@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import type { PoolError } from "../pool/errors.ts"
 import type { Pool } from "../pool/pool.ts"
 import type { Runner } from "../runner/runner.ts"
+import type { Job } from "../runner/store.ts"
 import { Histogram } from "./prometheus.ts"
 import { errorResponse, ok } from "./response.ts"
 import type { App } from "./server.ts"
@@ -44,6 +45,15 @@ export const errorBody = (e: PoolError) => {
   }
   return errorResponse(statusOf(e), e._tag, e.message, extra)
 }
+
+/** `GET /v1/jobs/ID`'s answer: `{id, session, state, ok?, error?}`. */
+export const jobBody = (job: Job) => ({
+  id: job.id,
+  session: job.session,
+  state: job.state,
+  ...("ok" in job ? { ok: job.ok } : {}),
+  ...("error" in job ? { error: job.error } : {})
+})
 
 /** Latency buckets in seconds, 1 ms to ~30 s. */
 export const latencyBuckets = () => new Histogram([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
@@ -105,15 +115,7 @@ export const poolApp = (
       return {
         name: "job",
         handle: Effect.map(runner.get(Number(m[1])), (job) =>
-          job === undefined
-            ? errorResponse(404, "NotFound", `no job ${m[1]}`)
-            : ok({
-              id: job.id,
-              session: job.session,
-              state: job.state,
-              ...("ok" in job ? { ok: job.ok } : {}),
-              ...("error" in job ? { error: job.error } : {})
-            }))
+          job === undefined ? errorResponse(404, "NotFound", `no job ${m[1]}`) : ok(jobBody(job)))
       }
     }
     return undefined

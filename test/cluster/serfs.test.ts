@@ -262,3 +262,35 @@ describe("a poke the cluster sends again", () => {
     })
   }, 60_000)
 })
+
+describe("a serf's life on a runner", () => {
+  it("an idle serf is saved, stopped and let go; its next event starts it again from its snapshot; a bad id is 400", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const data = path.join(dir, "r")
+      const r = await startRunner("serf", db, ["--data", data, "--idle", "500ms", ...kv])
+      expect((await post(`${r.url}/v1/serfs/bad.id/events`, { op: "put", key: "a", value: 1 })).status).toBe(400)
+      expect((await post(`${r.url}/v1/serfs/${"x".repeat(65)}/events`, { op: "put", key: "a", value: 1 })).status).toBe(400)
+      for (let i = 0; i < 3; i++) expect((await post(`${r.url}/v1/serfs/idle1/events`, { op: "put", key: `k${i}`, value: i })).status).toBe(200)
+      const running = async () => Schema.decodeUnknownSync(RunnerStatus)((await request("GET", `${r.url}/v1/status`)).body).serfs
+      expect((await running()).map((s) => s.id)).toEqual(["idle1"])
+      const pid = (await running())[0]!.status.pid!
+      // idle: saved (the kv serf's snapshot in DIR/ID), stopped, let go
+      await eventually(() => fs.existsSync(path.join(data, "idle1", "kv-snapshot.json")) && !isAlive(pid), 20_000, "the idle serf to be saved and stopped")
+      let left = await running()
+      for (let i = 0; i < 100 && left.length > 0; i++) {
+        await new Promise((res) => setTimeout(res, 50))
+        left = await running()
+      }
+      expect(left).toEqual([])
+      // the next event starts it again, from its snapshot: nothing to replay
+      const next = await post(`${r.url}/v1/serfs/idle1/events`, { op: "put", key: "k3", value: 3 })
+      expect(next.body.eve).toBe(4)
+      expect((await request("GET", `${r.url}/v1/serfs/idle1/peek/size`)).body).toEqual({ dat: 4 })
+      const doc = await running()
+      expect(doc[0]?.status.lastSnapshotEve).toBe(3)
+      r.proc.kill("SIGTERM")
+      expect(await r.exited).toBe(0)
+    })
+  }, 60_000)
+})
