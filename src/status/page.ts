@@ -616,7 +616,7 @@ function stream(my) {
 }
 function watch(c) {
   clearTimeout(stall);
-  stall = setTimeout(function () { c.abort(); }, 10000);
+  stall = setTimeout(function () { c.abort(); }, 4000);
 }
 /* Server-Sent Events: "data:" lines gather into one event, a blank line ends it. */
 function read(reader, my, c) {

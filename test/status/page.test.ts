@@ -437,7 +437,7 @@ describe("the status page", () => {
   })
 
   it("takes a stream that falls silent for a dead one and connects again", async () => {
-    // the server sends a document about twice a second: 10 s of silence is a connection that is gone without a word
+    // the server sends a document about twice a second: 4 s of silence is a connection that is gone without a word
     const srv = await statusServer(pool())
     const page = await openUi(srv.url)
     await live(page)
