@@ -8,10 +8,16 @@
 import type { Rate, Rates } from "./document.ts"
 
 const SECONDS = 60
-/** Bucket upper bounds in ms: 0.05 ms to ~100 s, ×1.25 apart (percentiles within 12 %). */
+/**
+ * Bucket upper bounds in ms: 0.05 ms to ~100 s, ×1.25 apart, each written
+ * with three significant digits. A quantile is reported as the upper bound
+ * of its bucket, so it is never below the exact one and at most ×1.255
+ * above it; the bounds are the printed numbers themselves, so nothing is
+ * rounded after the comparison.
+ */
 const BOUNDS: ReadonlyArray<number> = (() => {
   const out: Array<number> = []
-  for (let b = 0.05; b < 120_000; b *= 1.25) out.push(b)
+  for (let b = 0.05; b < 120_000; b *= 1.25) out.push(Number(b.toPrecision(3)))
   return out
 })()
 
@@ -55,7 +61,7 @@ export class RateWindow {
     let seen = 0
     for (let b = 0; b < merged.length; b++) {
       seen += merged[b]!
-      if (seen >= rank) return b < BOUNDS.length ? Number(BOUNDS[b]!.toPrecision(3)) : Number(BOUNDS.at(-1)!.toPrecision(3))
+      if (seen >= rank) return BOUNDS[Math.min(b, BOUNDS.length - 1)]!
     }
     return null
   }

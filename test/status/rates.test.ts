@@ -1,6 +1,6 @@
 /**
  * The status document's rates: counts per window, per-second sparkline,
- * and latency quantiles within one bucket (×1.25) of the exact ones.
+ * and latency quantiles within one bucket (×1.25, three digits) above the exact ones.
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
@@ -33,7 +33,7 @@ describe("rate window", () => {
     expect(snap.last60s.p50Ms).toBeNull()
   })
 
-  it("p50 and p99 are within one bucket of the exact quantiles", () => {
+  it("p50 and p99 are never below the exact quantiles and within one bucket above them", () => {
     fc.assert(fc.property(fc.array(fc.double({ min: 0.06, max: 50_000, noNaN: true }), { minLength: 1, maxLength: 400 }), (ms) => {
       const w = new RateWindow(T0)
       for (const m of ms) w.observe(m, T0 + 100)
@@ -42,9 +42,9 @@ describe("rate window", () => {
       const exact = (q: number) => sorted[Math.ceil(q * sorted.length) - 1]!
       for (const [q, got] of [[0.5, snap.last10s.p50Ms], [0.99, snap.last10s.p99Ms]] as const) {
         expect(got).not.toBeNull()
-        expect(got!).toBeGreaterThanOrEqual(exact(q) * 0.999)
-        expect(got!).toBeLessThanOrEqual(exact(q) * 1.25 * 1.001 + 0.01)
+        expect(got!).toBeGreaterThanOrEqual(exact(q))
+        expect(got!).toBeLessThanOrEqual(exact(q) * 1.2546)
       }
-    }))
+    }), { examples: [[[1431.4314314314317]]] }) // once reported as 1430: rounded after the comparison
   })
 })
