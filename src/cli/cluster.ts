@@ -22,9 +22,9 @@ import * as SessionEntity from "../cluster/session-entity.ts"
 import { makeJobStore } from "../cluster/index.ts"
 import { Refusal, Serf, Session } from "../cluster/protocol.ts"
 import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
-import { errorBody, jobBody } from "../http/pool.ts"
-import { errorResponse, ok, type Response } from "../http/response.ts"
-import { listen, type Request, type Route, type Server } from "../http/server.ts"
+import { jobRoutes } from "../http/pool.ts"
+import { errorResponse } from "../http/response.ts"
+import { listen, type Server } from "../http/server.ts"
 import { claim } from "../cluster/event-log.ts"
 import { pierLog } from "../cluster/pier-log.ts"
 import { fileLeftover, reap } from "../pier/leftover.ts"
@@ -178,44 +178,17 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       const sessions = yield* Effect.orElseSucceed(store.sessionsWithWork, () => [] as ReadonlyArray<string>)
       for (const s of sessions) runWake(wake(s))
     })))
-    const route = (request: Request): Route | undefined => {
-      const { path: p } = request
-      if (p === "/v1/jobs") {
-        if (request.method !== "POST") return { name: "jobs", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST a job")) }
-        const session = request.query.get("session")
-        return {
-          name: session === null ? "jobs" : "session_jobs",
-          handle: Effect.gen(function*() {
-            const body = yield* request.json
-            if (session === null) {
-              return yield* pool.submit(body.value).pipe(
-                Effect.map((value) => ok({ ok: value })),
-                Effect.catch((e) => Effect.succeed(errorBody(e)))
-              )
-            }
-            if (session === "") return errorResponse(400, "BadSession", "session must not be empty")
-            const id = yield* store.add(session, body.text).pipe(
-              Effect.catch((e) => Effect.fail(errorResponse(e._tag === "JobRefused" ? 400 : 503, e._tag, e.message)))
-            )
+    const route = jobRoutes(pool, {
+      enqueue: (session, body) =>
+        store.add(session, body.text).pipe(
+          Effect.tap(() => Effect.sync(() => {
             if (!sharding.hasShardId(sharding.getShardId(session as never, "default"))) forwarded.count++
             runWake(wake(session))
-            return ok({ id }, 202)
-          }).pipe(Effect.catch((r: Response) => Effect.succeed(r)))
-        }
-      }
-      const m = /^\/v1\/jobs\/(\d+)$/.exec(p)
-      if (m !== null) {
-        if (request.method !== "GET") return { name: "job", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a job")) }
-        return {
-          name: "job",
-          handle: store.get(Number(m[1])).pipe(
-            Effect.map((job) => job === undefined ? errorResponse(404, "NotFound", `no job ${m[1]}`) : ok(jobBody(job))),
-            Effect.catch((e) => Effect.succeed(errorResponse(503, e._tag, e.message)))
-          )
-        }
-      }
-      return undefined
-    }
+          })),
+          Effect.mapError((e) => errorResponse(e._tag === "JobRefused" ? 400 : 503, e._tag, e.message))
+        ),
+      get: (id) => Effect.mapError(store.get(id), (e) => errorResponse(503, e._tag, e.message))
+    })
     const startedAt = Date.now()
     yield* server.start({
       healthy: () => shards() > 0 && pool.ready(),

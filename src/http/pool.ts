@@ -16,8 +16,8 @@ import type { Pool } from "../pool/pool.ts"
 import type { Runner } from "../runner/runner.ts"
 import type { Job } from "../runner/store.ts"
 import { Histogram } from "./prometheus.ts"
-import { errorResponse, ok } from "./response.ts"
-import type { App } from "./server.ts"
+import { errorResponse, ok, type Response } from "./response.ts"
+import type { App, Request, Route } from "./server.ts"
 
 export const statusOf = (e: PoolError): number => {
   switch (e._tag) {
@@ -58,6 +58,43 @@ export const jobBody = (job: Job) => ({
 /** Latency buckets in seconds, 1 ms to ~30 s. */
 export const latencyBuckets = () => new Histogram([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
 
+/** Where session jobs are kept: this server's runner (SQLite) or the cluster's job store (PostgreSQL). */
+export interface Sessions {
+  /** Stores the job; its id. */
+  readonly enqueue: (session: string, body: { readonly value: unknown; readonly text: string }) => Effect.Effect<number, Response>
+  readonly get: (id: number) => Effect.Effect<Job | undefined, Response>
+}
+
+/** `POST /v1/jobs` (direct or `?session=S`) and `GET /v1/jobs/ID`, for `liege pool` and `liege cluster pool`. */
+export const jobRoutes = (pool: Pool, sessions: Sessions) => (request: Request): Route | undefined => {
+  const { path } = request
+  if (path === "/v1/jobs") {
+    if (request.method !== "POST") return { name: "jobs", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST a job")) }
+    const session = request.query.get("session")
+    return {
+      name: session === null ? "jobs" : "session_jobs",
+      handle: Effect.gen(function*() {
+        const body = yield* request.json
+        if (session === null) return ok({ ok: yield* pool.submit(body.value).pipe(Effect.mapError(errorBody)) })
+        if (session === "") return errorResponse(400, "BadSession", "session must not be empty")
+        return ok({ id: yield* sessions.enqueue(session, body) }, 202)
+      }).pipe(Effect.catch((response) => Effect.succeed(response)))
+    }
+  }
+  const m = /^\/v1\/jobs\/(\d+)$/.exec(path)
+  if (m !== null) {
+    if (request.method !== "GET") return { name: "job", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a job")) }
+    return {
+      name: "job",
+      handle: sessions.get(Number(m[1])).pipe(
+        Effect.map((job) => job === undefined ? errorResponse(404, "NotFound", `no job ${m[1]}`) : ok(jobBody(job))),
+        Effect.catch((response) => Effect.succeed(response))
+      )
+    }
+  }
+  return undefined
+}
+
 export const poolApp = (
   pool: Pool,
   runner: Runner,
@@ -89,35 +126,8 @@ export const poolApp = (
       { name: "liege_runner_sessions_in_flight", help: "sessions with a job running", type: "gauge", samples: [{ value: r.inFlight }] }
     ]
   },
-  route: (request) => {
-    const { path } = request
-    if (path === "/v1/jobs") {
-      if (request.method !== "POST") return { name: "jobs", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST a job")) }
-      const session = request.query.get("session")
-      return {
-        name: session === null ? "jobs" : "session_jobs",
-        handle: Effect.gen(function*() {
-          const body = yield* request.json
-          if (session !== null) {
-            if (session === "") return errorResponse(400, "BadSession", "session must not be empty")
-            const id = yield* runner.enqueue(session, body.value).pipe(
-              Effect.catch((e) => Effect.fail(errorResponse(500, e._tag, e.message)))
-            )
-            return ok({ id }, 202)
-          }
-          return ok({ ok: yield* pool.submit(body.value).pipe(Effect.catch((e) => Effect.fail(errorBody(e)))) })
-        }).pipe(Effect.catch((response) => Effect.succeed(response)))
-      }
-    }
-    const m = /^\/v1\/jobs\/(\d+)$/.exec(path)
-    if (m !== null) {
-      if (request.method !== "GET") return { name: "job", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a job")) }
-      return {
-        name: "job",
-        handle: Effect.map(runner.get(Number(m[1])), (job) =>
-          job === undefined ? errorResponse(404, "NotFound", `no job ${m[1]}`) : ok(jobBody(job)))
-      }
-    }
-    return undefined
-  }
+  route: jobRoutes(pool, {
+    enqueue: (session, body) => runner.enqueue(session, body.value).pipe(Effect.mapError((e) => errorResponse(500, e._tag, e.message))),
+    get: (id) => runner.get(id)
+  })
 })
