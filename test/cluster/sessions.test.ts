@@ -117,22 +117,37 @@ describe("liege cluster pool", () => {
         runners.push(await startRunner("pool", db, ["--workers", "2", ...worker]))
       }
       const states = async () => Promise.all(ids.map((id) => job(runners[0]!.url, id)))
-      const deadline = Date.now() + 60_000
+      // usually settled within 10 s of the last kill; the deadline leaves room to say what is stuck
+      const deadline = Date.now() + 40_000
       let last: Array<{ state: string }> = []
       while (Date.now() < deadline) {
         last = await states()
         if (last.every((j) => j.state === "done")) break
         await new Promise((r) => setTimeout(r, 200))
       }
-      expect(last.map((j) => j.state).filter((s) => s !== "done")).toEqual([])
+      const stuck = last.filter((j) => j.state !== "done")
+      expect(stuck, `jobs not done:\n${JSON.stringify(stuck)}\n${runners.map((r) => `runner ${r.url}:\n${r.stderr().split("\n").slice(-40).join("\n")}`).join("\n")}`).toEqual([])
       checkSessions(spans(log))
       await Promise.all(runners.map(async (r) => {
         r.proc.kill("SIGTERM")
-        expect(await r.exited).toBe(0)
+        expect(await exitWithin(r, 20_000)).toBe(0)
       }))
     })
-  })
+  }, 90_000)
 })
+
+/** The runner's exit status, or what it last logged if it is still running after `ms`. */
+const exitWithin = async (r: RunnerProcess, ms: number): Promise<number | string> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`still running ${ms} ms after SIGTERM:\n${r.stderr().split("\n").slice(-40).join("\n")}`), ms)
+  })
+  try {
+    return await Promise.race([r.exited, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 /** Per session: jobs start in seq order (a job may run again after its runner died), and never overlap another seq. */
 const checkSessions = (all: ReadonlyArray<Span>) => {
