@@ -8,10 +8,10 @@
  * tells the owner there may be work; a poll on every runner wakes the
  * sessions with queued jobs (lost wakes, a dead owner's sessions).
  */
-import { Deferred, Effect, Exit } from "effect"
+import { Cause, Deferred, Effect, Exit, Schedule } from "effect"
 import { Entity } from "effect/cluster"
 import type { Pool } from "../pool/pool.ts"
-import type { JobStore, Outcome } from "./job-store.ts"
+import type { JobStore, Outcome, SessionOwner } from "./job-store.ts"
 import { Session } from "./protocol.ts"
 
 export interface SessionCounters {
@@ -21,6 +21,13 @@ export interface SessionCounters {
 }
 
 export const makeCounters = (): SessionCounters => ({ active: 0, started: 0, settled: 0 })
+
+/** Longer than the runners' lock expiry (2 s). */
+const FENCED_PAUSE = "5 seconds"
+
+/** A job's end is recorded through a passing database error (else the job would run again). */
+const retryIo = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
+  Effect.retry(effect, { while: (e) => e._tag === "JobIo", schedule: Schedule.exponential("100 millis"), times: 6 })
 
 /** A stored job waits out a full queue instead of failing on Busy. */
 const runJob = (pool: Pool, payload: unknown): Effect.Effect<unknown, { readonly _tag: string; readonly message: string }> =>
@@ -46,25 +53,42 @@ export const layer = (store: JobStore, pool: Pool, counters: SessionCounters, id
   Session.toLayer(
     Effect.gen(function*() {
       const { entityId: session } = yield* Entity.CurrentAddress
-      const owner = yield* Effect.orDie(store.claimSession(session))
+      /** Takes the session over (again): a job its last owner left running is queued again. */
+      const claim = Effect.gen(function*() {
+        const claimed = yield* store.claimSession(session)
+        if (claimed.recovered > 0) yield* Effect.logInfo(`session ${session}: a job cut off on its last owner runs again`)
+        return claimed
+      })
+      let owner: SessionOwner | undefined = yield* Effect.orDie(claim)
       counters.active++
       yield* Effect.addFinalizer(() => Effect.sync(() => counters.active--))
-      if (owner.recovered > 0) yield* Effect.logInfo(`session ${session}: a job cut off on its last owner runs again`)
 
       /** Runs the session's queued jobs, oldest first, one at a time, until none is left. */
       const drain = Effect.gen(function*() {
+        let fresh = false
         for (;;) {
+          if (owner === undefined) {
+            owner = yield* claim
+            fresh = true
+          }
+          const current = owner
           const job = yield* store.head(session)
           if (job === undefined) return
-          if (!(yield* owner.start(job.id))) return
+          if (!(yield* current.start(job.id))) {
+            if (fresh) return
+            // a job of the session is still marked running (its settle was lost) or it was claimed
+            // elsewhere: claim it again, once, which queues that job again
+            owner = undefined
+            continue
+          }
           counters.started++
           const exit = yield* Effect.exit(runJob(pool, job.payload))
           // cut off by the runner stopping: it runs again under the next owner
           if (Exit.hasInterrupts(exit)) {
-            yield* owner.requeue(job.id)
+            yield* current.requeue(job.id).pipe(retryIo)
             return
           }
-          yield* owner.settle(job.id, outcomeOf(exit))
+          yield* current.settle(job.id, outcomeOf(exit)).pipe(retryIo)
           counters.settled++
         }
       })
@@ -85,7 +109,15 @@ export const layer = (store: JobStore, pool: Pool, counters: SessionCounters, id
         const loop: Effect.Effect<void> = Effect.gen(function*() {
           do {
             again = false
-            yield* Effect.catchCause(drain, (cause) => Effect.logWarning(`session ${session}: its jobs stopped`, cause))
+            yield* Effect.catchCause(drain, (cause) =>
+              Effect.gen(function*() {
+                yield* Effect.logWarning(`session ${session}: its jobs stopped; it is claimed again at the next wake`, cause)
+                owner = undefined
+                // fenced: another runner took the session; give the cluster past its lock expiry to
+                // settle which runner owns it before this one claims it back
+                const error = Cause.findErrorOption(cause)
+                if (error._tag === "Some" && error.value._tag === "JobFenced") yield* Effect.sleep(FENCED_PAUSE)
+              }))
           } while (again)
         })
         return Effect.forkIn(

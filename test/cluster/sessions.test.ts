@@ -7,7 +7,8 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { describe, expect, it } from "vitest"
 import { RunnerStatus } from "../../src/status/document.ts"
 import { kill9, type RunnerProcess, startRunner } from "../support/cluster.ts"
@@ -15,9 +16,21 @@ import { post, request } from "../support/http.ts"
 import { eventually, fixture, liege, node } from "../support/procs.ts"
 import { usePostgres } from "../support/postgres.ts"
 import { inTemp } from "../support/serfs.ts"
+import { clientLayer } from "./db.ts"
 
 const pg = usePostgres()
 const worker = ["--", node, fixture("session-worker.ts")]
+
+/** Waits until job `id` is done (15 s at most). */
+const done = async (url: string, id: number) => {
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const state = (await job(url, id)).state
+    if (state === "done") return
+    if (Date.now() > deadline) throw new Error(`job ${id} is still ${state} after 15 s`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
 
 const job = async (url: string, id: number) => (await request("GET", `${url}/v1/jobs/${id}`)).body as { state: string; ok?: { seq: number } }
 
@@ -90,6 +103,47 @@ describe("liege cluster pool", () => {
         r.proc.kill("SIGTERM")
         expect(await r.exited).toBe(0)
       }))
+    })
+  })
+
+  it("a job left marked running under the session's own claim (its end was lost) does not stop the session: it is claimed again and both jobs run", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const log = path.join(dir, "jobs.log")
+      const runner = await startRunner("pool", db, ["--workers", "1", ...worker])
+      const first = await post(`${runner.url}/v1/jobs?session=lost`, { session: "lost", seq: 0, ms: 1, log })
+      await done(runner.url, first.body.id)
+      // what a settle lost to the database leaves: a job of the session marked running, on its current claim
+      const payload = JSON.stringify({ session: "lost", seq: 1, ms: 1, log })
+      const [row] = await Effect.runPromise(SqlClient.use((sql) =>
+        sql.unsafe<{ id: number }>(`INSERT INTO session_jobs (session, payload, state) VALUES ('lost', $1, 'running') RETURNING id::float8 AS id`, [payload])
+      ).pipe(Effect.provide(clientLayer(db))))
+      const next = await post(`${runner.url}/v1/jobs?session=lost`, { session: "lost", seq: 2, ms: 1, log })
+      await done(runner.url, next.body.id)
+      expect((await job(runner.url, row!.id)).state).toBe("done")
+      expect(spans(log).map((s) => s.seq)).toEqual([0, 1, 2])
+      runner.proc.kill("SIGTERM")
+      expect(await exitWithin(runner, 20_000)).toBe(0)
+    })
+  })
+
+  it("a session fenced off by a claim from elsewhere, with nobody else serving it, is claimed back after a pause and goes on", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const log = path.join(dir, "jobs.log")
+      const runner = await startRunner("pool", db, ["--workers", "1", ...worker])
+      const first = await post(`${runner.url}/v1/jobs?session=taken`, { session: "taken", seq: 0, ms: 1, log })
+      await done(runner.url, first.body.id)
+      // another runner took the session over (a new epoch) and then went away
+      await Effect.runPromise(SqlClient.use((sql) => sql.unsafe(`UPDATE session_epochs SET epoch = epoch + 1 WHERE session = 'taken'`)).pipe(
+        Effect.provide(clientLayer(db))
+      ))
+      const next = await post(`${runner.url}/v1/jobs?session=taken`, { session: "taken", seq: 1, ms: 1, log })
+      await done(runner.url, next.body.id)
+      expect(spans(log).map((s) => s.seq)).toEqual([0, 1])
+      expect(runner.stderr()).toContain("session taken: its jobs stopped; it is claimed again at the next wake")
+      runner.proc.kill("SIGTERM")
+      expect(await exitWithin(runner, 20_000)).toBe(0)
     })
   })
 
