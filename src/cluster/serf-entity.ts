@@ -14,13 +14,22 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Deferred, Effect, Exit, type Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, type Scope } from "effect"
 import { Entity } from "effect/cluster"
 import type { Pier, PokeAnswer, PokeError } from "../pier/pier.ts"
 import type { KeyedEvent } from "./event-log.ts"
 import { PokeReply, Refusal, Serf } from "./protocol.ts"
 
 const KEEP = 100_000
+
+/**
+ * A serf that could not start here, or whose log was claimed by another
+ * runner, answers 503 for this long (past the runners' lock expiry, 2 s, so
+ * that a runner which lost its shard learns it and lets the serf go). If it
+ * is still here then, the next request restarts it (the cluster's own
+ * restart of an entity that died), which opens and claims its log again.
+ */
+const DOWN_MS = 5_000
 
 export interface SerfHostOptions<R> {
   /** The folder that holds each serf's own folder (`DIR/ID`: its snapshots, `LIEGE_PIER`). */
@@ -79,19 +88,25 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
       const dir = path.join(options.data, id)
       fs.mkdirSync(dir, { recursive: true })
       counters.activations++
+      /** When this activation found the serf unusable here (undefined: it is fine). */
+      let downSince: number | undefined
+      /** A request: refused while the serf is down, the entity's restart once it has been down for DOWN_MS. */
+      const serving = <A>(handle: Effect.Effect<A, Refusal>, down: Refusal | undefined): Effect.Effect<A, Refusal> =>
+        Effect.suspend(() => {
+          if (downSince === undefined) return handle
+          if (Date.now() - downSince < DOWN_MS) return Effect.fail(down ?? new Refusal({ status: 503, tag: "SerfUnavailable", message: `serf ${id} lost its log to another runner; it is starting again` }))
+          return Effect.die(new Error(`serf ${id} is started again here: it has been unusable for ${DOWN_MS} ms`))
+        })
       const opened = yield* Effect.exit(options.open(id, dir, KEEP))
       if (Exit.isFailure(opened)) {
         // it could not start here (its log refused it, a replay diverged): say so to every caller
-        // until it is let go, and try again at its next activation
+        // for a while, then try again
         const cause = opened.cause
         const failure = new Refusal({ status: 503, tag: "SerfUnavailable", message: `serf ${id} could not start: ${String(cause).split("\n")[0]}` })
         yield* Effect.logError(`serf ${id} could not start`, cause)
-        return Serf.of({
-          Poke: () => Effect.fail(failure),
-          Peek: () => Effect.fail(failure),
-          Snapshot: () => Effect.fail(failure),
-          Pack: () => Effect.fail(failure)
-        })
+        downSince = Date.now()
+        const refuse = serving(Effect.fail(failure), failure)
+        return Serf.of({ Poke: () => refuse, Peek: () => refuse, Snapshot: () => refuse, Pack: () => refuse })
       }
       const { pier, keyed } = opened.value
       counters.active++
@@ -137,20 +152,25 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
             counters.refused++
             // a failure was not logged: a re-send may try again
             answers.delete(key)
+            const error = Cause.findErrorOption(result.cause)
+            if (error._tag === "Some" && error.value.tag === "PierFenced") downSince ??= Date.now()
           }
           Deferred.doneUnsafe(answer, result)
           return yield* result
         })
 
       return Serf.of({
-        Poke: ({ payload }) => poke(payload.key, payload.ev),
+        Poke: ({ payload }) => serving(poke(payload.key, payload.ev), undefined),
         Peek: ({ payload }) =>
-          pier.peek(payload.path).pipe(
-            Effect.map((dat) => JSON.stringify(dat ?? null)),
-            Effect.mapError(refusal)
+          serving(
+            pier.peek(payload.path).pipe(
+              Effect.map((dat) => JSON.stringify(dat ?? null)),
+              Effect.mapError(refusal)
+            ),
+            undefined
           ),
-        Snapshot: () => Effect.mapError(pier.snapshot, refusal),
-        Pack: () => Effect.mapError(pier.pack, refusal)
+        Snapshot: () => serving(Effect.mapError(pier.snapshot, refusal), undefined),
+        Pack: () => serving(Effect.mapError(pier.pack, refusal), undefined)
       })
     }),
     { maxIdleTime: options.idleMs, concurrency: "unbounded" }

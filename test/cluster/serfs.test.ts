@@ -186,6 +186,34 @@ describe("liege cluster serf", () => {
     })
   }, 120_000)
 
+  it("a serf whose log was claimed elsewhere, with nobody serving it there, is refused 503 for a while and then starts again here", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const a = await startRunner("serf", db, ["--data", path.join(dir, "a"), ...testSerf])
+      expect((await post(`${a.url}/v1/serfs/lost/events`, { n: 1 })).body.eve).toBe(1)
+      // another runner claimed its log (a new epoch) and went away
+      await Effect.runPromise(SqlClient.use((sql) => sql.unsafe(`UPDATE serf_epochs SET epoch = epoch + 1 WHERE serf = 'lost'`)).pipe(
+        Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(db) })))
+      ))
+      const fenced = await post(`${a.url}/v1/serfs/lost/events`, { n: 2 })
+      expect(fenced.status).toBe(503)
+      expect(fenced.body.error.tag).toBe("PierFenced")
+      const t0 = Date.now()
+      let again: Awaited<ReturnType<typeof post>> | undefined
+      while (Date.now() - t0 < 30_000) {
+        again = await post(`${a.url}/v1/serfs/lost/events`, { n: 3 })
+        if (again.status === 200) break
+        expect(again.status).toBe(503)
+        await new Promise((r) => setTimeout(r, 200))
+      }
+      expect(again?.status).toBe(200)
+      expect(again!.body.eve).toBe(2)
+      expect((await logOf(db)).map((r) => JSON.parse(r.ev))).toEqual([{ n: 1 }, { n: 3 }])
+      a.proc.kill("SIGTERM")
+      expect(await a.exited).toBe(0)
+    })
+  })
+
   it("law 5 and failover: serfs that ignore their stdin's end are reaped by the runner restarted on its --data; a killed runner's serfs answer again elsewhere", async () => {
     await inTemp("liege-cluster-", async (dir) => {
       const db = await pg.createDb()
