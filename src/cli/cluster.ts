@@ -172,11 +172,17 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     const wake = (session: string) => Effect.ignore(Effect.timeout(sessionFor(session).Wake(), "5 minutes"))
     // wakes are the runner's own fibers: a request that woke a session does not wait for its jobs
     const runWake = yield* FiberSet.makeRuntime<never>()
-    // the poll: sessions with queued jobs are woken on their owners (a lost wake, a dead owner's sessions)
+    // the poll: sessions with queued or running jobs are woken on their owners (a lost wake, a dead
+    // owner's sessions), one poll wake per session at a time (a long job is not woken every second)
+    const polling = new Set<string>()
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
       yield* Effect.sleep("1 second")
       const sessions = yield* Effect.orElseSucceed(store.sessionsWithWork, () => [] as ReadonlyArray<string>)
-      for (const s of sessions) runWake(wake(s))
+      for (const s of sessions) {
+        if (polling.has(s)) continue
+        polling.add(s)
+        runWake(Effect.ensuring(wake(s), Effect.sync(() => polling.delete(s))))
+      }
     })))
     const route = jobRoutes(pool, {
       enqueue: (session, body) =>

@@ -86,7 +86,8 @@ const COLUMNS = "id::float8, session, payload, state, ok, error"
 const ADD = `INSERT INTO session_jobs (session, payload, state) VALUES ($1::text, $2::text, 'queued') RETURNING id::float8`
 const GET = `SELECT ${COLUMNS} FROM session_jobs WHERE id = $1::int8`
 const HEAD = `SELECT ${COLUMNS} FROM session_jobs WHERE session = $1::text AND state = 'queued' ORDER BY session_jobs.id LIMIT 1`
-const WITH_WORK = `SELECT DISTINCT session FROM session_jobs WHERE state = 'queued'`
+// queued, or running: its owner may be gone, and nobody else would wake it to claim it again
+const WITH_WORK = `SELECT session FROM session_jobs WHERE state = 'queued' UNION SELECT session FROM session_jobs WHERE state = 'running'`
 
 const CLAIM = `INSERT INTO session_epochs AS s (session, epoch) VALUES ($1::text, 1)
   ON CONFLICT (session) DO UPDATE SET epoch = s.epoch + 1

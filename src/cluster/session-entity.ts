@@ -6,7 +6,8 @@
  * PostgreSQL, which also queues again a job its previous owner was running:
  * at-least-once); a stale owner can neither start nor settle a job. `Wake`
  * tells the owner there may be work; a poll on every runner wakes the
- * sessions with queued jobs (lost wakes, a dead owner's sessions).
+ * sessions with queued or running jobs (lost wakes; a dead owner's
+ * sessions, even one whose last job it was running).
  */
 import { Cause, Deferred, Effect, Exit, Schedule } from "effect"
 import { Entity } from "effect/cluster"
@@ -82,12 +83,12 @@ export const layer = (store: JobStore, pool: Pool, counters: SessionCounters, id
             continue
           }
           counters.started++
-          const exit = yield* Effect.exit(runJob(pool, job.payload))
-          // cut off by the runner stopping: it runs again under the next owner
-          if (Exit.hasInterrupts(exit)) {
-            yield* current.requeue(job.id).pipe(retryIo)
-            return
-          }
+          const exit = yield* Effect.exit(runJob(pool, job.payload).pipe(
+            // cut off (the runner stopping, the session moving away): queued again at once for
+            // its next owner; if that fails, the next owner's claim queues it again
+            Effect.onInterrupt(() => Effect.ignore(Effect.timeout(current.requeue(job.id), "2 seconds")))
+          ))
+          if (Exit.hasInterrupts(exit)) return
           yield* current.settle(job.id, outcomeOf(exit)).pipe(retryIo)
           counters.settled++
         }

@@ -147,6 +147,35 @@ describe("liege cluster pool", () => {
     })
   })
 
+  it("a session whose last job was running on a runner killed with SIGKILL is claimed by another and the job runs again", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const log = path.join(dir, "jobs.log")
+      const runners = await Promise.all([0, 1].map(() => startRunner("pool", db, ["--workers", "1", ...worker])))
+      const owned = async (r: RunnerProcess) =>
+        Schema.decodeUnknownSync(RunnerStatus)((await request("GET", `${r.url}/v1/status`)).body).sessions?.owned ?? 0
+      // a session that runner 0 owns (its count of owned sessions goes up), so that the wake of the
+      // job posted to it dies with it
+      const [owner, other] = runners as [RunnerProcess, RunnerProcess]
+      let session = ""
+      for (let i = 0; i < 40 && session === ""; i++) {
+        const before = await owned(owner)
+        const probe = await post(`${owner.url}/v1/jobs?session=last${i}`, { session: `last${i}`, seq: -1, ms: 1, log })
+        await done(owner.url, probe.body.id)
+        if ((await owned(owner)) > before) session = `last${i}`
+      }
+      expect(session).not.toBe("")
+      const only = await post(`${owner.url}/v1/jobs?session=${session}`, { session, seq: 0, ms: 3000, log })
+      await eventually(() => spans(log).some((s) => s.session === session && s.seq === 0), 15_000, "the job to start")
+      await kill9(owner)
+      // nothing else is posted: only the poll can find the session, whose one job is marked running
+      await done(other.url, only.body.id)
+      expect(spans(log).filter((s) => s.session === session).map((s) => s.seq)).toEqual([-1, 0, 0])
+      other.proc.kill("SIGTERM")
+      expect(await exitWithin(other, 20_000)).toBe(0)
+    })
+  })
+
   it("runners killed under load: every stored job ends in exactly one final state, in order, never two of a session at once", async () => {
     await inTemp("liege-cluster-", async (dir) => {
       const db = await pg.createDb()
