@@ -86,7 +86,7 @@ export const layer = (store: JobStore, pool: Pool, counters: SessionCounters, id
           const exit = yield* Effect.exit(runJob(pool, job.payload).pipe(
             // cut off (the runner stopping, the session moving away): queued again at once for
             // its next owner; if that fails, the next owner's claim queues it again
-            Effect.onInterrupt(() => Effect.ignore(Effect.timeout(current.requeue(job.id), "2 seconds")))
+            Effect.onInterrupt(() => Effect.ignore(Effect.timeout(Effect.interruptible(current.requeue(job.id)), "2 seconds")))
           ))
           if (Exit.hasInterrupts(exit)) return
           yield* current.settle(job.id, outcomeOf(exit)).pipe(retryIo)
