@@ -211,9 +211,10 @@ for (const { name, store: storeIn } of storages) {
       const logs = captureLogs()
       const dir = tempDir("liege-store-")
       return withDatabase(pg.createDb, () =>
-        Effect.gen(function*() {
+        Effect.scoped(Effect.gen(function*() {
           const store = storeIn(dir)
-          const scope = yield* Scope.make()
+          // closed by the test, or at its end if it fails first
+          const scope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
           const pier = yield* store.open({ ...testSerf(), stopGrace: 100 }).pipe(Scope.provide(scope))
           const poke = yield* Effect.forkChild(Effect.flip(pier.poke({ op: "sleep", ms: 30_000 })))
           yield* until(() => logs.lines.some((l) => l.message === "stderr: event sleeping"))
@@ -221,7 +222,7 @@ for (const { name, store: storeIn } of storages) {
           const e = yield* Fiber.join(poke)
           expect(e._tag).toBe("ShuttingDown")
           expect(e.message).toContain("the pier closed")
-        })).pipe(
+        }))).pipe(
           Effect.provide(logs.layer),
           Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
         ) as Effect.Effect<void, unknown>
@@ -243,6 +244,12 @@ for (const { name, store: storeIn } of storages) {
       Effect.gen(function*() {
         const store = storeIn(dir)
         const leftover = spawn("sh", ["-c", "trap '' TERM; exec sleep 1000"], { detached: true, stdio: "ignore" })
+        // it ignores SIGTERM: if the test fails before the pier reaps it, it goes here
+        yield* Effect.addFinalizer(() => Effect.sync(() => {
+          try {
+            process.kill(leftover.pid!, "SIGKILL")
+          } catch {}
+        }))
         const gone = new Promise((r) => leftover.once("exit", r))
         yield* Effect.promise(() => eventually(() => processIdentity(leftover.pid!) !== undefined))
         yield* Effect.scoped(Effect.gen(function*() {

@@ -15,11 +15,10 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { RunnerStatus } from "../../src/status/document.ts"
-import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "effect/sql/SqlClient"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, onTestFinished } from "vitest"
 import { claim } from "../../src/cluster/event-log.ts"
 import { pierLog } from "../../src/cluster/pier-log.ts"
 import { openWith } from "../../src/pier/pier.ts"
@@ -29,6 +28,8 @@ import { post, request } from "../support/http.ts"
 import { eventually, fixture, node, root } from "../support/procs.ts"
 import { usePostgres } from "../support/postgres.ts"
 import { inTemp } from "../support/serfs.ts"
+import { clusterClientLayer } from "../support/cluster-client.ts"
+import { clientLayer } from "./db.ts"
 
 const pg = usePostgres()
 const kv = ["--", node, path.join(root, "examples/kv-serf.ts")]
@@ -41,7 +42,7 @@ const logOf = (url: string) =>
     const sql = yield* SqlClient
     const rows = yield* sql.unsafe("SELECT serf, eve::float8, mug::float8, ev FROM serf_events ORDER BY serf, eve").values
     return rows.map((r): Row => ({ serf: r[0] as string, eve: r[1] as number, mug: r[2] as number | null, ev: r[3] as string }))
-  }).pipe(Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url) })))))
+  }).pipe(Effect.provide(Layer.fresh(clientLayer(url)))))
 
 /** The pids of the processes whose parent is `pid`. */
 const childrenOf = (pid: number): Array<number> =>
@@ -87,20 +88,25 @@ describe("liege cluster serf", () => {
         }
       }
       const clients = Array.from({ length: 12 }, (_, c) => client(c))
-      // three rounds: kill one runner, let the load run on, start it again on the same --data and port
-      for (let round = 0; round < 3; round++) {
-        await eventually(() => acked.length >= (round + 1) * 60, 60_000, `answers in round ${round}`)
-        const i = round % 3
-        const victim = runners[i]!
-        runners[i] = undefined
-        const itsSerfs = childrenOf(victim.proc.pid!)
-        await kill9(victim)
-        // law 5: its serfs see their stdin end and exit
-        await eventually(() => itsSerfs.every((p) => !isAlive(p)), 10_000, "the killed runner's serfs to exit")
-        await eventually(() => acked.length >= (round + 1) * 60 + 30, 60_000, `answers after the kill in round ${round}`)
-        runners[i] = await startRunner("serf", db, ["--data", path.join(dir, `r${i}`), "--max-in-flight", "16", ...kv], { runnerPort: ports[i]! })
+      try {
+        // three rounds: kill one runner, let the load run on, start it again on the same --data and port
+        for (let round = 0; round < 3; round++) {
+          await eventually(() => acked.length >= (round + 1) * 60, 60_000, `answers in round ${round}`)
+          const i = round % 3
+          const victim = runners[i]!
+          runners[i] = undefined
+          const itsSerfs = childrenOf(victim.proc.pid!)
+          await kill9(victim)
+          // law 5: its serfs see their stdin end and exit
+          await eventually(() => itsSerfs.every((p) => !isAlive(p)), 10_000, "the killed runner's serfs to exit")
+          await eventually(() => acked.length >= (round + 1) * 60 + 30, 60_000, `answers after the kill in round ${round}`)
+          runners[i] = await startRunner("serf", db, ["--data", path.join(dir, `r${i}`), "--max-in-flight", "16", ...kv], { runnerPort: ports[i]! })
+        }
+      } finally {
+        // the clients stop whatever happened above (they would spin on refused connections otherwise)
+        stop = true
+        await Promise.allSettled(clients)
       }
-      stop = true
       await Promise.all(clients)
       const log = await logOf(db)
       const bySerf = new Map<string, Array<Row>>()
@@ -135,7 +141,7 @@ describe("liege cluster serf", () => {
           expect(yield* pier.peek(["size"])).toBe(bySerf.get(serf)!.length)
           yield* pier.shutdown(1000)
         }
-      })).pipe(Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(db) })))))
+      })).pipe(Effect.provide(Layer.fresh(clientLayer(db)))))
     })
   }, 240_000)
 
@@ -200,7 +206,7 @@ describe("liege cluster serf", () => {
       expect((await post(`${a.url}/v1/serfs/lost/events`, { n: 1 })).body.eve).toBe(1)
       // another runner claimed its log (a new epoch) and went away
       await Effect.runPromise(SqlClient.use((sql) => sql.unsafe(`UPDATE serf_epochs SET epoch = epoch + 1 WHERE serf = 'lost'`)).pipe(
-        Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(db) })))
+        Effect.provide(Layer.fresh(clientLayer(db)))
       ))
       const fenced = await post(`${a.url}/v1/serfs/lost/events`, { n: 2 })
       expect(fenced.status).toBe(503)
@@ -236,6 +242,14 @@ describe("liege cluster serf", () => {
       }
       expect(mine).toHaveLength(2)
       const serfsOfA = childrenOf(a.proc.pid!)
+      // they ignore their stdin's end: if the test fails before a runner reaps them, they go here
+      onTestFinished(() => {
+        for (const p of serfsOfA) {
+          try {
+            process.kill(p, "SIGKILL")
+          } catch {}
+        }
+      })
       expect(serfsOfA.length).toBeGreaterThanOrEqual(2)
       await kill9(a)
       // its serfs answer again, through b
@@ -270,7 +284,7 @@ describe("a poke the cluster sends again", () => {
   it("is answered from the log with the first answer, not logged twice (its key was logged with it by a runner now gone)", async () => {
     await inTemp("liege-cluster-", async (dir) => {
       const db = await pg.createDb()
-      const layer = Layer.fresh(PgClient.layer({ url: Redacted.make(db) }))
+      const layer = Layer.fresh(clientLayer(db))
       const r = await startRunner("serf", db, ["--data", path.join(dir, "r"), ...kv])
       // the mug of the serf's state after that event (another serf, same event)
       const { mug } = (await post(`${r.url}/v1/serfs/k0/events`, { op: "put", key: "a", value: 1 })).body
@@ -281,11 +295,10 @@ describe("a poke the cluster sends again", () => {
       })).pipe(Effect.provide(layer)))
       // the same request again, as the cluster re-sends it: through the cluster's own client
       const { Serf } = await import("../../src/cluster/protocol.ts")
-      const { clientLayer } = await import("../support/cluster-client.ts")
       const reply = await Effect.runPromise(Effect.gen(function*() {
         const client = yield* Serf.client
         return yield* client("k1").Poke({ key: "K", ev: '{"op":"put","key":"a","value":1}' })
-      }).pipe(Effect.provide(clientLayer(db)), Effect.scoped))
+      }).pipe(Effect.provide(clusterClientLayer(db)), Effect.scoped))
       expect(reply).toMatchObject({ eve: 1, mug, effects: '[{"key":"a","old":null}]' })
       expect(reply.swapped).toBeUndefined()
       // a new key is a new event

@@ -211,8 +211,9 @@ describe("pier", () => {
   it.live("a control request under way when the pier closes ends with ShuttingDown; no dead serf is handed out", () => {
     const logs = captureLogs()
     const dir = tempDir("liege-pier-")
-    return Effect.gen(function*() {
-      const scope = yield* Scope.make()
+    return Effect.scoped(Effect.gen(function*() {
+      // closed by the test, or at its end if it fails first
+      const scope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
       const pier = yield* open({ dir, ...testSerf(), stopGrace: 100 }).pipe(Scope.provide(scope))
       const peek = yield* Effect.forkChild(Effect.flip(pier.peek(["sleep", "30000"])))
       // the serf says so once it has the peek: the flow holds the serf lock
@@ -220,7 +221,7 @@ describe("pier", () => {
       yield* Scope.close(scope, Exit.void)
       expect((yield* Fiber.join(peek))._tag).toBe("ShuttingDown")
       expect(pier.ready()).toBe(false)
-    }).pipe(
+    })).pipe(
       Effect.provide(logs.layer),
       Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
     )
@@ -302,6 +303,12 @@ describe("pier", () => {
   withPier("a serf left behind by a killed liege is reaped before the next one starts", (dir) =>
     Effect.gen(function*() {
       const leftover = spawn("sh", ["-c", "trap '' TERM; exec sleep 1000"], { detached: true, stdio: "ignore" })
+      // it ignores SIGTERM: if the test fails before the pier reaps it, it goes here
+      yield* Effect.addFinalizer(() => Effect.sync(() => {
+        try {
+          process.kill(leftover.pid!, "SIGKILL")
+        } catch {}
+      }))
       yield* Effect.promise(() => eventually(() => processIdentity(leftover.pid!) !== undefined))
       fs.mkdirSync(dir, { recursive: true })
       yield* Effect.scoped(Effect.gen(function*() {

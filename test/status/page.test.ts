@@ -12,7 +12,7 @@ import { describe, expect, it, onTestFinished } from "vitest"
 import { Status } from "../../src/status/document.ts"
 import type { PoolStatus, Rates, RunnerStatus, SerfStatus, Slot } from "../../src/status/document.ts"
 import { page as html } from "../../src/status/page.ts"
-import { screenshot, useBrowser } from "../support/browser.ts"
+import { requestsOf, screenshot, useBrowser } from "../support/browser.ts"
 
 // evaluated in the page, not in node
 declare const document: any
@@ -320,8 +320,6 @@ describe("the status page", () => {
   it("shows a pool: a row per worker with its state in words and colour, rates, queue, restarts, sessions and errors", async () => {
     const srv = await statusServer(pool())
     const page = await openUi(srv.url)
-    const asked: Array<string> = []
-    page.on("request", (r) => asked.push(r.url()))
     await live(page)
     await until(page, "#kind", "pool")
     await until(page, "#health-text", "Healthy")
@@ -376,6 +374,8 @@ describe("the status page", () => {
     ])
 
     // only the page's own server was asked for anything
+    const asked = requestsOf(page)
+    expect(asked).toContain(`${srv.url}/ui`)
     expect(asked.every((u) => u.startsWith(srv.url))).toBe(true)
     expect(srv.requests.map((r) => r.path)).toEqual(["/ui", "/v1/status", "/v1/status/stream"])
     expect(await overlaps(page)).toEqual([])

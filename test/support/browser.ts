@@ -85,13 +85,22 @@ export const useBrowser = (): Chromium => {
       if (browser === undefined) throw new Error("useBrowser: chromium is not running (beforeAll did not run or failed)")
       const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", ...options })
       onTestFinished(() => context.close())
+      const asked: Array<string> = []
+      // every request the page makes, from its first load on
+      context.on("request", (r) => asked.push(r.url()))
       const page = await context.newPage()
+      requests.set(page, asked)
       page.setDefaultTimeout(15_000)
       await page.goto(url)
       return page
     }
   }
 }
+
+const requests = new WeakMap<Page, ReadonlyArray<string>>()
+
+/** The URLs a page opened by `useBrowser` asked for, from its first load on. */
+export const requestsOf = (page: Page): ReadonlyArray<string> => requests.get(page) ?? []
 
 /** Saves a full-page screenshot (transitions run to their end) as `test-artifacts/NAME.png` and answers its path. */
 export const screenshot = async (page: Page, name: string): Promise<string> => {

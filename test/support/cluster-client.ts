@@ -12,7 +12,7 @@ import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
 import * as RpcSerialization from "effect/rpc/RpcSerialization"
 import { database, timing } from "../../src/cluster/runner.ts"
 
-export const clientLayer = (url: string) =>
+export const clusterClientLayer = (url: string) =>
   Layer.provide(SocketRunner.layerClientOnly, layerClientProtocol).pipe(
     Layer.provideMerge(SqlMessageStorage.layer.pipe(Layer.provide(NodeCrypto.layerDigest))),
     Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
