@@ -8,8 +8,8 @@
 import { Deferred, Effect } from "effect"
 import { latencyBuckets, poolApp } from "../http/pool.ts"
 import { listen } from "../http/server.ts"
-import type { PoolError } from "../pool/errors.ts"
 import { make as makePool, type Pool } from "../pool/pool.ts"
+import { runStored } from "../runner/outcome.ts"
 import { make as makeRunner } from "../runner/runner.ts"
 import type { Parsed } from "./args.ts"
 import { poolOptions } from "./options.ts"
@@ -27,14 +27,9 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof po
     const outcomes = new Map<string, number>()
     // the state file first: a locked or unreadable one stops liege before any worker is spawned
     const poolReady = yield* Deferred.make<Pool>()
-    // a stored job waits out a full queue instead of failing on Busy
-    const runJob = (pool: Pool, payload: unknown): Effect.Effect<unknown, PoolError> =>
-      pool.submit(payload).pipe(
-        Effect.catchTag("Busy", () => Effect.andThen(Effect.sleep(50), Effect.suspend(() => runJob(pool, payload))))
-      )
     const runner = yield* makeRunner(
       { file: flags.state },
-      (job) => Effect.flatMap(Deferred.await(poolReady), (pool) => runJob(pool, job.payload))
+      (job) => Effect.flatMap(Deferred.await(poolReady), (pool) => runStored(pool, job.payload))
     )
     const workers = yield* makePool(poolOptions(flags, command!, args), {
       onAnswer: (_id, outcome, ms) => {

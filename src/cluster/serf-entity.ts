@@ -14,10 +14,11 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cause, Deferred, Effect, Exit, type Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, FiberSet, type Scope } from "effect"
 import { Entity } from "effect/cluster"
 import type { Pier, PokeAnswer, PokeError } from "../pier/pier.ts"
 import type { KeyedEvent } from "./event-log.ts"
+import { statusOf, tagOf } from "../http/serf.ts"
 import { PokeReply, Refusal, Serf } from "./protocol.ts"
 
 const KEEP = 100_000
@@ -58,12 +59,8 @@ export interface SerfCounters {
 
 export const makeCounters = (): SerfCounters => ({ piers: new Map(), active: 0, activations: 0, replays: 0, commits: 0, refused: 0 })
 
-/** The HTTP status a pier's failure answers with (SPEC §8, §9: a moving serf is a 5xx, never a 4xx). */
-export const statusOf = (e: { readonly _tag: string }): number =>
-  e._tag === "SerfPoisoned" ? 422 : e._tag === "PierIo" || e._tag === "ReplayDiverged" ? 500 : 503
-
 export const refusal = (e: { readonly _tag: string; readonly message: string }) =>
-  new Refusal({ status: statusOf(e), tag: e._tag === "SerfPoisoned" ? "Poison" : e._tag, message: e.message })
+  new Refusal({ status: statusOf(e), tag: tagOf(e), message: e.message })
 
 const reply = (runner: string) => (answer: PokeAnswer): Effect.Effect<PokeReply, Refusal> => {
   if (answer._tag === "Bail") {
@@ -97,6 +94,8 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
           if (Date.now() - downSince < DOWN_MS) return Effect.fail(down ?? new Refusal({ status: 503, tag: "SerfUnavailable", message: `serf ${id} lost its log to another runner; it is starting again` }))
           return Effect.die(new Error(`serf ${id} is started again here: it has been unusable for ${DOWN_MS} ms`))
         })
+      // the pokes under way: made before the pier, so closed after it (its shutdown answers them first)
+      const pokes = yield* FiberSet.make<void>()
       const opened = yield* Effect.exit(options.open(id, dir, KEEP))
       if (Exit.isFailure(opened)) {
         // it could not start here (its log refused it, a replay diverged): say so to every caller
@@ -142,21 +141,32 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
           const answer = Deferred.makeUnsafe<PokeReply, Refusal>()
           answers.set(key, answer)
           if (answers.size > KEEP) answers.delete(answers.keys().next().value!)
-          const result = yield* Effect.exit(
-            pier.poke(JSON.parse(ev) as unknown, ev, key).pipe(
-              Effect.mapError((e: PokeError) => refusal(e)),
-              Effect.flatMap(reply(runner))
-            )
+          // the pier's work is the activation's, not the caller's: a caller that goes away does not
+          // cut it off (the event may be logged), and a re-send of its key finds its answer here
+          yield* FiberSet.run(
+            pokes,
+            Effect.exit(
+              pier.poke(JSON.parse(ev) as unknown, ev, key).pipe(
+                Effect.mapError((e: PokeError) => refusal(e)),
+                Effect.flatMap(reply(runner))
+              )
+            ).pipe(Effect.flatMap((result) =>
+              Effect.sync(() => {
+                if (Exit.isFailure(result)) {
+                  counters.refused++
+                  // a failure was not logged: a re-send may try again
+                  answers.delete(key)
+                  const error = Cause.findErrorOption(result.cause)
+                  if (error._tag === "Some" && error.value.tag === "PierFenced") downSince ??= Date.now()
+                }
+                Deferred.doneUnsafe(answer, result)
+              })
+            ), Effect.onInterrupt(() => Effect.sync(() => {
+              answers.delete(key)
+              Deferred.doneUnsafe(answer, Exit.fail(new Refusal({ status: 503, tag: "ShuttingDown", message: `serf ${id} is being let go here` })))
+            })))
           )
-          if (Exit.isFailure(result)) {
-            counters.refused++
-            // a failure was not logged: a re-send may try again
-            answers.delete(key)
-            const error = Cause.findErrorOption(result.cause)
-            if (error._tag === "Some" && error.value.tag === "PierFenced") downSince ??= Date.now()
-          }
-          Deferred.doneUnsafe(answer, result)
-          return yield* result
+          return yield* Deferred.await(answer)
         })
 
       return Serf.of({

@@ -12,7 +12,8 @@
 import { Cause, Deferred, Effect, Exit, Schedule } from "effect"
 import { Entity } from "effect/cluster"
 import type { Pool } from "../pool/pool.ts"
-import type { JobStore, Outcome, SessionOwner } from "./job-store.ts"
+import { isCutOff, outcomeOf, runStored } from "../runner/outcome.ts"
+import type { JobStore, SessionOwner } from "./job-store.ts"
 import { Session } from "./protocol.ts"
 
 export interface SessionCounters {
@@ -29,26 +30,6 @@ const FENCED_PAUSE = "5 seconds"
 /** A job's end is recorded through a passing database error (else the job would run again). */
 const retryIo = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
   Effect.retry(effect, { while: (e) => e._tag === "JobIo", schedule: Schedule.exponential("100 millis"), times: 6 })
-
-/** A stored job waits out a full queue instead of failing on Busy. */
-const runJob = (pool: Pool, payload: unknown): Effect.Effect<unknown, { readonly _tag: string; readonly message: string }> =>
-  pool.submit(payload).pipe(
-    Effect.catchTag("Busy", () => Effect.andThen(Effect.sleep(50), Effect.suspend(() => runJob(pool, payload))))
-  )
-
-const outcomeOf = (exit: Exit.Exit<unknown, { readonly _tag: string; readonly message: string }>): Outcome => {
-  if (Exit.isSuccess(exit)) return { ok: exit.value }
-  const error = Exit.findErrorOption(exit)
-  if (error._tag === "Some") {
-    const e = error.value
-    const plain: Record<string, unknown> = { tag: e._tag, message: e.message }
-    for (const [k, v] of Object.entries(e)) {
-      if (k !== "_tag" && k !== "message" && (v === null || ["string", "number", "boolean"].includes(typeof v))) plain[k] = v
-    }
-    return { error: plain }
-  }
-  return { error: { tag: "Defect", message: "the job failed unexpectedly" } }
-}
 
 export const layer = (store: JobStore, pool: Pool, counters: SessionCounters, idleMs: number) =>
   Session.toLayer(
@@ -83,12 +64,16 @@ export const layer = (store: JobStore, pool: Pool, counters: SessionCounters, id
             continue
           }
           counters.started++
-          const exit = yield* Effect.exit(runJob(pool, job.payload).pipe(
+          const exit = yield* Effect.exit(runStored(pool, job.payload).pipe(
             // cut off (the runner stopping, the session moving away): queued again at once for
             // its next owner; if that fails, the next owner's claim queues it again
             Effect.onInterrupt(() => Effect.ignore(Effect.timeout(Effect.interruptible(current.requeue(job.id)), "2 seconds")))
           ))
-          if (Exit.hasInterrupts(exit)) return
+          if (isCutOff(exit)) {
+            // the pool is stopping (the runner is leaving): queued again for the next owner
+            if (!Exit.hasInterrupts(exit)) yield* current.requeue(job.id).pipe(retryIo)
+            return
+          }
           yield* current.settle(job.id, outcomeOf(exit)).pipe(retryIo)
           counters.settled++
         }

@@ -14,10 +14,9 @@ import { Histogram, powersOfTwo } from "./prometheus.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import type { App } from "./server.ts"
 
-const statusOf = (e: PokeError): number => {
+/** The HTTP status a pier's failure answers with (SPEC §8): also the cluster's (SPEC §9: a moving serf is a 5xx). */
+export const statusOf = (e: { readonly _tag: string }): number => {
   switch (e._tag) {
-    case "ShuttingDown":
-      return 503
     case "PierIo":
       return 500
     case "SerfPoisoned":
@@ -28,7 +27,7 @@ const statusOf = (e: PokeError): number => {
 }
 
 /** The tag an error answers with (SPEC §3: a poison event is `Poison`). */
-const tagOf = (e: PokeError): string => e._tag === "SerfPoisoned" ? "Poison" : e._tag
+export const tagOf = (e: { readonly _tag: string }): string => e._tag === "SerfPoisoned" ? "Poison" : e._tag
 
 const failure = (e: PokeError) => errorResponse(statusOf(e), tagOf(e), e.message)
 

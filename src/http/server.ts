@@ -23,7 +23,7 @@
 import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect, FiberSet, Schema, type Scope } from "effect"
+import { Cause, Effect, FiberSet, Schema, type Scope } from "effect"
 import type { Listen } from "../cli/args.ts"
 import { type BodyLimits, readJson } from "./body.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
@@ -168,7 +168,7 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       }
       if (path === "/v1/status" && req.method === "GET") {
         const current = app
-        run(Effect.map(current.status, (doc) => answer(res, "status", ok(doc))))
+        run(answering(res, "status", Effect.map(current.status, ok)))
         return
       }
       if (path === "/v1/status/stream" && req.method === "GET") {
@@ -186,12 +186,23 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
         req.resume()
         return answer(res, "unmatched", errorResponse(404, "NotFound", `no route for ${request.method} ${path}`))
       }
-      const fiber = run(Effect.flatMap(route.handle, (r) => Effect.sync(() => answer(res, route.name, r))))
+      const fiber = run(answering(res, route.name, route.handle))
       // a client that goes away before its answer interrupts the handler
       res.once("close", () => {
         if (!res.writableFinished) fiber.interruptUnsafe()
       })
     }
+
+    /** Answers with the handler's response; a handler that dies (a bug) is answered 500, never left hanging. */
+    const answering = (res: http.ServerResponse, name: string, handle: Effect.Effect<Response>) =>
+      handle.pipe(
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.as(Effect.logError(`${name}: the handler failed`, cause), errorResponse(500, "Internal", "liege failed to answer this request; see its log"))
+        ),
+        Effect.flatMap((r) => Effect.sync(() => answer(res, name, r)))
+      )
 
     const stream = makeStatusStream((publish) => {
       if (app !== undefined) run(Effect.map(app.status, publish))

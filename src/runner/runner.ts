@@ -20,6 +20,7 @@ import { Context, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { InvalidOptions } from "../errors.ts"
 import { make as makeLadder } from "../wake/ladder.ts"
+import { isCutOff, outcomeOf } from "./outcome.ts"
 import { type Job, JobStore, StoreError, type Summary } from "./store.ts"
 
 export const RunnerOptions = Schema.Struct({
@@ -60,16 +61,6 @@ export interface Runner {
   readonly shutdown: Effect.Effect<void>
 }
 
-/** How a failure is recorded: its tag, message and other plain fields. */
-const errorRecord = (e: unknown): Record<string, unknown> => {
-  if (typeof e === "object" && e !== null) {
-    const record: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(e)) if (k !== "_tag" && k !== "stack") record[k] = v
-    return { tag: (e as { _tag?: unknown })._tag ?? "Error", message: String((e as { message?: unknown }).message ?? e), ...record }
-  }
-  return { tag: "Error", message: String(e) }
-}
-
 export const make = <E>(
   input: Schema.Codec.Encoded<typeof RunnerOptions>,
   execute: (job: Job) => Effect.Effect<unknown, E>
@@ -101,19 +92,12 @@ export const make = <E>(
         /** True when the job reached an outcome (its session goes on); false when it was cut off. */
         const run = Effect.gen(function*() {
           const exit = yield* Effect.exit(execute(job))
-          // interrupted, or refused because the executor is stopping: not the job's outcome
-          const cutOff = exit._tag === "Failure" &&
-            (exit.cause.reasons.every((r) => r._tag === "Interrupt") ||
-              (exit.cause.reasons[0] as { error?: { _tag?: string } })?.error?._tag === "ShuttingDown")
-          if (cutOff) {
+          if (isCutOff(exit)) {
             // it runs again before the rest of its session: now if liege goes on, else at the next start
             store.requeue(job.id)
             return false
           }
-          const failure = exit._tag === "Failure" ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-          const outcome = exit._tag === "Success"
-            ? { ok: exit.value }
-            : { error: failure !== undefined ? errorRecord(failure.error) : { tag: "Defect", message: String(exit.cause) } }
+          const outcome = outcomeOf(exit)
           if (store.settle(job.id, outcome)) counts.settled++
           return true
         })

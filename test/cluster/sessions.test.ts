@@ -176,6 +176,23 @@ describe("liege cluster pool", () => {
     })
   })
 
+  it("SIGTERM to a runner with a session's jobs queued: none is failed by the stopping pool; the next runner runs them all", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const log = path.join(dir, "jobs.log")
+      const first = await startRunner("pool", db, ["--workers", "1", ...worker])
+      const ids: Array<number> = []
+      for (let seq = 0; seq < 6; seq++) ids.push((await post(`${first.url}/v1/jobs?session=stop`, { session: "stop", seq, ms: 200, log })).body.id)
+      await eventually(() => fs.existsSync(log) && spans(log).length >= 1, 15_000, "the first job to start")
+      first.proc.kill("SIGTERM")
+      expect(await exitWithin(first, 20_000)).toBe(0)
+      const next = await startRunner("pool", db, ["--workers", "1", ...worker])
+      for (const id of ids) await done(next.url, id)
+      next.proc.kill("SIGTERM")
+      expect(await exitWithin(next, 20_000)).toBe(0)
+    })
+  })
+
   it("runners killed under load: every stored job ends in exactly one final state, in order, never two of a session at once", async () => {
     await inTemp("liege-cluster-", async (dir) => {
       const db = await pg.createDb()
