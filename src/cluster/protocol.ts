@@ -16,8 +16,8 @@ import { Schema } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 
-/** `[A-Za-z0-9_-]{1,64}` (SPEC §9). */
-export const SERF_ID = /^[A-Za-z0-9_-]{1,64}$/
+/** `[A-Za-z0-9_-]{1,64}` (SPEC §9): the log refuses any other. */
+export { SERF_ID } from "./event-log.ts"
 
 /** What went wrong, as the HTTP answer will say it: status, tag, message. */
 export class Refusal extends Schema.TaggedError<Refusal>()("Refusal", {

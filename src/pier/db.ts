@@ -21,7 +21,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseSync, type StatementSync } from "node:sqlite"
-import { type LoggedEvent, PIER_VERSION } from "./log.ts"
+import { formatProblem, type LoggedEvent, PIER_VERSION } from "./log.ts"
 
 export { type LoggedEvent, PIER_VERSION }
 const WIDE = 32
@@ -104,10 +104,10 @@ export class PierDb {
       throw new PierDbError("io", `cannot initialise ${file}: ${message}`)
     }
     const pier = new PierDb(file, db)
-    const version = Number(pier.meta("version"))
-    if (version !== PIER_VERSION) {
+    const problem = formatProblem(file, pier.meta("version"))
+    if (problem !== undefined) {
       pier.close()
-      throw new PierDbError("version", `${file} has pier format ${version}; this liege reads format ${PIER_VERSION}`)
+      throw new PierDbError("version", problem)
     }
     return pier
   }

@@ -10,7 +10,7 @@ import { Effect, type Scope } from "effect"
 import { PierDb, PierDbError } from "./db.ts"
 import { PierIo, PierLocked, PierMismatch } from "./errors.ts"
 import type { Leftover } from "./leftover.ts"
-import { formatProblem, type LoggedEvent, type PierLog } from "./log.ts"
+import { type LoggedEvent, type PierLog } from "./log.ts"
 
 export interface SqliteStorage {
   readonly log: PierLog<never>
@@ -59,13 +59,8 @@ export const sqliteLog = (db: PierDb, dir: string): PierLog<never> => {
     mugOf: (eve) => Effect.try({ try: () => db.mugOf(eve), catch: io }),
     identity: Effect.try({ try: () => db.meta("identity"), catch: io }),
     setIdentity: (identity) => Effect.try({ try: () => db.setMeta("identity", identity), catch: io }),
-    checkFormat: Effect.flatMap(
-      Effect.try({ try: () => db.meta("version"), catch: io }),
-      (version) => {
-        const problem = formatProblem(db.file, version)
-        return problem === undefined ? Effect.void : Effect.fail(new PierMismatch({ dir, reason: problem }))
-      }
-    ),
+    // PierDb.open has refused a file of another format already
+    checkFormat: Effect.void,
     sizeOnDisk: Effect.sync(() => db.sizeOnDisk())
   }
 }
