@@ -111,7 +111,7 @@ export const poolApp = (
       { name: "liege_pool_busy_workers", help: "workers holding a request", type: "gauge", samples: [{ value: s.busy }] },
       { name: "liege_pool_in_flight", help: "requests on workers", type: "gauge", samples: [{ value: s.inFlight }] },
       { name: "liege_pool_queue_depth", help: "requests waiting for a worker", type: "gauge", samples: [{ value: s.queued }] },
-      { name: "liege_pool_restarts_total", help: "worker restarts (failures)", type: "counter", samples: [{ value: s.restarts }] },
+      { name: "liege_pool_restarts_total", help: "workers replaced after a failure (not recycled, let go or killed on a timeout), as /v1/status counts them by reason", type: "counter", samples: [{ value: s.restarts }] },
       { name: "liege_pool_recycles_total", help: "workers recycled", type: "counter", samples: [{ value: s.recycles }] },
       { name: "liege_pool_failed", help: "1 while the pool is failed", type: "gauge", samples: [{ value: s.failed ? 1 : 0 }] },
       {

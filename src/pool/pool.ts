@@ -259,7 +259,7 @@ export const make = (
     /** Completed while the pool is not failed: the slots but the first wait on it. */
     let healthy = Deferred.makeUnsafe<void>()
     Deferred.doneUnsafe(healthy, Effect.void)
-    const stats = { restarts: 0, recycles: 0, answered: 0 }
+    const stats = { answered: 0 }
     // for the status document: nothing here costs more than a counter on the hot path
     const startedAt = Date.now()
     const requestRates = new RateWindow(startedAt)
@@ -329,8 +329,8 @@ export const make = (
         dispatch.pump()
       },
       recycled: (w, why) => {
-        stats.recycles++
-        bump(recycleReasons, recycleReason(why))
+        // workers let go because the pool failed are not recycled: the failure is the count
+        if (failure === undefined) bump(recycleReasons, recycleReason(why))
         log("Info", `recycling worker ${w.slot} (pid ${w.child.pid}): ${why}`, w)
       }
     }
@@ -377,15 +377,13 @@ export const make = (
           if (failure !== undefined) {
             // an end while failed: a worker let go when the pool failed, or a try that did not get ready
             if (trying && ran.readyAt === undefined) {
-              stats.restarts++
+              bump(restartReasons, restartReason(end))
               failure.nextTryAt = Date.now() + windowMs
               yield* Effect.logWarning(`the pool is still failed: worker ${slot.number} ${end.reason}; next try in ${windowMs} ms`)
             }
             continue
           }
-          if (end._tag === "Killed") bump(restartReasons, "timeout")
           if (!backsOff(end)) continue // let go or killed: the next one starts at once
-          stats.restarts++
           bump(restartReasons, restartReason(end))
           const { exceeded, failures } = yield* intensity.record(counts(end))
           if (exceeded) {
@@ -528,8 +526,8 @@ export const make = (
           withRoom,
           inFlight,
           queued: queue.size,
-          restarts: stats.restarts,
-          recycles: stats.recycles,
+          restarts: sum(restartReasons),
+          recycles: sum(recycleReasons),
           answered: stats.answered,
           failed: failure !== undefined
         }
