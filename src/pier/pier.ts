@@ -129,6 +129,9 @@ export interface RestartRecord {
   readonly counted: boolean
   /** The death found a poison event. */
   readonly poison: boolean
+  /** How the serf exited, when it died and its exit was seen. */
+  readonly code: number | null
+  readonly signal: string | null
 }
 
 /** The pier's live state now, cheap to take and synchronous. */
@@ -715,7 +718,15 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
         const now = yield* Clock.currentTimeMillis
         stats.restarts++
         stats.counted = decision.failures
-        recentRestarts.push({ at: now, reason: message, counted: counts, poison: blame._tag === "Poison" })
+        const exited = why instanceof SerfDied ? why.result : null
+        recentRestarts.push({
+          at: now,
+          reason: message,
+          counted: counts,
+          poison: blame._tag === "Poison",
+          code: exited?.code ?? null,
+          signal: exited?.signal ?? null
+        })
         if (recentRestarts.length > RECENT_RESTARTS) recentRestarts.shift()
         if (decision.exceeded) {
           return yield* giveUp(new PierGaveUp({ restarts: decision.failures, windowMs, last: message }))
@@ -820,7 +831,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
           },
           restarts: {
             total: stats.restarts,
-            recent: recentRestarts.map((r) => ({ at: r.at, reason: r.reason, code: null, signal: null })).reverse()
+            recent: recentRestarts.map((r) => ({ at: r.at, reason: r.reason, code: r.code, signal: r.signal })).reverse()
           },
           lastSnapshotEve: lastSnapshot === 0 ? null : lastSnapshot,
           logBytes,

@@ -265,7 +265,7 @@ describe("pier", () => {
         yield* until(() => pier.inspect().restarts.total === 1 && pier.ready())
         const { restarts } = pier.inspect()
         expect(restarts.counted).toBe(1)
-        expect(restarts.recent).toEqual([{ at: expect.any(Number), reason: expect.stringContaining("SIGKILL"), counted: true, poison: false }])
+        expect(restarts.recent).toEqual([{ at: expect.any(Number), reason: expect.stringContaining("SIGKILL"), counted: true, poison: false, code: null, signal: "SIGKILL" }])
         return (last as { mug: number }).mug
       }))
       // the next start replays what follows the snapshot, one batch at a time
