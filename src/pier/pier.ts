@@ -805,7 +805,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       status: Effect.flatMap(log.sizeOnDisk, (logBytes) => Effect.sync((): Status.SerfStatus => {
         const now = Date.now()
         const events = eventRates.snapshot(now)
-        const commits10s = commitRates.snapshot(now).last10s.count
+        const commits10s = commitRates.count(10, now)
         return {
           kind: "serf",
           now,

@@ -1,7 +1,7 @@
 /**
  * Requests (or events) per second and their latency over the last 10 s and
  * 60 s, for the status document. `observe` is the hot path: an array index,
- * two additions and a bucket search over a fixed log scale — no allocation.
+ * two additions and a binary search over a fixed log scale — no allocation.
  * The quantiles are read from the merged per-second histograms when the
  * status is asked for (about twice a second at most).
  */
@@ -50,9 +50,26 @@ export class RateWindow {
     this.counts[i]!++
     if (ms === undefined) return
     this.timed[i]!++
-    let b = 0
-    while (b < BOUNDS.length && ms > BOUNDS[b]!) b++
-    this.hist[i * (BOUNDS.length + 1) + b]!++
+    // the first bound not below ms (BOUNDS.length: above them all), by halving
+    let lo = 0
+    let hi = BOUNDS.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (ms > BOUNDS[mid]!) lo = mid + 1
+      else hi = mid
+    }
+    this.hist[i * (BOUNDS.length + 1) + lo]!++
+  }
+
+  /** How many were observed in the last `seconds` (the current one included). */
+  count(seconds: number, now = Date.now()): number {
+    const current = Math.floor(now / 1000)
+    let n = 0
+    for (let s = current - seconds + 1; s <= current; s++) {
+      const i = s % SECONDS
+      if (this.stamp[i] === s) n += this.counts[i]!
+    }
+    return n
   }
 
   private quantile(merged: Int32Array, total: number, q: number): number | null {

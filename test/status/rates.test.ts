@@ -22,6 +22,8 @@ describe("rate window", () => {
     expect(snap.perSecond.at(-1)).toBe(perSec(69))
     expect(snap.perSecond[0]).toBe(perSec(10))
     expect(snap.last10s.perSec).toBeCloseTo(sum(60, 69) / 10, 5)
+    expect(w.count(10, now)).toBe(sum(60, 69))
+    expect(w.count(60, now)).toBe(sum(10, 69))
   })
 
   it("seconds with nothing are zero, and old seconds are forgotten", () => {
