@@ -172,16 +172,33 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     const wake = (session: string) => Effect.ignore(Effect.timeout(sessionFor(session).Wake(), "5 minutes"))
     // wakes are the runner's own fibers: a request that woke a session does not wait for its jobs
     const runWake = yield* FiberSet.makeRuntime<never>()
+    // one wake per session at a time from this runner (a wake lasts until the session's queue is
+    // empty); one asked for meanwhile is sent when it ends, so no job is left for the poll to find
+    const waking = new Map<string, { again: boolean; readonly since: number }>()
+    const wakeUp = (session: string): void => {
+      const outstanding = waking.get(session)
+      if (outstanding !== undefined) {
+        outstanding.again = true
+        return
+      }
+      const mine = { again: false, since: Date.now() }
+      waking.set(session, mine)
+      runWake(Effect.ensuring(wake(session), Effect.sync(() => {
+        if (waking.get(session) !== mine) return
+        waking.delete(session)
+        if (mine.again) wakeUp(session)
+      })))
+    }
     // the poll: sessions with queued or running jobs are woken on their owners (a lost wake, a dead
-    // owner's sessions), one poll wake per session at a time (a long job is not woken every second)
-    const polling = new Set<string>()
+    // owner's sessions); a wake outstanding for long (its owner may be gone) is sent again
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
       yield* Effect.sleep("1 second")
       const sessions = yield* Effect.orElseSucceed(store.sessionsWithWork, () => [] as ReadonlyArray<string>)
+      const now = Date.now()
       for (const s of sessions) {
-        if (polling.has(s)) continue
-        polling.add(s)
-        runWake(Effect.ensuring(wake(s), Effect.sync(() => polling.delete(s))))
+        const outstanding = waking.get(s)
+        if (outstanding !== undefined && now - outstanding.since > 5_000) waking.delete(s)
+        if (!waking.has(s)) wakeUp(s)
       }
     })))
     const route = jobRoutes(pool, {
@@ -189,7 +206,7 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
         store.add(session, body.text).pipe(
           Effect.tap(() => Effect.sync(() => {
             if (!sharding.hasShardId(sharding.getShardId(session as never, "default"))) forwarded.count++
-            runWake(wake(session))
+            wakeUp(session)
           })),
           Effect.mapError((e) => errorResponse(e._tag === "JobRefused" ? 400 : 503, e._tag, e.message))
         ),

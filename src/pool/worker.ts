@@ -310,7 +310,7 @@ export class Worker {
   }
 
   exited(r: Result): void {
-    this.exit = r.signal !== null ? `signal ${r.signal}` : `code ${r.code}`
+    this.exit = r.how
     if (this.end !== undefined) return
     // the exit can be seen before the last answers in its stdout: those are read first (briefly)
     if (this.link.closed()) this.died()

@@ -23,7 +23,7 @@ export class SerfDied extends Schema.TaggedError<SerfDied>()("SerfDied", {
   /** How it ended: `code 70`, `signal SIGKILL`, or `its pipes closed` (the exit not seen yet). */
   get how(): string {
     const r = this.result
-    return r === null ? "its pipes closed" : r.signal !== null ? `signal ${r.signal}` : `code ${r.code}`
+    return r === null ? "its pipes closed" : r.how
   }
 
   override get message() {

@@ -37,6 +37,11 @@ export class Result extends Schema.Class<Result>("liege/supervisor/Result")({
     return 1
   }
 
+  /** How it ended, for a log line: `signal SIGKILL` or `code 70`. */
+  get how(): string {
+    return this.signal !== null ? `signal ${this.signal}` : `code ${this.code}`
+  }
+
   /** The `--report json` line of `liege run` (SPEC §8). */
   toReport(): { termination: Termination; code: number | null; signal: string | null; pid: number; ms: number } {
     return { termination: this.termination, code: this.code, signal: this.signal, pid: this.pid, ms: this.ms }
