@@ -23,7 +23,7 @@ import { claim } from "../../src/cluster/event-log.ts"
 import { pierLog } from "../../src/cluster/pier-log.ts"
 import { openWith } from "../../src/pier/pier.ts"
 import { isAlive } from "../../src/supervisor/group.ts"
-import { kill9, type RunnerProcess, startRunner } from "../support/cluster.ts"
+import { kill9, type RunnerProcess, settled, startRunner } from "../support/cluster.ts"
 import { post, request } from "../support/http.ts"
 import { eventually, fixture, node, root } from "../support/procs.ts"
 import { usePostgres } from "../support/postgres.ts"
@@ -150,6 +150,7 @@ describe("liege cluster serf", () => {
       const db = await pg.createDb()
       const a = await startRunner("serf", db, ["--data", path.join(dir, "a"), ...testSerf])
       const b = await startRunner("serf", db, ["--data", path.join(dir, "b"), ...testSerf])
+      await settled([a, b])
       // a serf that lives on runner a
       let serf = ""
       for (let i = 0; i < 50 && serf === ""; i++) {
@@ -233,6 +234,8 @@ describe("liege cluster serf", () => {
       const args = (name: string) => ["--data", path.join(dir, name), ...testSerf]
       const a = await startRunner("serf", db, args("a"), { env: { TEST_SERF_KEEP: "1" } })
       const b = await startRunner("serf", db, args("b"))
+      // serfs picked by where they live must stay there: no rebalancing under way
+      await settled([a, b])
       // serfs on a, with some history
       const mine: Array<string> = []
       for (let i = 0; i < 40 && mine.length < 2; i++) {

@@ -11,7 +11,7 @@ import { Effect, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { describe, expect, it } from "vitest"
 import { RunnerStatus } from "../../src/status/document.ts"
-import { kill9, type RunnerProcess, startRunner } from "../support/cluster.ts"
+import { kill9, type RunnerProcess, settled, startRunner } from "../support/cluster.ts"
 import { post, request } from "../support/http.ts"
 import { eventually, fixture, liege, node } from "../support/procs.ts"
 import { usePostgres } from "../support/postgres.ts"
@@ -152,6 +152,8 @@ describe("liege cluster pool", () => {
       const db = await pg.createDb()
       const log = path.join(dir, "jobs.log")
       const runners = await Promise.all([0, 1].map(() => startRunner("pool", db, ["--workers", "1", ...worker])))
+      // a session picked by where it lives must stay there: no rebalancing under way
+      await settled(runners)
       const owned = async (r: RunnerProcess) =>
         Schema.decodeUnknownSync(RunnerStatus)((await request("GET", `${r.url}/v1/status`)).body).sessions?.owned ?? 0
       // a session that runner 0 owns (its count of owned sessions goes up), so that the wake of the

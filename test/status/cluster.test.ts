@@ -7,13 +7,11 @@
  * running, at the eve they were answered with, and follows a new event.
  */
 import * as path from "node:path"
-import { Schema } from "effect"
 import type { Page } from "playwright-core"
 import { describe, expect, it } from "vitest"
-import { RunnerStatus } from "../../src/status/document.ts"
 import { screenshot, useBrowser } from "../support/browser.ts"
-import { type RunnerProcess, startRunner } from "../support/cluster.ts"
-import { post, request } from "../support/http.ts"
+import { runnerStatus, settled, startRunner } from "../support/cluster.ts"
+import { post } from "../support/http.ts"
 import { node, root } from "../support/procs.ts"
 import { usePostgres } from "../support/postgres.ts"
 import { inTemp } from "../support/serfs.ts"
@@ -25,22 +23,6 @@ const pg = usePostgres()
 const chromium = useBrowser()
 const kv = ["--", node, path.join(root, "examples/kv-serf.ts")]
 
-const statusOf = async (r: RunnerProcess) => Schema.decodeUnknownSync(RunnerStatus)((await request("GET", `${r.url}/v1/status`)).body)
-
-/**
- * Resolves once every shard has one owner among `runners` and the split is
- * about even (the cluster has settled: mid-rebalance, one runner may hold
- * only a few shards, and a dozen serfs could all land on the other).
- */
-const settled = async (runners: ReadonlyArray<RunnerProcess>, ms = 30_000) => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const shards = await Promise.all(runners.map(async (r) => (await statusOf(r)).shards))
-    if (shards.every((n) => n >= (0.8 * 300) / runners.length) && shards.reduce((a, b) => a + b, 0) === 300) return
-    if (Date.now() > deadline) throw new Error(`the runners never split the shards: ${shards.join(", ")}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 /** The serf rows the page shows: id, state, pid, eve. */
 const rows = (page: Page) =>
@@ -83,7 +65,7 @@ describe("the status page of a cluster runner", () => {
       expect(await page.locator("#health-text").textContent()).toBe("Healthy")
       expect(await page.locator("#r-addr").textContent()).toBe(here)
       expect(await page.locator("#r-role").textContent()).toBe("liege cluster serf")
-      expect(await page.locator("#r-shards").textContent()).toBe(String((await statusOf(a)).shards))
+      expect(await page.locator("#r-shards").textContent()).toBe(String((await runnerStatus(a)).shards))
       expect(await page.locator("#r-nserfs").textContent()).toBe(String(mine.length))
       const seen = await rows(page)
       expect(seen.map((r) => [r[0], r[1], r[3]])).toEqual(mine.map((id) => [id, "running", String(eve.get(id))]))
@@ -103,7 +85,7 @@ describe("the status page of a cluster runner", () => {
       )
       // events through b for a's serfs were forwarded by b, none by a
       expect(await page.locator("#r-fwd").textContent()).toBe("0")
-      expect((await statusOf(b)).forwarded).toBe(mine.reduce((n, id) => n + (Number(id.slice(3)) % 3) + 1, 0))
+      expect((await runnerStatus(b)).forwarded).toBe(mine.reduce((n, id) => n + (Number(id.slice(3)) % 3) + 1, 0))
       await screenshot(page, "cluster-runner")
 
       for (const r of [a, b]) {

@@ -3,7 +3,9 @@
  * loopback, sharing one PostgreSQL database.
  */
 import * as net from "node:net"
-import { healthy, type Running, serve } from "./http.ts"
+import { Schema } from "effect"
+import { RunnerStatus } from "../../src/status/document.ts"
+import { healthy, request, type Running, serve } from "./http.ts"
 
 /** A free TCP port on 127.0.0.1 (for a runner's own address). */
 export const freePort = (): Promise<number> =>
@@ -44,3 +46,22 @@ export const kill9 = async (r: Running) => {
   r.proc.kill("SIGKILL")
   await r.exited
 }
+
+/** A runner's status document (SPEC §10). */
+export const runnerStatus = async (r: Running) => Schema.decodeUnknownSync(RunnerStatus)((await request("GET", `${r.url}/v1/status`)).body)
+
+/**
+ * Resolves once every shard has one owner among `runners` and the split is
+ * about even (the cluster has settled: mid-rebalance, one runner may hold
+ * only a few shards, and a dozen serfs could all land on the other).
+ */
+export const settled = async (runners: ReadonlyArray<Running>, ms = 30_000): Promise<void> => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const shards = await Promise.all(runners.map(async (r) => (await runnerStatus(r)).shards))
+    if (shards.every((n) => n >= (0.8 * 300) / runners.length) && shards.reduce((a, b) => a + b, 0) === 300) return
+    if (Date.now() > deadline) throw new Error(`the runners never split the shards: ${shards.join(", ")}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
