@@ -11,6 +11,13 @@ const logFormat = {
   description: "log lines on stderr (default: pretty on a TTY, json otherwise)"
 } as const satisfies Flag
 
+/** Opt-in liveness pings (SPEC §1), for pool workers and serfs alike. */
+const heartbeatFlag = {
+  kind: "duration",
+  meta: "D",
+  description: "ping a worker idle this long; no pong within D again: it is stuck, killed and replaced (default: off)"
+} as const satisfies Flag
+
 /** The flags both servers take (`liege serf`, `liege pool`). */
 const serverFlags = {
   listen: { kind: "listen", default: "127.0.0.1:7070", description: "HTTP address (port 0: any free port, printed)" },
@@ -49,6 +56,8 @@ export const serf = {
     bootTimeout: { kind: "duration", default: "30s", description: "ripe handshake limit" },
     stopGrace: { kind: "duration", default: "2s", description: "after exit, before escalation" },
     boot: { kind: "string", meta: "FILE", description: "boot events for a fresh pier (a JSON array of {wen, ev})" },
+    workTimeout: { kind: "duration", default: "30s", description: "longest a serf may take on its oldest writ before it counts as stuck (0: no limit)" },
+    heartbeat: heartbeatFlag,
     maxRestarts: { kind: "count", default: 10, min: 0, description: "serf deaths tolerated within --restart-window" },
     restartWindow: { kind: "duration", default: "60s", description: "the window of --max-restarts" },
     ...serverFlags
@@ -70,6 +79,7 @@ export const pool = {
     ttl: { kind: "duration", description: "recycle by age" },
     idleTtl: { kind: "duration", description: "recycle by idleness" },
     maxQueue: { kind: "count", default: 1024, min: 0, description: "waiting requests before Busy" },
+    heartbeat: heartbeatFlag,
     maxRestarts: { kind: "count", default: 10, min: 0, description: "worker failures tolerated within --restart-window" },
     restartWindow: { kind: "duration", default: "60s", description: "the window of --max-restarts, and the failed pool's cool-down" },
     state: { kind: "string", default: "liege-state.db", meta: "FILE", description: "SQLite file for durable session jobs" },
@@ -98,6 +108,8 @@ export const clusterSerf = {
     bootTimeout: serf.flags.bootTimeout,
     stopGrace: serf.flags.stopGrace,
     boot: serf.flags.boot,
+    workTimeout: serf.flags.workTimeout,
+    heartbeat: serf.flags.heartbeat,
     maxRestarts: serf.flags.maxRestarts,
     restartWindow: serf.flags.restartWindow,
     ...serverFlags
@@ -120,6 +132,7 @@ export const clusterPool = {
     ttl: pool.flags.ttl,
     idleTtl: pool.flags.idleTtl,
     maxQueue: pool.flags.maxQueue,
+    heartbeat: pool.flags.heartbeat,
     maxRestarts: pool.flags.maxRestarts,
     restartWindow: pool.flags.restartWindow,
     grace: pool.flags.grace,

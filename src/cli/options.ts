@@ -25,6 +25,7 @@ export const poolOptions = (flags: PoolFlags, command: string, args: ReadonlyArr
   ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }),
   ...(flags.idleTtl === undefined ? {} : { idleTtl: flags.idleTtl }),
   maxQueue: flags.maxQueue,
+  ...(flags.heartbeat === undefined ? {} : { heartbeat: flags.heartbeat }),
   maxRestarts: flags.maxRestarts,
   restartWindow: flags.restartWindow,
   grace: flags.grace
@@ -48,6 +49,8 @@ export const pierOptions = (
   stopGrace: flags.stopGrace,
   maxInFlight: flags.maxInFlight,
   batchSize: flags.batch,
+  workTimeout: flags.workTimeout,
+  ...(flags.heartbeat === undefined ? {} : { heartbeat: flags.heartbeat }),
   maxRestarts: flags.maxRestarts,
   restartWindow: flags.restartWindow,
   ...(boot === undefined ? {} : { boot })

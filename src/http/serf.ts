@@ -21,6 +21,8 @@ export const statusOf = (e: { readonly _tag: string }): number => {
       return 500
     case "SerfPoisoned":
       return 422
+    case "Timeout":
+      return 504
     default:
       return 503
   }

@@ -4,6 +4,7 @@
  */
 import { Schema } from "effect"
 import type { CodecName } from "../wire/codec.ts"
+import { DurationInput } from "./options.ts"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
@@ -16,7 +17,12 @@ export const WorkerFields = {
   cwd: Schema.optional(Schema.String),
   codec: Schema.optional(Schema.Literals(["json", "msgpack"])),
   /** The largest frame accepted from the worker (default 64 MiB). */
-  maxFrameBytes: Schema.optional(PositiveInt)
+  maxFrameBytes: Schema.optional(PositiveInt),
+  /**
+   * Ping a worker that has owed nothing this long; no pong within as long
+   * again and it is stuck: killed and replaced (SPEC §1). Default: off.
+   */
+  heartbeat: Schema.optional(DurationInput)
 }
 
 /** `env` plus `LIEGE_PROTOCOL`, `LIEGE_CODEC`, `LIEGE_WORKER_ID` (and, for a serf, `LIEGE_PIER`). */

@@ -77,10 +77,28 @@ export class PierBootFailed extends Schema.TaggedError<PierBootFailed>()("PierBo
  */
 export class SerfPoisoned extends Schema.TaggedError<SerfPoisoned>()("SerfPoisoned", {
   /** How the serf ended the second time, with the event alone: `code 70`, `signal SIGKILL`, … */
-  last: Schema.String
+  last: Schema.String,
+  /** Set when it was stuck on it rather than dead: the `workTimeout` it did not answer within. */
+  stuckMs: Schema.optional(Schema.Number)
 }) {
   override get message() {
-    return `the serf died on this event twice, the second time with it alone (last exit: ${this.last}); ` +
-      `it was refused and not logged`
+    return this.stuckMs === undefined
+      ? `the serf died on this event twice, the second time with it alone (last exit: ${this.last}); ` +
+        `it was refused and not logged`
+      : `the serf did not answer this event within ${this.stuckMs} ms (workTimeout) twice, the second time with ` +
+        `it alone; it was refused and not logged`
+  }
+}
+
+/**
+ * The serf did not answer a `peek`, `save` or `pack` within `workTimeout`
+ * (SPEC §3): it was killed, and the pier starts the next one.
+ */
+export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
+  writ: Schema.String,
+  ms: Schema.Number
+}) {
+  override get message() {
+    return `the serf did not answer the ${this.writ} within ${this.ms} ms (workTimeout); it was killed and is restarting`
   }
 }

@@ -37,7 +37,7 @@
 import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Fiber, FiberSet, Layer, Option, Schema, type Scope, Stream } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import * as RestartPolicy from "../internal/restart-policy.ts"
-import { ReplayDiverged, SerfDied, type SerfError, SerfIncompatible } from "../serf/errors.ts"
+import { ReplayDiverged, SerfDied, type SerfError, SerfIncompatible, SerfStuck } from "../serf/errors.ts"
 import { type ReplayEvent, type Serf, SerfProcessFields, start as startSerf } from "../serf/host.ts"
 import { Event, type Goof, type Ripe } from "../serf/protocol.ts"
 import { isError, type WorkAnswer } from "../serf/window.ts"
@@ -47,7 +47,7 @@ import type * as Status from "../status/document.ts"
 import { RateWindow } from "../status/rates.ts"
 import { SpawnFailed } from "../supervisor/errors.ts"
 import * as fs from "node:fs"
-import { PierBootFailed, PierFenced, PierGaveUp, PierIo, type PierLocked, PierMismatch, SerfPoisoned, ShuttingDown } from "./errors.ts"
+import { PierBootFailed, PierFenced, PierGaveUp, PierIo, type PierLocked, PierMismatch, SerfPoisoned, ShuttingDown, Timeout } from "./errors.ts"
 import { fileLeftover, type Leftover, reap } from "./leftover.ts"
 import type { LoggedEvent, PierLog } from "./log.ts"
 import { Isolation, type Suspect } from "./poison.ts"
@@ -88,7 +88,7 @@ export type PierFatal =
   | InvalidOptions
   | SerfIncompatible
 
-export type PokeError = ShuttingDown | PierIo | SerfPoisoned | PierFatal
+export type PokeError = ShuttingDown | PierIo | SerfPoisoned | Timeout | PierFatal
 
 export interface ReplayStatus {
   readonly done: number
@@ -453,7 +453,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
             return p.done(new PierIo({ dir, reason: answer.message }))
           }
           // still pending: sent again to the next serf
-          if (answer._tag === "SerfDied" || answer._tag === "SerfProtocolError") p.lostIn = gen
+          if (answer._tag === "SerfDied" || answer._tag === "SerfProtocolError" || answer._tag === "SerfStuck") p.lostIn = gen
           return
         }
         pending.delete(p.id)
@@ -533,8 +533,11 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       Effect.flatMap(awaitReady, (serf) => {
         const fiber = run(Effect.catch(
           f(serf),
-          (e): Effect.Effect<typeof retry, PierIo> =>
-            serfEnded(e) ? Effect.succeed(retry) : Effect.fail(new PierIo({ dir, reason: e.message }))
+          (e): Effect.Effect<typeof retry, PierIo | Timeout> =>
+            // stuck on it: the serf is killed, and the request is not tried again on the next one
+            e._tag === "SerfStuck" ? Effect.fail(new Timeout({ writ: e.writ, ms: e.ms }))
+            : serfEnded(e) ? Effect.succeed(retry)
+            : Effect.fail(new PierIo({ dir, reason: e.message }))
         ))
         return Effect.flatMap(Fiber.await(fiber), (exit): Effect.Effect<A, PokeError> => {
           if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) {
@@ -705,7 +708,9 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
         const blame = isolation.ended(n, pending)
         if (blame._tag === "Poison") {
           pending.delete(blame.event.id)
-          const poisoned = new SerfPoisoned({ last: why instanceof SerfDied ? why.how : message })
+          const poisoned = why instanceof SerfStuck
+            ? new SerfPoisoned({ last: why.how, stuckMs: why.ms })
+            : new SerfPoisoned({ last: why instanceof SerfDied ? why.how : message })
           noteError("Poison", poisoned.message)
           blame.event.done(poisoned)
           yield* Effect.logWarning(

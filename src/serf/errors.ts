@@ -41,6 +41,31 @@ export class SerfBootTimeout extends Schema.TaggedError<SerfBootTimeout>()("Serf
   }
 }
 
+/**
+ * The serf did not answer its oldest writ within `workTimeout`, or a ping
+ * within `heartbeat` (SPEC §1, §3): it is alive but stuck, and was killed.
+ */
+export class SerfStuck extends Schema.TaggedError<SerfStuck>()("SerfStuck", {
+  pid: Schema.Number,
+  /** The writ it did not answer: `work`, `peek`, `save`, `pack`, `play`, or `ping`. */
+  writ: Schema.String,
+  ms: Schema.Number
+}) {
+  /** The option whose limit it missed. */
+  get limit(): "heartbeat" | "workTimeout" {
+    return this.writ === "ping" ? "heartbeat" : "workTimeout"
+  }
+
+  /** What it did not do: `no answer to its work within 500 ms (workTimeout)`. */
+  get how(): string {
+    return `no answer to ${this.writ === "ping" ? "a ping" : `its ${this.writ}`} within ${this.ms} ms (${this.limit})`
+  }
+
+  override get message() {
+    return `serf ${this.pid} is stuck: ${this.how}`
+  }
+}
+
 /** The serf broke the protocol: a bad frame, an unknown or unexpected plea, a wrong event number. */
 export class SerfProtocolError extends Schema.TaggedError<SerfProtocolError>()("SerfProtocolError", {
   pid: Schema.Number,
@@ -91,4 +116,4 @@ export class EventNotEncodable extends Schema.TaggedError<EventNotEncodable>()("
   }
 }
 
-export type SerfError = SerfNotRunning | SerfDied | SerfBootTimeout | SerfProtocolError | EventNotEncodable
+export type SerfError = SerfNotRunning | SerfDied | SerfStuck | SerfBootTimeout | SerfProtocolError | EventNotEncodable

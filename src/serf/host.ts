@@ -14,6 +14,7 @@
  * process) run in it, with the context `start` was called in (its logger).
  */
 import { Deferred, Effect, Exit, FiberSet, Option, Schema, type Scope, Stream } from "effect"
+import * as Alarm from "../internal/alarm.ts"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { WorkerFields, workerEnv } from "../internal/worker.ts"
 import { spawn } from "../supervisor/child.ts"
@@ -50,7 +51,13 @@ export const SerfProcessFields = {
   /** `work` writs outstanding at most (default 10). */
   maxInFlight: Schema.optional(PositiveInt),
   /** Events per `play` in replay (default 1000). */
-  batchSize: Schema.optional(PositiveInt)
+  batchSize: Schema.optional(PositiveInt),
+  /**
+   * Longest a serf may take on its oldest unanswered writ, counted from when
+   * it became the oldest (default 30 s; 0: no limit): then it is stuck, and
+   * killed (SPEC §3).
+   */
+  workTimeout: Schema.optional(DurationInput)
 }
 
 export const SerfOptions = Schema.Struct({
@@ -169,6 +176,8 @@ export const start = (
     const batchSize = options.batchSize ?? 1000
     // made before the spawn, so that it closes after the child is stopped
     const run = yield* FiberSet.makeRuntime()
+    let lock: SerfLock | undefined = undefined
+    const alarm = yield* Alarm.make((now) => lock?.ring(now))
     const child = yield* spawn({
       command: options.command,
       args: options.args ?? [],
@@ -179,7 +188,6 @@ export const start = (
       annotations: { worker: workerId, ...options.annotations }
     })
     const deadSignal = yield* Deferred.make<SerfError>()
-    let lock: SerfLock | undefined = undefined
     const codec = codecOf(codecName)
     const maxInFlight = options.maxInFlight ?? 10
     const link = attach(child.stdin!, child.stdout!, {
@@ -196,7 +204,12 @@ export const start = (
         else d.fail(new SerfProtocolError({ pid: child.pid, reason: error.message }))
       }
     })
-    const d = new SerfLock(child.pid, maxInFlight, link, (error) => {
+    const timing = {
+      alarm,
+      workTimeoutMs: toMillis(options.workTimeout ?? 30_000),
+      heartbeatMs: options.heartbeat === undefined ? 0 : toMillis(options.heartbeat)
+    }
+    const d = new SerfLock(child.pid, maxInFlight, link, timing, (error) => {
       Deferred.doneUnsafe(deadSignal, Effect.succeed(error))
       // A dead handle never comes back: make sure the process goes too.
       run(child.stop)
@@ -265,11 +278,11 @@ export const start = (
       }
     }
 
-    const ask = (writ: unknown) =>
+    const ask = (t: string, writ: unknown) =>
       Effect.callback<Plea, SerfError>((resume) => {
         const frame = frameOf(writ)
         if (!Buffer.isBuffer(frame)) return resume(Effect.fail(frame))
-        d.ask(frame, (answer) => resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer)))
+        d.ask(t, frame, (answer) => resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer)))
       })
 
     /** The `play` writ for these events; JSON text given with an event is spliced in, not parsed. */
@@ -296,7 +309,7 @@ export const start = (
         const frame = frameOf(writ)
         if (!Buffer.isBuffer(frame)) return Effect.fail(frame)
         const answer = Deferred.makeUnsafe<Plea, SerfError>()
-        d.ask(frame, (plea) => Deferred.doneUnsafe(answer, isError(plea) ? Effect.fail(plea) : Effect.succeed(plea)))
+        d.ask("play", frame, (plea) => Deferred.doneUnsafe(answer, isError(plea) ? Effect.fail(plea) : Effect.succeed(plea)))
         return Effect.succeed(Deferred.await(answer))
       })
 
@@ -314,7 +327,7 @@ export const start = (
     }
 
     const play = (events: ReadonlyArray<ReplayEvent>) =>
-      Effect.flatMap(ask(playWrit(d.eve + 1, events)), (plea) => played(plea, events.length))
+      Effect.flatMap(ask("play", playWrit(d.eve + 1, events)), (plea) => played(plea, events.length))
 
     const boot = (events: ReadonlyArray<Event>) =>
       withLock(Effect.suspend(() => {
@@ -387,7 +400,7 @@ export const start = (
       withLock(Effect.gen(function*() {
         const out: Array<SwimEffect> = []
         yield* Stream.runForEach(events, (e) =>
-          Effect.flatMap(ask({ t: "work", wen: e.wen, ev: e.ev }), (plea): Effect.Effect<void, SerfError | SwimFailed> => {
+          Effect.flatMap(ask("work", { t: "work", wen: e.wen, ev: e.ev }), (plea): Effect.Effect<void, SerfError | SwimFailed> => {
             if (plea.t === "work-done") {
               const broken = d.did(plea)
               if (broken !== undefined) return Effect.fail(new SerfProtocolError({ pid: child.pid, reason: broken }))
@@ -447,7 +460,7 @@ export const start = (
         Effect.suspend(() => {
           const eve = d.eve
           return Effect.flatMap(
-            ask({ t, eve }),
+            ask(t, { t, eve }),
             (plea) => plea.t === "live" ? Effect.succeed(eve) : Effect.fail(unexpected(child.pid, plea, "live"))
           )
         })
@@ -462,7 +475,7 @@ export const start = (
         const frame = frameOf({ t: "peek", now: options?.now ?? Date.now(), gang: options?.gang ?? null, path })
         if (!Buffer.isBuffer(frame)) return Effect.fail(frame)
         return withLock(Effect.flatMap(
-          ask(frame),
+          ask("peek", frame),
           (plea) => plea.t === "peek" ? Effect.succeed(plea.dat) : Effect.fail(unexpected(child.pid, plea, "peek"))
         ))
       })

@@ -13,10 +13,20 @@
  * - `fail` ends it all: every op waiting or outstanding gets an error, and
  *   the lock is "not running" from then on (every later op gets
  *   `SerfNotRunning`).
+ * - Alive is not well (SPEC §1, §3). The serf answers in order, so its
+ *   oldest unanswered writ is the one it is working on: with `workTimeout`,
+ *   a writ with no answer that long after it became the oldest (after the
+ *   previous answer, or after it was sent, whichever is later) means the
+ *   serf is stuck — never counted from when a writ was sent, so a window of
+ *   slow but live events is never taken for stuck. With `heartbeat`, a serf
+ *   that has owed nothing for that long gets a `ping`, and owes its `pong`
+ *   within the same time. Either miss ends the lock with `SerfStuck`. The
+ *   times are plain numbers on the alarm's clock (Effect's `Clock`).
  */
+import type { Alarm } from "../internal/alarm.ts"
 import { Deque } from "../internal/deque.ts"
 import type { Link } from "../wire/link.ts"
-import { SerfDied, type SerfError, SerfNotRunning, SerfProtocolError } from "./errors.ts"
+import { SerfDied, type SerfError, SerfNotRunning, SerfProtocolError, SerfStuck } from "./errors.ts"
 import { checkPlea, type Plea, type Ripe } from "./protocol.ts"
 import { Window, type WorkOp } from "./window.ts"
 
@@ -25,6 +35,21 @@ export interface LockOp {
   readonly grant: () => void
   readonly refuse: (error: SerfError) => void
   cancelled: boolean
+}
+
+/** How long a serf may take (ms; 0: no limit), on which clock. */
+export interface LockTiming {
+  readonly alarm: Alarm
+  /** The oldest writ's limit (`workTimeout`). */
+  readonly workTimeoutMs: number
+  /** Idle this long: a ping; its pong due within as long (`heartbeat`). */
+  readonly heartbeatMs: number
+}
+
+/** A writ of the lock holder's, waiting for its plea. */
+interface Request {
+  readonly t: string
+  readonly answer: (answer: Plea | SerfError) => void
 }
 
 export class SerfLock {
@@ -39,15 +64,24 @@ export class SerfLock {
   onRipe: ((ripe: Ripe | SerfError) => void) | undefined = undefined
   private readonly link: Link
   /** The lock holder's outstanding requests, answered in order. */
-  private readonly requests = new Deque<(answer: Plea | SerfError) => void>()
+  private readonly requests = new Deque<Request>()
   private readonly queue = new Deque<WorkOp | LockOp>()
   /** Told of the failure that ended the lock (once). */
   private readonly onDead: (error: SerfError) => void
+  private readonly timing: LockTiming
+  /** Since when the oldest unanswered writ has been the oldest (while one is). */
+  private oldestSince = 0
+  /** Since when the serf has owed nothing (once ripe). */
+  private idleSince = 0
+  /** The ping it owes a pong for: its number and when it was sent. */
+  private ping: { readonly n: number; readonly at: number } | undefined = undefined
+  private pings = 0
 
-  constructor(pid: number, maxInFlight: number, link: Link, onDead: (error: SerfError) => void) {
+  constructor(pid: number, maxInFlight: number, link: Link, timing: LockTiming, onDead: (error: SerfError) => void) {
     this.pid = pid
     this.link = link
     this.window = new Window(maxInFlight, link)
+    this.timing = timing
     this.onDead = onDead
   }
 
@@ -107,10 +141,11 @@ export class SerfLock {
     this.pump()
   }
 
-  /** The lock holder sends one writ (or one frame already encoded); pleas answer its writs in order. */
-  ask(writ: unknown, answer: (plea: Plea | SerfError) => void): void {
+  /** The lock holder sends one writ `t` (or its frame, already encoded); pleas answer its writs in order. */
+  ask(t: string, writ: unknown, answer: (plea: Plea | SerfError) => void): void {
     if (this.ended !== undefined) return answer(this.notRunning())
-    this.requests.push(answer)
+    this.sending()
+    this.requests.push({ t, answer })
     if (Buffer.isBuffer(writ)) this.link.sendFrame(writ)
     else this.link.send(writ)
   }
@@ -133,7 +168,8 @@ export class SerfLock {
     if (this.ended !== undefined) return
     this.ended = error
     this.held = false
-    for (const request of this.requests.drain()) request(error)
+    this.ping = undefined
+    for (const request of this.requests.drain()) request.answer(error)
     this.onRipe?.(error)
     this.onRipe = undefined
     for (const op of this.window.drain()) op.done(error)
@@ -157,6 +193,7 @@ export class SerfLock {
       if (op.kind === "work") {
         if (this.window.full) return
         this.queue.shift()
+        this.sending()
         this.window.send(op)
       } else {
         if (this.window.inFlight > 0) return
@@ -165,6 +202,61 @@ export class SerfLock {
         op.grant()
       }
     }
+  }
+
+  // ── alive is not well ──────────────────────────────────────────────────────
+
+  /** Writs sent and not yet answered. */
+  private get owed(): number {
+    return this.requests.length + this.window.inFlight
+  }
+
+  /** A writ is about to go out: if the serf owed nothing, it is the oldest from now. */
+  private sending(): void {
+    if (this.owed > 0) return
+    const now = this.timing.alarm.now()
+    this.oldestSince = now
+    if (this.timing.workTimeoutMs > 0) this.timing.alarm.at(now + this.timing.workTimeoutMs)
+  }
+
+  /** A writ was answered: the next one is the oldest from now, or the serf owes nothing. */
+  private answered(): void {
+    const now = this.timing.alarm.now()
+    if (this.owed > 0) this.oldestSince = now
+    else {
+      this.idleSince = now
+      if (this.timing.heartbeatMs > 0 && this.ping === undefined) this.timing.alarm.at(now + this.timing.heartbeatMs)
+    }
+  }
+
+  /** The alarm rang: a serf stuck on its oldest writ or its ping ends here; an idle one gets a ping. */
+  readonly ring = (now: number): void => {
+    if (this.ended !== undefined || this.ripeSeen === undefined) return
+    const { workTimeoutMs, heartbeatMs } = this.timing
+    if (workTimeoutMs > 0 && this.owed > 0 && now - this.oldestSince >= workTimeoutMs) {
+      const t = this.requests.peek()?.t ?? "work"
+      return this.fail(new SerfStuck({ pid: this.pid, writ: t, ms: workTimeoutMs }))
+    }
+    if (this.ping !== undefined && now - this.ping.at >= heartbeatMs) {
+      return this.fail(new SerfStuck({ pid: this.pid, writ: "ping", ms: heartbeatMs }))
+    }
+    if (heartbeatMs > 0 && this.ping === undefined && this.owed === 0 && now - this.idleSince >= heartbeatMs) {
+      this.ping = { n: ++this.pings, at: now }
+      this.link.send({ t: "ping", n: this.ping.n })
+    }
+    const next = Math.min(
+      workTimeoutMs > 0 && this.owed > 0 ? this.oldestSince + workTimeoutMs : Infinity,
+      this.ping !== undefined ? this.ping.at + heartbeatMs : Infinity,
+      heartbeatMs > 0 && this.ping === undefined && this.owed === 0 ? this.idleSince + heartbeatMs : Infinity
+    )
+    if (next !== Infinity) this.timing.alarm.at(next)
+  }
+
+  /** A `pong`: it answers the ping with its number, and nothing else. */
+  private pong(n: unknown): void {
+    if (this.ping === undefined || n !== this.ping.n) return
+    this.ping = undefined
+    if (this.owed === 0) this.answered()
   }
 
   // ── the serf ───────────────────────────────────────────────────────────────
@@ -176,6 +268,7 @@ export class SerfLock {
   /** One decoded message from the serf's stdout. */
   readonly onMessage = (message: unknown): void => {
     if (this.ended !== undefined) return
+    if ((message as { t: string }).t === "pong") return this.pong((message as { n?: unknown }).n)
     const plea = checkPlea(message as { t: string })
     if (typeof plea === "string") return this.protocol(plea)
     if (this.ripeSeen === undefined) {
@@ -183,14 +276,19 @@ export class SerfLock {
       this.ripeSeen = plea
       this.eveNow = plea.eve
       this.mugNow = plea.mug
+      this.answered()
       const onRipe = this.onRipe
       this.onRipe = undefined
       return onRipe?.(plea)
     }
     const request = this.requests.shift()
-    if (request !== undefined) return request(plea)
+    if (request !== undefined) {
+      this.answered()
+      return request.answer(plea)
+    }
     const op = this.window.answered()
     if (op === undefined) return this.protocol(`unexpected ${plea.t} (nothing was asked)`)
+    this.answered()
     switch (plea.t) {
       case "work-done":
       case "work-swap": {

@@ -1,0 +1,118 @@
+/**
+ * Stuck serfs (SPEC §3): a serf that stays alive and stops answering is
+ * found by `workTimeout`, counted from when its oldest writ became the
+ * oldest, killed through the escalation and handled as a death with that
+ * writ in flight: a stuck event goes through the poison isolation, a stuck
+ * peek is a `Timeout`, a stuck replay a death with nothing to blame. Events
+ * behind it wait and are answered; nothing acknowledged is lost.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Logger } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { open, type Pier, type PokeAnswer, type PokeError } from "../../src/pier/pier.ts"
+import { readLog } from "../support/log.ts"
+import { fixture, node } from "../support/procs.ts"
+import { tempDir, testSerf } from "../support/serfs.ts"
+
+const nodeSerf = { command: node, args: [fixture("poison-serf.ts")] }
+const pythonSerf = { command: "python3", args: [fixture("hang_serf.py")] }
+/** A short limit, and short escalation windows: a stuck serf is gone in about a second. */
+const stuckFast = { workTimeout: "300 millis", stopGrace: "200 millis" } as const
+const quiet = Logger.layer([])
+
+const withDir = <A, E>(name: string, body: (dir: string) => Effect.Effect<A, E, any>, timeout?: number) =>
+  it.live(name, () => {
+    const dir = tempDir("liege-stuck-")
+    return body(dir).pipe(
+      Effect.scoped,
+      Effect.provide(quiet),
+      Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+    ) as Effect.Effect<A, E>
+  }, timeout)
+
+const pokeAll = (pier: Pier, events: ReadonlyArray<unknown>) =>
+  Effect.forEach(events, (ev) => Effect.exit(pier.poke(ev)), { concurrency: "unbounded" })
+
+const failureOf = (exit: Exit.Exit<unknown, PokeError>) =>
+  Exit.isFailure(exit) ? Exit.findErrorOption(exit).pipe((o) => (o._tag === "Some" ? o.value : undefined)) : undefined
+
+const doneEves = (answers: ReadonlyArray<Exit.Exit<PokeAnswer, PokeError>>) =>
+  answers.map((a) => Exit.isSuccess(a) && a.value._tag !== "Bail" ? a.value.eve : failureOf(a)?._tag)
+
+describe("stuck serfs", () => {
+  for (const [language, serf] of [["Node", nodeSerf], ["Python", pythonSerf]] as const) {
+    withDir(`a ${language} serf stuck on an event: the event is refused as poison, naming the limit; the rest are answered and logged once, in order`, (dir) =>
+      Effect.gen(function*() {
+        const events = [{ n: 1 }, { n: 2 }, { hang: true }, { n: 3 }, { n: 4 }]
+        yield* Effect.scoped(Effect.gen(function*() {
+        // no restart may count: the stuck event is to blame, twice
+        const pier = yield* open({ dir, ...serf, ...stuckFast, maxInFlight: 4, maxRestarts: 0 })
+        const answers = yield* pokeAll(pier, events)
+        expect(doneEves(answers)).toEqual([1, 2, "SerfPoisoned", 3, 4])
+        const poison = failureOf(answers[2]!)!
+        expect(poison).toMatchObject({ _tag: "SerfPoisoned", stuckMs: 300 })
+        expect(poison.message).toBe(
+          "the serf did not answer this event within 300 ms (workTimeout) twice, the second time with it alone; it was refused and not logged"
+        )
+        const status = pier.inspect()
+        expect(status.poisoned).toBe(1)
+        // (answers the serf wrote but had not flushed when it got stuck are owed too: the oldest of them
+        // goes alone first, survives, and the isolation moves on until the stuck event is alone)
+        expect(status.restarts.recent.every((r) => !r.counted)).toBe(true)
+        expect(status.restarts.recent.map((r) => r.poison).filter(Boolean)).toHaveLength(1)
+        expect(status.restarts.recent.at(-1)!.poison).toBe(true)
+        for (const r of status.restarts.recent) expect(r.reason).toMatch(/is stuck: no answer to its work within 300 ms \(workTimeout\)$/)
+        // the pier goes on
+        expect(yield* pier.poke({ n: 5 })).toMatchObject({ _tag: "Done", eve: 5 })
+        }))
+        expect(readLog(dir).map((r) => r.ev)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }])
+      }), 20_000)
+  }
+
+  withDir("a window of slow but live events is never taken for stuck: the limit runs from when an event becomes the oldest", (dir) =>
+    Effect.gen(function*() {
+      // eight events of 150 ms each, all in flight at once: the last is answered 1.2 s after it was sent,
+      // twice the limit, yet never more than 150 ms after the one before it
+      const pier = yield* open({ dir, ...testSerf({ TEST_SERF_WAIT_MS: "150" }), workTimeout: "600 millis", maxInFlight: 8, maxRestarts: 0 })
+      const answers = yield* pokeAll(pier, Array.from({ length: 8 }, (_, i) => ({ n: i + 1 })))
+      expect(doneEves(answers)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+      expect(pier.inspect().restarts.total).toBe(0)
+    }), 20_000)
+
+  withDir("a stuck peek is a Timeout; the serf is killed, the next one serves, and the events behind the peek are answered", (dir) =>
+    Effect.gen(function*() {
+      const pier = yield* open({ dir, ...pythonSerf, ...stuckFast, maxRestarts: 1 })
+      expect(yield* pier.poke({ n: 1 })).toMatchObject({ _tag: "Done", eve: 1 })
+      const [peek, ...after] = yield* Effect.all([
+        Effect.exit(pier.peek(["hang"])),
+        Effect.exit(pier.poke({ n: 2 })),
+        Effect.exit(pier.poke({ n: 3 }))
+      ], { concurrency: "unbounded" })
+      const timeout = failureOf(peek!)!
+      expect(timeout).toMatchObject({ _tag: "Timeout", writ: "peek", ms: 300 })
+      expect(timeout.message).toBe("the serf did not answer the peek within 300 ms (workTimeout); it was killed and is restarting")
+      expect(doneEves(after)).toEqual([2, 3])
+      expect(yield* pier.peek(["sum"])).toBe(6)
+      // a serf stuck on a peek has no event to blame: it counts
+      expect(pier.inspect().restarts.recent.map((r) => r.counted)).toEqual([true])
+    }), 20_000)
+
+  withDir("a stuck replay is a death with nothing to blame: it counts, and the pier gives up past maxRestarts", (dir) =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pier = yield* open({ dir, ...testSerf() })
+        for (let n = 1; n <= 3; n++) yield* pier.poke({ n })
+      }))
+      // no snapshot: the next serf replays the three events, and takes a minute over each batch
+      fs.rmSync(path.join(dir, "test-serf.json"), { force: true })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pier = yield* open({ dir, ...testSerf({ TEST_SERF_PLAY_MS: "60000" }), ...stuckFast, maxRestarts: 0 })
+        const fatal = yield* pier.fatal
+        expect(fatal._tag).toBe("PierGaveUp")
+        expect(fatal.message).toMatch(/is stuck: no answer to its play within 300 ms \(workTimeout\)\)$/)
+        expect(pier.inspect().restarts.recent.map((r) => r.counted)).toEqual([true])
+      }))
+      expect(readLog(dir).map((r) => r.ev)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
+    }), 20_000)
+})
