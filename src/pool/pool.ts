@@ -29,7 +29,7 @@
  */
 import * as fs from "node:fs"
 import { availableParallelism } from "node:os"
-import { Cause, Context, Deferred, Duration, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
 import type { Severity } from "effect/LogLevel"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import * as RestartPolicy from "../internal/restart-policy.ts"
@@ -42,7 +42,7 @@ import { Dispatch } from "./dispatch.ts"
 import { Busy, PoolFailed, type PoolError, Protocol, ShuttingDown } from "./errors.ts"
 import { Queue } from "./queue.ts"
 import type { Answer, Request } from "./request.ts"
-import { backsOff, counts, type End, type Ran, run, type SlotState, type Worker, type WorkerHost } from "./worker.ts"
+import { backsOff, counts, type End, type Ran, type RecycleReason, run, type SlotState, type Worker, type WorkerHost } from "./worker.ts"
 
 export type { SlotState } from "./worker.ts"
 
@@ -167,6 +167,8 @@ interface Slot {
   lastExit: SlotSnapshot["lastExit"]
   /** Since when its workers have been serving without dying or failing (for the backoff's reset). */
   upSince: number | undefined
+  /** Its worker ended while liege was stopping: it stays empty. */
+  stopped: boolean
 }
 
 interface Failure {
@@ -185,15 +187,8 @@ const sum = (m: Map<string, number>) => {
 }
 
 /** A restart's reason, as the status document counts them. */
-const restartReason = (end: End): string => {
-  if (end._tag === "Died") return "died serving"
-  const kind = /^(boot|protocol|spawn):/.exec(end.reason)
-  return kind === null ? "died idle" : kind[1]!
-}
-
-/** A recycling's reason: the option that caused it. */
-const recycleReason = (why: string): string =>
-  /\((maxJobs|ttl|idleTtl)\)$/.exec(why)?.[1] ?? (why.startsWith("resident") ? "maxMemoryMb" : why.startsWith("it did not let go") ? "cancel" : "other")
+const restartReason = (end: End): string =>
+  end._tag === "Died" ? "died serving" : end._tag === "Failed" ? (end.kind === "idle" ? "died idle" : end.kind) : end._tag
 
 const readRssMb = (pid: number): number | undefined => {
   try {
@@ -210,6 +205,8 @@ export const make = (
 ): Effect.Effect<Pool, InvalidOptions, Scope.Scope> =>
   Effect.gen(function*() {
     const o = yield* decodeOptions(PoolOptions, input, (i) => new InvalidOptions(i))
+    const clock = yield* Clock.Clock
+    const now = () => clock.currentTimeMillisUnsafe()
     const size = o.workers ?? availableParallelism()
     const maxInFlight = o.maxInFlight ?? 1
     const maxJobs = o.maxJobs ?? 0
@@ -242,7 +239,8 @@ export const make = (
       number: i + 1,
       nextTryAt: undefined,
       lastExit: undefined,
-      upSince: undefined
+      upSince: undefined,
+      stopped: false
     }))
     /** Each slot's current worker, from its spawn until its process is gone. */
     const workers: Array<Worker | undefined> = new Array(size).fill(undefined)
@@ -261,7 +259,7 @@ export const make = (
     Deferred.doneUnsafe(healthy, Effect.void)
     const stats = { answered: 0 }
     // for the status document: nothing here costs more than a counter on the hot path
-    const startedAt = Date.now()
+    const startedAt = now()
     const requestRates = new RateWindow(startedAt)
     const recentErrors: Array<Status.RecentError> = []
     const restartReasons = new Map<string, number>()
@@ -273,29 +271,41 @@ export const make = (
       if (req.state === "done") return
       req.state = "done"
       req.frame = undefined
-      if (req.timer !== undefined) clearTimeout(req.timer)
       stats.answered++
-      const now = Date.now()
-      requestRates.observe(now - req.acceptedAt, now)
+      const at = now()
+      requestRates.observe(at - req.acceptedAt, at)
       if (!("ok" in answer)) {
-        recentErrors.push({ at: now, tag: answer._tag, message: answer.message })
+        recentErrors.push({ at, tag: answer._tag, message: answer.message })
         if (recentErrors.length > RECENT) recentErrors.shift()
       }
-      hooks.onAnswer?.(req.id, "ok" in answer ? "ok" : answer._tag, now - req.acceptedAt)
+      hooks.onAnswer?.(req.id, "ok" in answer ? "ok" : answer._tag, at - req.acceptedAt)
       req.answer(answer)
+      if (quiet !== undefined) settled()
+    }
+
+    const drainQueue = (error: PoolError) => {
+      for (const req of queue.drain()) finish(req, error)
+    }
+
+    /** While draining: done once nothing waits and nothing runs. */
+    let quiet: Deferred.Deferred<void> | undefined = undefined
+    const settled = () => {
+      if (quiet === undefined || queue.size > 0) return
+      for (const w of workers) if (w !== undefined && w.running.size > 0) return
+      Deferred.doneUnsafe(quiet, Effect.void)
     }
 
     // ── failed, and healthy again ────────────────────────────────────────
     const failPool = (reason: string) =>
       Effect.gen(function*() {
         if (failure !== undefined) return
-        const now = Date.now()
+        const at = now()
         const error = new PoolFailed({ reason })
-        failure = { error, since: now, nextTryAt: now + windowMs }
+        failure = { error, since: at, nextTryAt: at + windowMs }
         healthy = Deferred.makeUnsafe()
         yield* Effect.logError(`${error.message}; one worker is tried again in ${windowMs} ms`)
         for (const req of queue.drain()) finish(req, error)
-        for (const w of workers) w?.retire("the pool failed")
+        for (const w of workers) w?.retire("poolFailed", "the pool failed")
         Deferred.doneUnsafe(failedSignal, Effect.succeed(error))
       })
 
@@ -314,6 +324,8 @@ export const make = (
       bootMs: toMillis(o.bootTimeout ?? 10_000),
       execMs: toMillis(o.execTimeout ?? 30_000),
       cancelGraceMs: toMillis(o.cancelGrace ?? 1000),
+      heartbeatMs: o.heartbeat === undefined ? 0 : toMillis(o.heartbeat),
+      stopping: () => closing,
       finish,
       ready: (w) => {
         const slot = slots[w.slot - 1]!
@@ -328,10 +340,10 @@ export const make = (
         queue.putBack(req)
         dispatch.pump()
       },
-      recycled: (w, why) => {
+      recycled: (w, why: RecycleReason, reason) => {
         // workers let go because the pool failed are not recycled: the failure is the count
-        if (failure === undefined) bump(recycleReasons, recycleReason(why))
-        log("Info", `recycling worker ${w.slot} (pid ${w.child.pid}): ${why}`, w)
+        if (why !== "poolFailed") bump(recycleReasons, why)
+        log("Info", `${why === "poolFailed" ? "letting go of" : "recycling"} worker ${w.slot} (pid ${w.child.pid}): ${reason}`, w)
       }
     }
 
@@ -368,7 +380,7 @@ export const make = (
               yield* Deferred.await(healthy)
               continue
             }
-            yield* Effect.sleep(Math.max(0, failure.nextTryAt - Date.now()))
+            yield* Effect.sleep(Math.max(0, failure.nextTryAt - now()))
           }
           slot.nextTryAt = undefined
           const trying = failure !== undefined
@@ -378,12 +390,26 @@ export const make = (
             // an end while failed: a worker let go when the pool failed, or a try that did not get ready
             if (trying && ran.readyAt === undefined) {
               bump(restartReasons, restartReason(end))
-              failure.nextTryAt = Date.now() + windowMs
+              failure.nextTryAt = now() + windowMs
               yield* Effect.logWarning(`the pool is still failed: worker ${slot.number} ${end.reason}; next try in ${windowMs} ms`)
             }
             continue
           }
+          if (end._tag === "Killed") {
+            yield* Effect.logWarning(`killed worker ${slot.number} (pid ${ran.pid}): ${end.reason}; a new one starts`).pipe(
+              Effect.annotateLogs({ worker: slot.number })
+            )
+          }
           if (!backsOff(end)) continue // let go or killed: the next one starts at once
+          if (closing) {
+            // liege is stopping (a service manager may have signalled the whole group): not a restart
+            yield* Effect.logInfo(`worker ${slot.number} (pid ${ran.pid}) ended while liege was stopping (${end.reason}); not restarted`).pipe(
+              Effect.annotateLogs({ worker: slot.number })
+            )
+            slot.stopped = true
+            if (slots.every((s) => s.stopped)) drainQueue(new ShuttingDown({ reason: "no worker is left: liege is stopping" }))
+            return
+          }
           bump(restartReasons, restartReason(end))
           const { exceeded, failures } = yield* intensity.record(counts(end))
           if (exceeded) {
@@ -393,7 +419,7 @@ export const make = (
           const upMs = slot.upSince === undefined ? 0 : ran.endedAt - slot.upSince
           slot.upSince = undefined
           const delay = Math.round(Duration.toMillis(yield* backoff.next({ upMs })))
-          slot.nextTryAt = Date.now() + delay
+          slot.nextTryAt = now() + delay
           yield* Effect.logWarning(
             `worker ${slot.number} ${end._tag === "Died" ? "died" : "failed"} (${end.reason}); restarting in ${delay} ms`
           ).pipe(Effect.annotateLogs({ worker: slot.number }))
@@ -411,9 +437,6 @@ export const make = (
       )
     }
 
-    const drainQueue = (error: PoolError) => {
-      for (const req of queue.drain()) finish(req, error)
-    }
     // Every slot stops at once: N stuck workers cost one escalation, not N.
     const stopAll = Effect.suspend(() => {
       closing = true
@@ -430,15 +453,15 @@ export const make = (
     if (ttlMs > 0 || idleTtlMs > 0 || maxMemoryMb > 0) {
       const every = Math.max(10, Math.min(1000, ...[ttlMs, idleTtlMs].filter((t) => t > 0).map((t) => t / 4)))
       const sweep = Effect.sync(() => {
-        const now = Date.now()
+        const at = now()
         for (const w of workers) {
           if (w === undefined || (w.state !== "ready" && w.state !== "busy")) continue
-          if (ttlMs > 0 && now - w.startedAt >= ttlMs) w.retire(`older than ${ttlMs} ms (ttl)`)
-          else if (idleTtlMs > 0 && w.jobs > 0 && w.load === 0 && now - w.idleSince >= idleTtlMs) {
-            w.retire(`idle for ${idleTtlMs} ms (idleTtl)`)
+          if (ttlMs > 0 && at - w.startedAt >= ttlMs) w.retire("ttl", `older than ${ttlMs} ms (ttl)`)
+          else if (idleTtlMs > 0 && w.jobs > 0 && w.load === 0 && at - w.idleSince >= idleTtlMs) {
+            w.retire("idleTtl", `idle for ${idleTtlMs} ms (idleTtl)`)
           } else if (maxMemoryMb > 0) {
             const rss = readRssMb(w.child.pid)
-            if (rss !== undefined && rss > maxMemoryMb) w.retire(`resident ${Math.round(rss)} MiB > ${maxMemoryMb} MiB`)
+            if (rss !== undefined && rss > maxMemoryMb) w.retire("maxMemoryMb", `resident ${Math.round(rss)} MiB > ${maxMemoryMb} MiB (maxMemoryMb)`)
           }
         }
       })
@@ -460,11 +483,11 @@ export const make = (
         const req: Request = {
           id,
           frame,
-          acceptedAt: Date.now(),
+          acceptedAt: now(),
           answer: (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)),
           state: "queued",
           worker: undefined,
-          timer: undefined
+          deadline: 0
         }
         if (!dispatch.place(req)) {
           if (queue.full) return resume(Effect.fail(new Busy({ queued: queue.size })))
@@ -478,23 +501,23 @@ export const make = (
       if (req.state === "queued") {
         queue.cancel(req)
         hooks.onCancel?.(req.id)
-        return
+        return settled()
       }
       const w = req.worker
       if (req.state !== "running" || w === undefined) return
       req.state = "done"
-      if (req.timer !== undefined) clearTimeout(req.timer)
       hooks.onCancel?.(req.id)
       w.cancel(req)
+      settled()
     }
 
     const shutdown = (drainMs: number) =>
       Effect.gen(function*() {
         if (closing) return
         closing = true
-        const deadline = Date.now() + drainMs
-        const busy = () => queue.size > 0 || workers.some((w) => w !== undefined && w.running.size > 0)
-        while (busy() && Date.now() < deadline) yield* Effect.sleep(10)
+        quiet = Deferred.makeUnsafe()
+        settled()
+        yield* Effect.timeoutOption(Deferred.await(quiet), drainMs)
         const late = new ShuttingDown({ reason: `not answered within the drain window (${drainMs} ms)` })
         drainQueue(late)
         for (const w of workers) if (w !== undefined) for (const req of [...w.running.values()]) finish(req, late)
@@ -552,10 +575,10 @@ export const make = (
         })
       }),
       status: Effect.sync((): Status.PoolStatus => {
-        const now = Date.now()
+        const at = now()
         return {
           kind: "pool",
-          now,
+          now: at,
           startedAt,
           healthy: failure === undefined && workers.some((w) => live(w) && serving(w)),
           failed: failure === undefined ? null : { reason: failure.error.reason, since: failure.since, retryAt: failure.nextTryAt },
@@ -578,7 +601,7 @@ export const make = (
             }
           }),
           queue: { depth: queue.size, max: queue.max },
-          requests: requestRates.snapshot(now),
+          requests: requestRates.snapshot(at),
           restarts: { total: sum(restartReasons), byReason: Object.fromEntries(restartReasons) },
           recycles: { total: sum(recycleReasons), byReason: Object.fromEntries(recycleReasons) },
           errors: recentErrors.slice().reverse(),

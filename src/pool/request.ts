@@ -20,6 +20,6 @@ export interface Request {
   state: "queued" | "running" | "done"
   /** The worker it was written to, while running. */
   worker: Worker | undefined
-  /** Its `execTimeout`, while running. */
-  timer: ReturnType<typeof setTimeout> | undefined
+  /** When it exceeds `execTimeout` (ms on the clock), while running. */
+  deadline: number
 }

@@ -23,13 +23,21 @@
  * | Retired | recycled (maxJobs, ttl, idleTtl, maxMemoryMb, a cancel it clung to), the pool failed | nothing: it finished it | no |
  * | Killed  | a request ran past `execTimeout`                                  | `Timeout`; the rest `WorkerDied` | no   |
  * | Died    | it exited (or was lost) while holding requests                   | `WorkerDied`                   | no (the slot backs off) |
- * | Failed  | a failed boot, a protocol break, a death with nothing in flight   | `Protocol` (a break)           | yes    |
+ * | Failed  | a failed boot, a protocol break, a death with nothing in flight, no pong within `heartbeat` (stuck) | `Protocol` (a break) | yes |
  * | Closed  | the pool closed under it                                          | `ShuttingDown`                 | no     |
  *
+ * While liege is stopping (the drain), a worker that dies fails what it held
+ * with `ShuttingDown`: a service manager may signal the whole process group,
+ * and that is not the worker's failure.
+ *
  * Every callback here is plain synchronous code (the hot path has no
- * fibers): the link's, the child's exit, the timers.
+ * fibers): the link's, the child's exit, the alarm's. Its deadlines (boot,
+ * each request's `execTimeout`, each cancel's grace, the wait for its exit,
+ * the heartbeat) are plain numbers on Effect's `Clock`, rung by one alarm
+ * (../internal/alarm.ts).
  */
-import { Deferred, Effect } from "effect"
+import { Clock, Deferred, Effect } from "effect"
+import * as Alarm from "../internal/alarm.ts"
 import { workerEnv } from "../internal/worker.ts"
 import { type Child, spawn } from "../supervisor/child.ts"
 import type { Result } from "../supervisor/result.ts"
@@ -44,11 +52,16 @@ export type WorkerState = "booting" | "ready" | "busy" | "retiring"
 /** What a status page shows for a slot: its worker's state, or `restarting` between two workers. */
 export type SlotState = WorkerState | "restarting"
 
+/** Why a worker was let go: the option (or event) that decided it. */
+export type RecycleReason = "maxJobs" | "ttl" | "idleTtl" | "maxMemoryMb" | "cancel" | "poolFailed"
+/** What a failed worker failed at: its boot, the protocol, its spawn, a death with nothing in flight, a missed pong. */
+export type FailureKind = "boot" | "protocol" | "spawn" | "idle" | "stuck"
+
 export type End =
-  | { readonly _tag: "Retired"; readonly reason: string }
+  | { readonly _tag: "Retired"; readonly why: RecycleReason; readonly reason: string }
   | { readonly _tag: "Killed"; readonly reason: string }
   | { readonly _tag: "Died"; readonly reason: string }
-  | { readonly _tag: "Failed"; readonly reason: string }
+  | { readonly _tag: "Failed"; readonly kind: FailureKind; readonly reason: string }
   | { readonly _tag: "Closed"; readonly reason: string }
 
 /** Counts towards `maxRestarts` in `restartWindow`. */
@@ -63,6 +76,10 @@ export interface WorkerHost {
   readonly bootMs: number
   readonly execMs: number
   readonly cancelGraceMs: number
+  /** Ping it when it has held nothing this long; its pong is due within as long (0: never). */
+  readonly heartbeatMs: number
+  /** liege is stopping: a death is not the worker's failure. */
+  readonly stopping: () => boolean
   /** An accepted request's one answer. */
   readonly finish: (req: Request, answer: Answer) => void
   /** It is ready (its first `ready` frame). */
@@ -70,7 +87,7 @@ export interface WorkerHost {
   /** It has room for another request. */
   readonly room: () => void
   /** It was let go (recycled). */
-  readonly recycled: (w: Worker, why: string) => void
+  readonly recycled: (w: Worker, why: RecycleReason, reason: string) => void
   /** A request taken whose frame turned out not to have reached it: back to the front of the queue. */
   readonly unsent: (req: Request) => void
 }
@@ -78,10 +95,6 @@ export interface WorkerHost {
 /** How long a worker that is going may take to exit, or to let its last answers be read once it has. */
 const EXIT_WAIT_MS = 200
 
-type Timer = ReturnType<typeof setTimeout>
-
-const execTimedOut = (w: Worker, req: Request) => w.timedOut(req)
-const clung = (w: Worker, id: number) => w.clung(id)
 const checkFlushed = (w: Worker) => w.flushed()
 
 export class Worker {
@@ -92,13 +105,14 @@ export class Worker {
   readonly child: Child
   link!: Link
   state: WorkerState = "booting"
-  readonly startedAt = Date.now()
+  readonly startedAt: number
   readyAt: number | undefined = undefined
-  idleSince = this.startedAt
+  idleSince: number
   jobs = 0
+  /** Requests it holds, in the order it took them (so the first has the earliest `execTimeout`). */
   readonly running = new Map<number, Request>()
-  /** Cancelled requests it may still answer, with their grace timers. */
-  readonly cancelled = new Map<number, Timer>()
+  /** Cancelled requests it may still answer, with the end of their grace (ms on the clock). */
+  readonly cancelled = new Map<number, number>()
   /** Requests taken this tick whose frames were left buffered (see `flushed`). */
   private readonly unflushed: Array<Request> = []
   /** Its end, once decided (it is then `retiring` until its process is gone). */
@@ -114,17 +128,29 @@ export class Worker {
   private why = ""
   /** It clung to a cancelled request: it is killed when it leaves, not asked. */
   private stuck = false
+  /** Why it was recycled (once it is). */
+  private recycleWhy: RecycleReason = "maxJobs"
   /** How it exited ("code 1", "signal SIGKILL"), once seen. */
   private exit: string | undefined = undefined
-  /** The boot timeout; then, once it is going, the wait for its exit. */
-  private timer: Timer | undefined
+  private readonly alarm: Alarm.Alarm
+  /** Its `ready` is due by then (while booting). */
+  private readonly bootBy: number
+  /** Once it is going on its own: its exit is due by then. */
+  private exitBy: number | undefined = undefined
+  /** The ping it owes a pong for: its number, and when it was sent. */
+  private ping: { readonly n: number; readonly at: number } | undefined = undefined
+  private pings = 0
 
-  constructor(slot: number, serial: number, child: Child, host: WorkerHost) {
+  constructor(slot: number, serial: number, child: Child, host: WorkerHost, alarm: Alarm.Alarm) {
     this.slot = slot
     this.serial = serial
     this.child = child
     this.host = host
-    this.timer = setTimeout(() => this.failBoot(`no ready within ${host.bootMs} ms (bootTimeout)`), host.bootMs)
+    this.alarm = alarm
+    this.startedAt = alarm.now()
+    this.idleSince = this.startedAt
+    this.bootBy = this.startedAt + host.bootMs
+    alarm.at(this.bootBy)
   }
 
   /** Requests it holds: running, and cancelled ones it has not let go of. */
@@ -143,15 +169,15 @@ export class Worker {
     this.state = next
     switch (next) {
       case "ready":
-        this.idleSince = Date.now()
+        this.idleSince = this.alarm.now()
+        if (this.host.heartbeatMs > 0) this.alarm.at(this.idleSince + this.host.heartbeatMs)
         if (from === "booting") {
           this.readyAt = this.idleSince
-          this.disarm()
           this.host.ready(this)
         }
         return
       case "retiring":
-        if (this.leaving === "recycled") this.host.recycled(this, this.why)
+        if (this.leaving === "recycled") this.host.recycled(this, this.recycleWhy, this.why)
         return
       default:
         return
@@ -177,7 +203,8 @@ export class Worker {
     req.state = "running"
     req.worker = this
     this.running.set(req.id, req)
-    req.timer = setTimeout(execTimedOut, this.host.execMs, this, req)
+    req.deadline = this.alarm.now() + this.host.execMs
+    this.alarm.at(req.deadline)
     this.to("busy")
     if (stdin.writableLength === 0) {
       req.frame = undefined // it is in the pipe
@@ -208,8 +235,6 @@ export class Worker {
         continue
       }
       this.running.delete(req.id)
-      clearTimeout(req.timer)
-      req.timer = undefined
       this.host.unsent(req)
     }
     this.unflushed.length = 0
@@ -225,21 +250,21 @@ export class Worker {
     this.running.delete(req.id)
     if (this.end !== undefined) return
     this.link.send({ t: "cancel", id: req.id })
-    this.cancelled.set(req.id, setTimeout(clung, this.host.cancelGraceMs, this, req.id))
+    const by = this.alarm.now() + this.host.cancelGraceMs
+    this.cancelled.set(req.id, by)
+    this.alarm.at(by)
     this.leaveIfDone() // a retiring worker may have been waiting for just this request
   }
 
   onMessage(m: unknown): void {
     if (this.end !== undefined) return
+    if ((m as { t?: unknown }).t === "pong") return this.pong((m as { n?: unknown }).n)
     if (this.readyAt === undefined) return this.handshake(m)
     const res = checkRes(m)
     if (typeof res === "string") return this.broke(res)
     const req = this.running.get(res.id)
     if (req === undefined) {
-      const grace = this.cancelled.get(res.id)
-      if (grace === undefined) return this.broke(`an answer to request ${res.id}, which is not outstanding`)
-      clearTimeout(grace)
-      this.cancelled.delete(res.id)
+      if (!this.cancelled.delete(res.id)) return this.broke(`an answer to request ${res.id}, which is not outstanding`)
       return this.served()
     }
     this.running.delete(res.id)
@@ -259,7 +284,7 @@ export class Worker {
   private served(): void {
     this.jobs++
     if (this.load === 0) this.to("ready")
-    if (this.host.maxJobs > 0 && this.jobs >= this.host.maxJobs) this.retire(`${this.jobs} jobs (maxJobs)`)
+    if (this.host.maxJobs > 0 && this.jobs >= this.host.maxJobs) this.retire("maxJobs", `${this.jobs} jobs (maxJobs)`)
     this.leaveIfDone()
     if (this.hasRoom()) this.host.room()
   }
@@ -267,11 +292,12 @@ export class Worker {
   // ── leaving ────────────────────────────────────────────────────────────
 
   /** Recycling: it takes nothing new, finishes what it holds, then leaves on stdin EOF. */
-  retire(why: string): void {
+  retire(why: RecycleReason, reason: string): void {
     if (this.end !== undefined || this.leaving !== undefined) return
-    if (this.readyAt === undefined) return this.finish({ _tag: "Retired", reason: why }) // booting: nothing to finish
+    if (this.readyAt === undefined) return this.finish({ _tag: "Retired", why, reason }) // booting: nothing to finish
     this.leaving = "recycled"
-    this.why = why
+    this.recycleWhy = why
+    this.why = reason
     this.to("retiring")
     this.leaveIfDone()
   }
@@ -279,22 +305,69 @@ export class Worker {
   /** A let-go worker leaves once it holds no live request (a cancelled one it clings to does not count). */
   private leaveIfDone(): void {
     if (this.leaving === "recycled" && this.running.size === 0) {
-      this.finish({ _tag: "Retired", reason: this.why }, undefined, this.stuck)
+      this.finish({ _tag: "Retired", why: this.recycleWhy, reason: this.why }, undefined, this.stuck)
     }
   }
 
-  clung(id: number): void {
+  private clung(id: number): void {
     this.stuck = true
-    this.retire(`it did not let go of cancelled request ${id}`)
+    this.retire("cancel", `it did not let go of cancelled request ${id} within ${this.host.cancelGraceMs} ms (cancelGrace)`)
     this.leaveIfDone()
   }
 
-  timedOut(req: Request): void {
-    if (req.state !== "running" || req.worker !== this) return
+  private timedOut(req: Request): void {
     this.finish(
-      { _tag: "Killed", reason: `request ${req.id} exceeded execTimeout` },
+      { _tag: "Killed", reason: `request ${req.id} exceeded execTimeout (${this.host.execMs} ms)` },
       (r) => r === req ? new Timeout({ ms: this.host.execMs }) : this.diedError("killed: another request on it timed out")
     )
+  }
+
+  // ── the alarm: every deadline of the worker's ──────────────────────────
+
+  /** A `pong`: it answers the ping with its number, and nothing else. */
+  private pong(n: unknown): void {
+    if (this.ping === undefined || n !== this.ping.n) return
+    this.ping = undefined
+    if (this.state === "ready") {
+      this.idleSince = this.alarm.now()
+      this.alarm.at(this.idleSince + this.host.heartbeatMs)
+    }
+  }
+
+  /** The alarm rang: whatever is due happens, then the alarm is set for the next deadline. */
+  readonly ring = (now: number): void => {
+    if (this.end !== undefined) return
+    if (this.readyAt === undefined && now >= this.bootBy) {
+      return this.failBoot(`no ready within ${this.host.bootMs} ms (bootTimeout)`)
+    }
+    if (this.exitBy !== undefined && now >= this.exitBy) return this.died()
+    const oldest = first(this.running)
+    if (oldest !== undefined && now >= oldest.deadline) return this.timedOut(oldest)
+    for (const [id, by] of this.cancelled) {
+      if (now >= by) {
+        this.cancelled.delete(id)
+        this.clung(id)
+        if (this.end !== undefined) return
+      }
+    }
+    const heartbeatMs = this.host.heartbeatMs
+    if (this.ping !== undefined && now - this.ping.at >= heartbeatMs) {
+      // alive, but not answering: it is killed through the escalation (no `kill`), and counts
+      return this.finish({ _tag: "Failed", kind: "stuck", reason: `stuck: no pong within ${heartbeatMs} ms (heartbeat)` }, undefined, false)
+    }
+    if (heartbeatMs > 0 && this.ping === undefined && this.state === "ready" && this.load === 0 && now - this.idleSince >= heartbeatMs) {
+      this.ping = { n: ++this.pings, at: now }
+      this.link.send({ t: "ping", n: this.ping.n })
+    }
+    let next = Infinity
+    if (this.readyAt === undefined) next = this.bootBy
+    if (this.exitBy !== undefined) next = Math.min(next, this.exitBy)
+    const after = first(this.running)
+    if (after !== undefined) next = Math.min(next, after.deadline)
+    for (const by of this.cancelled.values()) next = Math.min(next, by)
+    if (this.ping !== undefined) next = Math.min(next, this.ping.at + heartbeatMs)
+    else if (heartbeatMs > 0 && this.state === "ready") next = Math.min(next, this.idleSince + heartbeatMs)
+    if (next !== Infinity) this.alarm.at(next)
   }
 
   /** The link ended: a protocol error, or the end of its stdout (it can answer nothing more). */
@@ -328,8 +401,8 @@ export class Worker {
     this.leaving = "gone"
     this.why = why
     this.to("retiring")
-    this.disarm()
-    this.timer = setTimeout(() => this.died(), EXIT_WAIT_MS)
+    this.exitBy = this.alarm.now() + EXIT_WAIT_MS
+    this.alarm.at(this.exitBy)
   }
 
   /** It is gone: a death while holding requests fails them (Died); before ready, or with nothing held, it Failed. */
@@ -337,8 +410,12 @@ export class Worker {
     if (this.end !== undefined) return
     const how = this.exit !== undefined ? `exited (${this.exit})` : `${this.why}, and it did not exit within ${EXIT_WAIT_MS} ms`
     if (this.readyAt === undefined) return this.failBoot(`${how} before ready`)
-    if (this.load > 0) return this.finish({ _tag: "Died", reason: how }, () => this.diedError(how))
-    this.finish({ _tag: "Failed", reason: `${how} with no request in flight` })
+    // liege is stopping: what it held cannot finish, and that is the stop's doing (ShuttingDown), not the worker's
+    const error = this.host.stopping()
+      ? () => new ShuttingDown({ reason: `its worker ${how} while liege was stopping` })
+      : () => this.diedError(how)
+    if (this.load > 0) return this.finish({ _tag: "Died", reason: how }, error)
+    this.finish({ _tag: "Failed", kind: "idle", reason: `${how} with no request in flight` })
   }
 
   private diedError(reason: string): WorkerDied {
@@ -346,32 +423,32 @@ export class Worker {
   }
 
   private failBoot(reason: string): void {
-    this.finish({ _tag: "Failed", reason: `boot: ${reason}` })
+    this.finish({ _tag: "Failed", kind: "boot", reason: `boot: ${reason}` })
   }
 
   private broke(reason: string): void {
-    this.finish({ _tag: "Failed", reason: `protocol: ${reason}` }, () => new Protocol({ worker: this.slot, reason }))
+    this.finish({ _tag: "Failed", kind: "protocol", reason: `protocol: ${reason}` }, () => new Protocol({ worker: this.slot, reason }))
   }
 
   /** Its end: what it still holds gets `error`; nothing more happens to it but the stopping of its process. */
   private finish(end: End, error: (req: Request) => PoolError = () => this.diedError(end.reason), kill = true): void {
     if (this.end !== undefined) return
     this.end = end
-    this.endedAt = Date.now()
+    this.endedAt = this.alarm.now()
     this.kill = kill
-    this.disarm()
+    this.ping = undefined
     this.to("retiring")
     for (const req of this.running.values()) this.host.finish(req, error(req))
     this.running.clear()
-    for (const timer of this.cancelled.values()) clearTimeout(timer)
     this.cancelled.clear()
     Deferred.doneUnsafe(this.ended, Effect.succeed(end))
   }
+}
 
-  private disarm(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
-  }
+/** The first value of a map (its oldest entry), if any. */
+const first = <V>(m: Map<number, V>): V | undefined => {
+  for (const v of m.values()) return v
+  return undefined
 }
 
 export interface WorkerSpec {
@@ -388,6 +465,8 @@ export interface WorkerSpec {
 /** What a worker's run came to. */
 export interface Ran {
   readonly end: End
+  /** Its process's pid (0: it never started). */
+  readonly pid: number
   readonly endedAt: number
   readonly readyAt: number | undefined
   /** The process's exit code or signal, once it is gone (undefined: it never started). */
@@ -418,7 +497,10 @@ export const run = (
       annotations: { worker: slot }
     })
     spawned = child
-    const w = new Worker(slot, serial, child, host)
+    let ring = (_now: number) => {}
+    const alarm = yield* Alarm.make((now) => ring(now))
+    const w = new Worker(slot, serial, child, host, alarm)
+    ring = w.ring
     // closed under it (the pool's scope ends): what it holds is answered first
     yield* Effect.addFinalizer(() => Effect.sync(() => w.close()))
     w.link = attach(child.stdin!, child.stdout!, {
@@ -435,7 +517,7 @@ export const run = (
     started(w)
     const end = yield* Deferred.await(w.ended)
     if (w.kill) yield* child.kill
-    return { end, endedAt: w.endedAt, readyAt: w.readyAt }
+    return { end, pid: child.pid, endedAt: w.endedAt, readyAt: w.readyAt }
   })).pipe(
     // the scope has closed: the process is gone, and its result final
     Effect.flatMap((ran) =>
@@ -444,7 +526,13 @@ export const run = (
         : Effect.map(spawned.result, (r): Ran => ({ ...ran, exit: { code: r.code, signal: r.signal } }))
     ),
     Effect.catch((e) =>
-      Effect.sync((): Ran => ({ end: { _tag: "Failed", reason: `spawn: ${e.message}` }, endedAt: Date.now(), readyAt: undefined, exit: undefined }))
+      Effect.map(Clock.currentTimeMillis, (now): Ran => ({
+        end: { _tag: "Failed", kind: "spawn", reason: `spawn: ${e.message}` },
+        pid: 0,
+        endedAt: now,
+        readyAt: undefined,
+        exit: undefined
+      }))
     )
   )
 }
