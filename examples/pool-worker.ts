@@ -8,6 +8,9 @@
  *   {"op":"add","a":x,"b":y}           ok x + y
  *   {"op":"sleep","ms":n}              after n ms, ok {"slept": n} (cancelled: err "cancelled" at once)
  *   {"op":"fail","code":c,"message":m} err {"code": c, "message": m}
+ *   {"op":"throw","message":m}         the handler throws an ordinary error (a crash, not a refusal):
+ *                                      err {"code": "internal", "message": "Boom: m"}; with "ms": n
+ *                                      it throws after n ms (a rejected promise)
  *   {"op":"exit","code":n}             the process exits with code n at once, no answer
  *   {"op":"pid"}                       ok the process id
  *   {"op":"env"}                       ok {"id", "codec", "protocol"} (null when unset)
@@ -17,7 +20,15 @@
  */
 import { Fail, runWorker } from "../src/worker/pool.ts"
 
-const OPS = ["echo", "add", "sleep", "fail", "exit", "pid", "env", "stderr", "slog"]
+const OPS = ["echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog"]
+
+/** An ordinary error, named alike in both languages. */
+class Boom extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = "Boom"
+  }
+}
 
 const need = (p: Record<string, unknown>, name: string, kind: "string" | "number" | "integer"): any => {
   if (!(name in p)) throw new Fail("bad_request", `"${p["op"]}" needs a field "${name}"`)
@@ -53,6 +64,16 @@ runWorker((payload, { signal, io }) => {
     }
     case "fail":
       throw new Fail(need(p, "code", "string"), need(p, "message", "string"))
+    case "throw": {
+      const message = need(p, "message", "string")
+      if (!("ms" in p)) throw new Boom(message)
+      const ms = need(p, "ms", "number")
+      if (ms < 0) throw new Fail("bad_request", "the field \"ms\" of \"throw\" must not be negative")
+      return new Promise((_, reject) => {
+        const timer = setTimeout(() => reject(new Boom(message)), ms)
+        signal.addEventListener("abort", () => clearTimeout(timer))
+      })
+    }
     case "exit": {
       const code = need(p, "code", "integer")
       if (code < 0 || code > 255) throw new Fail("bad_request", "the field \"code\" of \"exit\" must be between 0 and 255")

@@ -20,6 +20,13 @@ This is the Python twin of the Node worker SDK (`src/worker/io.ts` and
   single-threaded select() loop and a timer heap so that requests can be
   answered later without blocking the ones behind them.
 
+Heartbeat (SPEC §1): the wire answers the host's `{"t":"ping","n":k}` with
+`{"t":"pong","n":k}` as soon as it reads it, and writes the pong at once. It
+reads whenever the worker is idle in its loop (run_worker waits in select(),
+so also while requests wait on `after` timers); a handler that is busy
+computing answers when the loop next reads. (The host pings only a worker
+with nothing outstanding.)
+
 Like every liege worker, a worker built on this module exits 0 when its stdin
 ends. Answers are written in batches: everything sent while handling the bytes
 of one read from stdin goes out in one write, then stdout is flushed. Once the
@@ -472,10 +479,15 @@ class Wire:
     """
     This process's end of the wire: frames in on stdin, frames out on stdout.
     `send` queues a message; `flush` writes everything queued in one go.
+    With `heartbeat` (the default) the host's pings are answered here, as they
+    are read, and never returned by `read`.
     """
 
-    def __init__(self, codec_name: str | None = None, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+    def __init__(
+        self, codec_name: str | None = None, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, heartbeat: bool = True
+    ) -> None:
         self.codec = codec(codec_name or env_codec())
+        self._heartbeat = heartbeat
         self._in = sys.stdin.buffer.fileno()
         self._out = sys.stdout.buffer
         self._queued: list[bytes] = []
@@ -510,7 +522,8 @@ class Wire:
         """
         Blocks for the next bytes from the host and returns the messages they
         complete (maybe none), decoded one by one as they are taken; None when
-        stdin has ended.
+        stdin has ended. A ping among them is answered (and flushed, with what
+        was queued before it) when it is taken, and not returned.
         """
         try:
             chunk = os.read(self._in, READ_BYTES)
@@ -522,7 +535,17 @@ class Wire:
             payloads = self._decoder.push(chunk)
         except FrameOverflow as e:
             fatal(f"frame of {e.length} bytes from host exceeds {e.max}")
-        return (self._decode(payload) for payload in payloads)
+        return self._messages(payloads)
+
+    def _messages(self, payloads: list[bytes]) -> Iterator[Any]:
+        heartbeat = self._heartbeat
+        for payload in payloads:
+            message = self._decode(payload)
+            if heartbeat and type(message) is dict and message.get("t") == "ping":
+                self.send({"t": "pong", "n": message.get("n")})
+                self.flush()
+                continue
+            yield message
 
     def _decode(self, payload: bytes) -> Any:
         try:
@@ -542,11 +565,17 @@ class Wire:
 _wire: Wire | None = None
 
 
-def connect(codec_name: str | None = None, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Wire:
-    """Opens the wire (once per process); `slog` below uses it."""
+def connect(
+    codec_name: str | None = None, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, heartbeat: bool = True
+) -> Wire:
+    """
+    Opens the wire (once per process); `slog` below uses it. With `heartbeat`
+    (the default) the wire answers the host's pings itself; with False they
+    are returned by `read` like any other message.
+    """
     global _wire
     if _wire is None:
-        _wire = Wire(codec_name, max_frame_bytes)
+        _wire = Wire(codec_name, max_frame_bytes, heartbeat)
     return _wire
 
 
@@ -623,6 +652,7 @@ def run_serf(
     mug before that event). A `work` event that raises is answered work-swap
     when `swap` offers a replacement that applies, else work-bail. Raising in
     load, mug, peek, save or pack is a crash (the host restarts the serf).
+    The host's heartbeat pings are answered by the wire between writs.
     """
     pier = os.environ.get("LIEGE_PIER")
     wire = connect()
@@ -768,6 +798,14 @@ class Request:
         return PENDING
 
 
+def _describe(e: BaseException) -> str:
+    """'Name: message' for an exception a handler raised (never its traceback)."""
+    try:
+        return f"{type(e).__name__}: {e}"
+    except Exception:  # a __str__ that raises
+        return type(e).__name__
+
+
 class _PoolWorker:
     def __init__(self, handler: Callable[[Any, Request], Any]) -> None:
         self.handler = handler
@@ -799,7 +837,7 @@ class _PoolWorker:
             return
         except Exception as e:
             traceback.print_exc(file=sys.stderr)
-            req.err("internal", f"{type(e).__name__}: {e}")
+            req.err("internal", _describe(e))
             return
         if result is not PENDING:
             req.ok(result)
@@ -849,9 +887,12 @@ def run_worker(handler: Callable[[Any, Request], Any]) -> NoReturn:
     """
     Runs a pool worker until stdin ends. `handler(payload, req)` answers each
     request: its return value is the `ok` answer; raising Fail(code, message)
-    answers `err`; any other exception answers err code "internal". To answer
-    later, return `req.after(ms, fn)` (or PENDING and call req.ok / req.err).
-    A cancelled request is answered err "cancelled" at once (the host discards
-    that answer) and closed: its pending `after` callbacks never run.
+    answers `err`; any other exception (in the handler or in an `after`
+    callback) answers err code "internal" (the host answers it HTTP 500), and
+    so does an answer the codec cannot carry. To answer later, return
+    `req.after(ms, fn)` (or PENDING and call req.ok / req.err). A cancelled
+    request is answered err "cancelled" at once (the host discards that
+    answer) and closed: its pending `after` callbacks never run. Pings are
+    answered whenever the loop reads, so also while requests wait on `after`.
     """
     _PoolWorker(handler).run()

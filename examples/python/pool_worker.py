@@ -15,6 +15,9 @@ Payloads:
   {"op":"add","a":x,"b":y}           ok x + y
   {"op":"sleep","ms":n}              after n ms, ok {"slept": n} (cancelled: err "cancelled" at once)
   {"op":"fail","code":c,"message":m} err {"code": c, "message": m}
+  {"op":"throw","message":m}         the handler raises an ordinary exception (a crash, not a
+                                     refusal): err {"code": "internal", "message": "Boom: m"};
+                                     with "ms": n it raises after n ms (in an `after` callback)
   {"op":"exit","code":n}             the process exits with code n at once, no answer
   {"op":"pid"}                       ok the process id
   {"op":"env"}                       ok {"id", "codec", "protocol"} from LIEGE_WORKER_ID,
@@ -37,7 +40,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from liege import Fail, Request, connect, run_worker, slog  # noqa: E402
 
-OPS = ("echo", "add", "sleep", "fail", "exit", "pid", "env", "stderr", "slog")
+OPS = ("echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog")
+
+
+class Boom(Exception):
+    """An ordinary exception, named alike in both languages."""
 
 
 def bad(message: str) -> Fail:
@@ -85,6 +92,18 @@ def handle(payload: Any, req: Request) -> Any:
         return req.after(ms, lambda: {"slept": ms})
     if op == "fail":
         raise Fail(need(payload, "code", "string"), need(payload, "message", "string"))
+    if op == "throw":
+        message = need(payload, "message", "string")
+        if "ms" not in payload:
+            raise Boom(message)
+        ms = need(payload, "ms", "number")
+        if ms < 0:
+            raise bad('the field "ms" of "throw" must not be negative')
+
+        def boom() -> Any:
+            raise Boom(message)
+
+        return req.after(ms, boom)
     if op == "exit":
         code = need(payload, "code", "integer")
         if not 0 <= code <= 255:

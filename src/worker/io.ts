@@ -4,6 +4,11 @@
  *
  * Writes made in one tick are corked into one `writev`. When stdin ends the
  * worker exits (after `onEnd`, if given), as every liege worker must.
+ *
+ * Heartbeat (SPEC §1): a `{t: "ping", n}` from the host is answered
+ * `{t: "pong", n}` here, as soon as its frame is read, whatever the handlers
+ * are waiting for: only a worker whose event loop is blocked cannot answer,
+ * and that is the stuck worker the host wants to find.
  */
 import { type Codec, codec as codecOf, type CodecName, DecodeFailure } from "../wire/codec.ts"
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameOverflow } from "../wire/frame.ts"
@@ -25,6 +30,11 @@ export interface WorkerIoOptions {
   readonly onEnd?: (() => void | Promise<void>) | undefined
   readonly codec?: CodecName | undefined
   readonly maxFrameBytes?: number | undefined
+  /**
+   * Answer the host's heartbeat pings here (default true). With false, a
+   * ping reaches `onMessage` like any other message.
+   */
+  readonly heartbeat?: boolean | undefined
 }
 
 const fatal = (message: string): never => {
@@ -67,6 +77,7 @@ export const connect = (options: WorkerIoOptions): WorkerIo => {
   // The host went away: nothing left to do.
   out.on("error", () => process.exit(0))
   const decoder = new FrameDecoder(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
+  const heartbeat = options.heartbeat ?? true
   const onFrame = (payload: Buffer) => {
     let message: unknown
     try {
@@ -74,6 +85,9 @@ export const connect = (options: WorkerIoOptions): WorkerIo => {
     } catch (e) {
       if (e instanceof DecodeFailure) fatal(`bad frame from host: ${e.reason}`)
       throw e
+    }
+    if (heartbeat && typeof message === "object" && message !== null && (message as { t?: unknown }).t === "ping") {
+      return send({ t: "pong", n: (message as { n?: unknown }).n ?? null })
     }
     options.onMessage(message, io)
   }

@@ -13,8 +13,10 @@
  * request's `signal` and answers `err {code: "cancelled"}` at once (the host
  * discards that answer; it tells the host the worker let go — a worker that
  * stays silent after a cancel is recycled). Any other thrown error answers
- * `{code: "internal"}`, and so does an answer that cannot travel exactly
- * (a NaN, a Map, bytes…: see the wire's plain data).
+ * `{code: "internal"}` (the host answers it HTTP 500), and so does an answer
+ * that cannot travel exactly (a NaN, a Map, bytes…: see the wire's plain data).
+ * The host's heartbeat pings are answered by the wire (io.ts), even while
+ * handlers wait on promises.
  */
 import { EncodeFailure } from "../wire/plain.ts"
 import { connect, type WorkerIo } from "./io.ts"
@@ -37,6 +39,18 @@ export interface RequestContext {
 
 export type Handler = (payload: unknown, ctx: RequestContext) => unknown
 
+/**
+ * "Name: message" for a thrown error, the text of anything else thrown (never
+ * a stack), as Unicode text (a lone surrogate becomes U+FFFD) so that it travels.
+ */
+const describe = (e: unknown): string => {
+  try {
+    return (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).toWellFormed()
+  } catch {
+    return "a thrown value that cannot be shown as text"
+  }
+}
+
 export const runWorker = (handler: Handler): WorkerIo => {
   const running = new Map<number, AbortController>()
   const answer = (io: WorkerIo, id: number, result: { ok: unknown } | { err: { code: string; message: string } }) => {
@@ -46,15 +60,16 @@ export const runWorker = (handler: Handler): WorkerIo => {
     try {
       io.send({ t: "res", id, ...result })
     } catch (e) {
-      // an answer that cannot travel exactly fails that request, not the worker
-      if (!(e instanceof EncodeFailure)) throw e
-      io.send({ t: "res", id, err: { code: "internal", message: `the answer cannot be encoded: ${e.message}` } })
+      // an answer that cannot travel exactly (or whose getters throw while it is
+      // encoded: nothing was written) fails that request, not the worker
+      const why = e instanceof EncodeFailure ? e.message : describe(e)
+      io.send({ t: "res", id, err: { code: "internal", message: `the answer cannot be encoded: ${why}` } })
     }
   }
   const failure = (e: unknown) =>
     e instanceof Fail
       ? { err: { code: e.code, message: e.message } }
-      : { err: { code: "internal", message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } }
+      : { err: { code: "internal", message: describe(e) } }
   const io = connect({
     onMessage: (m, io) => {
       const msg = m as { t?: unknown; id?: unknown; payload?: unknown }
