@@ -24,28 +24,28 @@ import { Refusal, Serf, Session } from "../cluster/protocol.ts"
 import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
 import { jobRoutes } from "../http/pool.ts"
 import { errorResponse } from "../http/response.ts"
-import { listen, type Server } from "../http/server.ts"
+import type { Server } from "../http/server.ts"
 import { claim } from "../cluster/event-log.ts"
 import { pierLog } from "../cluster/pier-log.ts"
 import { fileLeftover, reap } from "../pier/leftover.ts"
 import { openWith } from "../pier/pier.ts"
 import { make as makePool } from "../pool/pool.ts"
-import type { RunnerStatus } from "../status/document.ts"
+import { notReady, Ready, type RunnerStatus } from "../status/document.ts"
 import type { Parsed } from "./args.ts"
 import { readBoot } from "./boot.ts"
 import { pierOptions, poolOptions } from "./options.ts"
 import type { clusterPool, clusterSerf } from "./commands.ts"
 import { ExitStatus } from "./errors.ts"
+import { bind } from "./serve.ts"
 import { Shutdown } from "./shutdown.ts"
 
 const SHARDS = 300
+const unjoined = "the runner has not joined the cluster yet (it owns no shards)"
 
 /** Binds, prints the listening line, reaches the database: the steps before anything is spawned. */
 const start = (flags: { readonly listen: { host: string; port: number }; readonly token?: string; readonly maxBody: number; readonly maxDepth: number; readonly database: string }) =>
   Effect.gen(function*() {
-    const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
-    process.stdout.write(`listening on ${server.url}\n`)
-    yield* Effect.logInfo(`status page: ${server.url}/ui`)
+    const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
     // the database first: an unreachable one stops liege with one line
     const unreachable = (cause: unknown) =>
       new ExitStatus({ status: 1, line: `liege: cannot reach the database ${redact(flags.database)}: ${firstLine(cause)}` })
@@ -78,7 +78,7 @@ const serve = (server: Server) =>
     const shutdown = yield* Shutdown
     yield* shutdown.requested
     yield* Effect.logInfo("stopping: leaving the cluster (serfs are saved and stopped, sessions let go)")
-    yield* server.stopAccepting
+    yield* server.drain
   })
 
 export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterSerf.flags>) =>
@@ -131,7 +131,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     }, forwarded)
     const startedAt = Date.now()
     yield* server.start({
-      healthy: () => shards() > 0,
+      readiness: () => shards() > 0 ? Ready : notReady(unjoined),
       metrics: () => runnerMetrics({ serfs: counters, forwarded, shards }),
       status: Effect.map(
         Effect.suspend(() => Effect.forEach([...counters.piers], ([id, pier]) => Effect.map(pier.status, (status) => ({ id, status })))),
@@ -214,7 +214,7 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     })
     const startedAt = Date.now()
     yield* server.start({
-      healthy: () => shards() > 0 && pool.ready(),
+      readiness: () => shards() > 0 ? pool.readiness() : notReady(unjoined),
       metrics: () => runnerMetrics({ sessions: counters, forwarded, shards }),
       status: Effect.map(pool.status, (doc): RunnerStatus => ({
         kind: "runner",

@@ -7,30 +7,28 @@
  */
 import { Deferred, Effect } from "effect"
 import { latencyBuckets, poolApp } from "../http/pool.ts"
-import { listen } from "../http/server.ts"
 import { make as makePool, type Pool } from "../pool/pool.ts"
 import { runStored } from "../runner/outcome.ts"
 import { make as makeRunner } from "../runner/runner.ts"
 import type { Parsed } from "./args.ts"
 import { poolOptions } from "./options.ts"
 import type { pool } from "./commands.ts"
+import { bind } from "./serve.ts"
 import { Shutdown } from "./shutdown.ts"
 
 export const program = ({ flags, command: [command, ...args] }: Parsed<typeof pool.flags>) =>
   Effect.scoped(Effect.gen(function*() {
     const shutdown = yield* Shutdown
-    // the address first: a taken port stops liege before any worker is spawned
-    const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
-    process.stdout.write(`listening on ${server.url}\n`)
-    yield* Effect.logInfo(`status page: ${server.url}/ui`)
-    const latency = latencyBuckets()
-    const outcomes = new Map<string, number>()
-    // the state file first: a locked or unreadable one stops liege before any worker is spawned
+    // the state file first: one another liege holds stops this one before it binds or spawns anything
     const poolReady = yield* Deferred.make<Pool>()
     const runner = yield* makeRunner(
       { file: flags.state },
       (job) => Effect.flatMap(Deferred.await(poolReady), (pool) => runStored(pool, job.payload))
     )
+    // then the address: a taken port stops liege before any worker is spawned
+    const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
+    const latency = latencyBuckets()
+    const outcomes = new Map<string, number>()
     const workers = yield* makePool(poolOptions(flags, command!, args), {
       onAnswer: (_id, outcome, ms) => {
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
@@ -41,7 +39,7 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof po
     yield* server.start(poolApp(workers, runner, { latency, outcomes }))
     yield* shutdown.requested
     yield* Effect.logInfo("stopping: draining, then stopping the workers")
-    yield* server.stopAccepting
+    yield* server.drain
     yield* runner.shutdown
     yield* workers.shutdown(flags.drain)
   }))

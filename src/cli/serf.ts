@@ -5,14 +5,15 @@
  * one line `ReplayDiverged: …`; a serf that keeps failing: exit 1.
  */
 import { Effect } from "effect"
-import { listen } from "../http/server.ts"
 import { commitBatches, serfApp } from "../http/serf.ts"
 import { makeLogPump } from "../internal/logpump.ts"
-import { open } from "../pier/pier.ts"
+import { openWith } from "../pier/pier.ts"
 import { replayReporter } from "../pier/progress.ts"
+import { openSqlite } from "../pier/sqlite.ts"
 import { readBoot } from "./boot.ts"
 import { pierOptions } from "./options.ts"
 import { ExitStatus } from "./errors.ts"
+import { bind } from "./serve.ts"
 import type { Parsed } from "./args.ts"
 import type { serf } from "./commands.ts"
 import { Shutdown } from "./shutdown.ts"
@@ -21,21 +22,21 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof se
   Effect.scoped(Effect.gen(function*() {
     const shutdown = yield* Shutdown
     const boot = yield* readBoot(flags.boot)
-    // the address first: a taken port stops liege before the serf is spawned
-    const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
-    process.stdout.write(`listening on ${server.url}\n`)
-    yield* Effect.logInfo(`status page: ${server.url}/ui`)
+    // the pier's lock first: a pier another liege holds stops this one before it binds or spawns anything
+    const storage = yield* openSqlite(flags.pier)
+    // then the address: a taken port stops liege before the serf is spawned
+    const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
     const log = yield* makeLogPump({})
     const batches = commitBatches()
-    const pier = yield* open(pierOptions(flags, flags.pier, command!, args, boot), {
+    const pier = yield* openWith(storage.log, pierOptions(flags, flags.pier, command!, args, boot), {
       onReplay: replayReporter(log, process.stderr.isTTY ? process.stderr : undefined),
       onCommit: (n) => batches.observe(n)
-    })
+    }, storage.leftover)
     yield* server.start(serfApp(pier, { batches }))
     const fatal = yield* Effect.raceFirst(Effect.as(shutdown.requested, undefined), pier.fatal)
     if (fatal === undefined) {
       yield* Effect.logInfo("stopping: draining, saving, stopping the serf")
-      yield* server.stopAccepting
+      yield* server.drain
       yield* pier.shutdown(flags.drain)
       return
     }

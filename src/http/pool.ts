@@ -100,7 +100,7 @@ export const poolApp = (
   runner: Runner,
   options: { readonly latency: Histogram; readonly outcomes: Map<string, number> }
 ): App => ({
-  healthy: () => pool.ready(),
+  readiness: pool.readiness,
   status: Effect.zipWith(pool.status, runner.sessions, (doc, sessions) => ({ ...doc, sessions })),
   metrics: () => {
     const s = pool.stats()

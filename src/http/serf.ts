@@ -47,7 +47,7 @@ export const serfApp = (pier: Pier, options: { readonly batches: Histogram }): A
   const answer = (name: string, response: Response) => ({ name, handle: Effect.succeed(response) })
 
   return {
-    healthy: () => pier.ready(),
+    readiness: pier.readiness,
     status: pier.status,
     metrics: () => {
       const s = pier.stats()

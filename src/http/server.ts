@@ -5,8 +5,16 @@
  * - the address is bound first (`listen`), before any worker is spawned; a
  *   port in use or an address that is not local is `ListenFailed`, naming
  *   the address and the reason; until the app is attached (`start`), every
- *   route but `/healthz` (503) answers 503 `NotReady`;
- * - `GET /healthz`: 200 when able to serve, 503 otherwise (never needs the token);
+ *   route but the probes answers 503 `NotReady`;
+ * - the probes never need the token: `GET /livez` answers 200 whenever this
+ *   loop answers (booting, replaying, restarting, failed, draining alike);
+ *   `GET /readyz` 200 `{"ready": true}` when able to serve, else 503
+ *   `{"ready": false, "why"}` saying why; `GET /healthz` the same question,
+ *   answered `{"ok": bool}`;
+ * - `drain` (SIGTERM): the socket stays open, so that a load balancer sees
+ *   503s rather than refused connections: every app route answers 503
+ *   `ShuttingDown` (with `Connection: close`), `/readyz` and `/healthz` 503,
+ *   `/livez` 200; status and metrics are still served;
  * - `GET /ui`: the status page (no data in it, so no token either); `GET
  *   /v1/status` and `/v1/status/stream`: the status document, once or pushed;
  * - `GET /metrics`: Prometheus text: the app's families, HTTP requests by
@@ -17,8 +25,7 @@
  *
  * Every request's handler is a fiber of the server's `FiberSet`; a client
  * that closes its connection before its answer interrupts it (a pool
- * request is cancelled). `stopAccepting` closes the listening socket
- * (requests already accepted go on); the scope's close ends the server.
+ * request is cancelled). The scope's close ends the server.
  */
 import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
@@ -31,7 +38,7 @@ import { format, type Family } from "./prometheus.ts"
 import { processFamilies } from "./process.ts"
 import { page } from "../status/page.ts"
 import { makeStatusStream } from "./stream.ts"
-import type { Status } from "../status/document.ts"
+import { notReady as notReadyBecause, type Readiness, type Status } from "../status/document.ts"
 
 export { errorResponse, ok, type Response } from "./response.ts"
 
@@ -50,7 +57,7 @@ export interface Route {
 }
 
 export interface App {
-  readonly healthy: () => boolean
+  readonly readiness: () => Readiness
   readonly metrics: () => ReadonlyArray<Family>
   /** The status document (SPEC §10): `GET /v1/status` and its stream. */
   readonly status: Effect.Effect<Status>
@@ -67,8 +74,12 @@ export interface Server {
   readonly url: string
   /** Attaches the app: from now on its routes are served. */
   readonly start: (app: App) => Effect.Effect<void>
-  /** Stops accepting connections; requests already accepted go on. */
-  readonly stopAccepting: Effect.Effect<void>
+  /**
+   * liege is stopping: new requests to the app get 503 `ShuttingDown`, the
+   * readiness probes 503; requests already accepted go on. The socket stays
+   * open until the scope closes.
+   */
+  readonly drain: Effect.Effect<void>
 }
 
 /** The address could not be bound. */
@@ -104,6 +115,12 @@ const tokenMatches = (expected: Buffer, header: string | undefined): boolean => 
 }
 
 const notReady = errorResponse(503, "NotReady", "liege is starting: not serving yet")
+const draining = {
+  ...errorResponse(503, "ShuttingDown", "liege is stopping: it takes no new requests"),
+  headers: { connection: "close" }
+}
+const starting = notReadyBecause("liege is starting")
+const stopping = notReadyBecause("liege is stopping (draining what it accepted)")
 
 const send = (res: http.ServerResponse, r: Response) => {
   if (res.headersSent || res.destroyed) return
@@ -118,6 +135,8 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
     const expected = options.token === undefined ? undefined : Buffer.from(options.token)
     const requests = new Map<string, number>()
     let app: App | undefined
+    let drained = false
+    const readiness = (): Readiness => drained ? stopping : app === undefined ? starting : app.readiness()
 
     const count = (route: string, status: number) => {
       const key = `${route}\u0000${status}`
@@ -147,9 +166,16 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const url = new URL(req.url ?? "/", "http://liege")
       const path = url.pathname
-      if (path === "/healthz" && req.method === "GET") {
-        const healthy = app?.healthy() ?? false
-        return answer(res, "healthz", ok({ ok: healthy }, healthy ? 200 : 503))
+      if (req.method === "GET") {
+        if (path === "/livez") return answer(res, "livez", ok({ live: true }))
+        if (path === "/readyz") {
+          const now = readiness()
+          return answer(res, "readyz", ok(now, now.ready ? 200 : 503))
+        }
+        if (path === "/healthz") {
+          const healthy = readiness().ready
+          return answer(res, "healthz", ok({ ok: healthy }, healthy ? 200 : 503))
+        }
       }
       if (path === "/ui" && req.method === "GET") {
         // the page holds no data: it asks for the token itself and sends it with every data request
@@ -174,6 +200,10 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       if (path === "/v1/status/stream" && req.method === "GET") {
         count("status_stream", 200)
         return stream.listen(res)
+      }
+      if (drained) {
+        req.resume()
+        return answer(res, "draining", draining)
       }
       const request: Request = {
         method: req.method ?? "GET",
@@ -238,9 +268,9 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       start: (given) => Effect.sync(() => {
         app = given
       }),
-      stopAccepting: Effect.sync(() => {
-        stream.close()
-        node.close()
+      drain: Effect.sync(() => {
+        drained = true
+        // idle keep-alive connections go now; the next request on a busy one is told to close it
         node.closeIdleConnections()
       })
     }

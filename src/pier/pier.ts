@@ -43,7 +43,7 @@ import { Event, type Goof, type Ripe } from "../serf/protocol.ts"
 import { isError, type WorkAnswer } from "../serf/window.ts"
 import { processIdentity } from "../supervisor/group.ts"
 import { InvalidOptions } from "../errors.ts"
-import type * as Status from "../status/document.ts"
+import * as Status from "../status/document.ts"
 import { RateWindow } from "../status/rates.ts"
 import { SpawnFailed } from "../supervisor/errors.ts"
 import * as fs from "node:fs"
@@ -179,6 +179,8 @@ export interface Pier {
   readonly pack: Effect.Effect<number, PokeError>
   /** A ripe serf is serving. */
   readonly ready: () => boolean
+  /** `ready`, or why not (booting, the replay's progress, restarting): SPEC §8 `/readyz`. */
+  readonly readiness: () => Status.Readiness
   readonly stats: () => PierStats
   /** The pier's live state now (cheap, synchronous). */
   readonly inspect: () => PierSnapshot
@@ -795,6 +797,25 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       snapshot: Effect.tap(withSerf((serf) => serf.save(flush)), (eve) => Effect.sync(() => (lastSnapshot = eve))),
       pack: withSerf((serf) => serf.pack(flush)),
       ready: () => serving() !== undefined,
+      readiness: (): Status.Readiness => {
+        if (serving() !== undefined) return Status.Ready
+        switch (state._tag) {
+          case "Booting":
+            return Status.notReady("the serf is booting")
+          case "Replaying":
+            return Status.notReady(
+              `the serf is replaying the log: ${state.done} of ${state.total} events (${Math.floor(100 * state.done / Math.max(1, state.total))} %)`
+            )
+          case "Running":
+            return Status.notReady("the serf ended (it died or is stuck); the next one starts once it is gone")
+          case "Restarting":
+            return Status.notReady(`the serf is restarting: the next one starts in ${Math.max(0, state.at - Date.now())} ms`)
+          case "Stopping":
+            return Status.notReady("liege is stopping")
+          case "Failed":
+            return Status.notReady(`the serf failed for good: ${state.reason}`)
+        }
+      },
       stats: () => ({
         eve: logged,
         events: stats.events,

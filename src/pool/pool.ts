@@ -35,7 +35,7 @@ import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import * as RestartPolicy from "../internal/restart-policy.ts"
 import { WorkerFields } from "../internal/worker.ts"
 import { InvalidOptions } from "../errors.ts"
-import type * as Status from "../status/document.ts"
+import * as Status from "../status/document.ts"
 import { RateWindow } from "../status/rates.ts"
 import { type CodecName, codec as codecOf } from "../wire/codec.ts"
 import { Dispatch } from "./dispatch.ts"
@@ -143,6 +143,8 @@ export interface Pool {
   readonly submit: (payload: unknown) => Effect.Effect<unknown, PoolError>
   /** At least one worker is ready and the pool has not failed. */
   readonly ready: () => boolean
+  /** `ready`, or why not (the failed pool's next try, workers booting): SPEC §8 `/readyz`. */
+  readonly readiness: () => Status.Readiness
   readonly stats: () => PoolStats
   /** Each slot and the queue, now (cheap, synchronous). */
   readonly inspect: () => PoolSnapshot
@@ -527,9 +529,26 @@ export const make = (
     const live = (w: Worker | undefined): w is Worker => w !== undefined && w.end === undefined
     const serving = (w: Worker) => w.state === "ready" || w.state === "busy"
 
+    const readiness = (): Status.Readiness => {
+      if (closing) return Status.notReady("the pool is stopping")
+      if (failure !== undefined) {
+        const inS = Math.max(0, Math.ceil((failure.nextTryAt - now()) / 1000))
+        return Status.notReady(`the pool failed (${failure.error.reason}); it tries one worker again in ${inS} s`)
+      }
+      let booting = 0
+      for (const w of workers) {
+        if (!live(w)) continue
+        if (serving(w)) return Status.Ready
+        if (w.state === "booting") booting++
+      }
+      const restarting = slots.filter((s) => workers[s.number - 1] === undefined && s.nextTryAt !== undefined).length
+      return Status.notReady(`no worker is ready yet (${booting} booting, ${restarting} restarting)`)
+    }
+
     return {
       submit,
-      ready: () => failure === undefined && workers.some((w) => live(w) && serving(w)),
+      ready: () => readiness().ready,
+      readiness,
       stats: () => {
         let ready = 0
         let busy = 0

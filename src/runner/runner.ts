@@ -15,7 +15,12 @@
  * Every stored job reaches exactly one recorded outcome (`done` or
  * `failed`). A job cut off by a crash of liege is queued again at the next
  * start and runs again: execution is at-least-once.
+ *
+ * The state file is opened (and locked: one liege per file) at start when
+ * it exists, else when the first job is stored: a runner that never stores
+ * a job leaves no file behind.
  */
+import * as fs from "node:fs"
 import { Context, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
 import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
 import { InvalidOptions } from "../errors.ts"
@@ -61,6 +66,8 @@ export interface Runner {
   readonly shutdown: Effect.Effect<void>
 }
 
+const noJobs: Summary = { byState: { queued: 0, running: 0, done: 0, failed: 0 }, busiest: [] }
+
 export const make = <E>(
   input: Schema.Codec.Encoded<typeof RunnerOptions>,
   execute: (job: Job) => Effect.Effect<unknown, E>
@@ -68,15 +75,18 @@ export const make = <E>(
   Effect.gen(function*() {
     const options = yield* decodeOptions(RunnerOptions, input, (i) => new InvalidOptions(i))
     const pollMs = toMillis(options.pollInterval ?? 400)
-    const store = yield* Effect.acquireRelease(
-      Effect.try({
-        try: () => new JobStore(options.file),
+    let store: JobStore | undefined = undefined
+    yield* Effect.addFinalizer(() => Effect.sync(() => store?.close()))
+    /** The store, opened now if it was not yet (creating the file). */
+    const opened = Effect.suspend(() =>
+      store !== undefined ? Effect.succeed(store) : Effect.try({
+        try: () => (store = new JobStore(options.file)),
         catch: (e) => new RunnerStoreError({ reason: e instanceof StoreError ? e.message : String(e) })
-      }),
-      (s) => Effect.sync(() => s.close())
+      })
     )
-    if (store.recovered > 0) {
-      yield* Effect.logWarning(`${store.recovered} jobs were cut off by a crash; they run again`)
+    if (fs.existsSync(options.file)) {
+      const recovered = (yield* opened).recovered
+      if (recovered > 0) yield* Effect.logWarning(`${recovered} jobs were cut off by a crash; they run again`)
     }
     const ladder = yield* makeLadder({ initialBackoff: 5, cap: 1000 })
     const running = yield* FiberSet.make<void, never>()
@@ -84,7 +94,8 @@ export const make = <E>(
     const counts = { submitted: 0, settled: 0, polls: 0 }
     let closing = false
 
-    const submit = (job: Job) =>
+    /** Submits a job found in the store (which is open, then). */
+    const submit = (store: JobStore, job: Job) =>
       Effect.suspend(() => {
         if (!store.start(job.id)) return Effect.void
         inFlight.set(job.session, job.id)
@@ -121,7 +132,7 @@ export const make = <E>(
 
     const poke = (session?: string): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (closing) return Effect.void
+        if (closing || store === undefined) return Effect.void
         if (session === undefined) {
           // the global poll submits nothing while any session is in flight
           if (inFlight.size > 0) return Effect.void
@@ -129,7 +140,7 @@ export const make = <E>(
         }
         if (inFlight.has(session)) return Effect.void
         const head = store.head(session)
-        return head === undefined ? Effect.void : submit(head)
+        return head === undefined ? Effect.void : submit(store, head)
       })
 
     const poll = Effect.suspend(() => {
@@ -141,12 +152,13 @@ export const make = <E>(
 
     const enqueue = (session: string, payload: unknown) =>
       Effect.gen(function*() {
+        const jobs = yield* opened
         const id = yield* Effect.try({
-          try: () => store.add(session, JSON.stringify(payload) ?? "null"),
+          try: () => jobs.add(session, JSON.stringify(payload) ?? "null"),
           catch: (e) => new RunnerStoreError({ reason: `cannot store the job: ${(e as Error).message}` })
         })
         yield* poke(session)
-        yield* ladder.confirm(poke(session), Effect.sync(() => closing || store.get(id)?.state !== "queued"))
+        yield* ladder.confirm(poke(session), Effect.sync(() => closing || jobs.get(id)?.state !== "queued"))
         return id
       })
 
@@ -157,10 +169,10 @@ export const make = <E>(
 
     return {
       enqueue,
-      get: (id) => Effect.sync(() => store.get(id)),
+      get: (id) => Effect.sync(() => store?.get(id)),
       poke,
-      stats: () => ({ inFlight: inFlight.size, ...counts, recovered: store.recovered }),
-      sessions: Effect.sync(() => store.summary()),
+      stats: () => ({ inFlight: inFlight.size, ...counts, recovered: store?.recovered ?? 0 }),
+      sessions: Effect.sync(() => store?.summary() ?? noJobs),
       shutdown: Effect.suspend(() => {
         closing = true
         return ladder.shutdown

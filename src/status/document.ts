@@ -10,6 +10,16 @@ const Int = Schema.Int
 const Ms = Schema.Number
 const NullOr = Schema.NullOr
 
+/** Whether a server can serve now, and if not why (SPEC §8: `GET /readyz`). */
+export const Readiness = Schema.Union([
+  Schema.Struct({ ready: Schema.Literal(true) }),
+  Schema.Struct({ ready: Schema.Literal(false), why: Schema.String })
+])
+export type Readiness = typeof Readiness.Type
+
+export const Ready: Readiness = { ready: true }
+export const notReady = (why: string): Readiness => ({ ready: false, why })
+
 /** Requests (or events) per second and latency over a recent window. */
 export const Rate = Schema.Struct({
   /** The window's length (10 s or 60 s), or less just after start. */

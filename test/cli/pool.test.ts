@@ -123,14 +123,20 @@ describe("liege pool", () => {
     })
   })
 
-  it("a state file held by another liege: exit 1 with one line, before any worker is spawned", async () => {
+  it("a state file held by another liege: exit 1 with one line, before it binds or spawns anything", async () => {
     await inTemp("liege-pool-cli-", async (dir) => {
       const state = path.join(dir, "s.db")
       const first = await serve(["pool", "--workers", "1", "--state", state, "--listen", "127.0.0.1:0", ...worker])
+      await healthy(first.url)
+      // the file is made, and locked, by the first session job
+      expect(fs.existsSync(state)).toBe(false)
+      expect((await post(`${first.url}/v1/jobs?session=s`, { n: 1 })).status).toBe(202)
+      expect(fs.existsSync(state)).toBe(true)
       const marker = path.join(dir, "spawned")
       const second = await liege(["pool", "--workers", "1", "--state", state, "--listen", "127.0.0.1:0", "--", "sh", "-c", `touch ${marker}`])
       expect(second.status).toBe(1)
-      expect(lines(second.stderr).at(-1)).toMatch(/^liege: .*in use by another process/)
+      expect(lines(second.stderr)).toEqual([expect.stringMatching(/^liege: the state file .*s\.db is in use by another process/)])
+      expect(second.stdout).toBe("")
       expect(fs.existsSync(marker)).toBe(false)
       first.proc.kill("SIGTERM")
       expect(await first.exited).toBe(0)

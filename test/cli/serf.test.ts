@@ -158,12 +158,14 @@ describe("liege serf", () => {
     })
   })
 
-  it("a pier held by another liege: exit 1 with one line", async () => {
+  it("a pier held by another liege: exit 1 with one line, before it binds or spawns anything", async () => {
     await inTemp("liege-cli-", async (dir) => {
       const first = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", ...kv])
       const second = await liege(["serf", "--pier", dir, "--listen", "127.0.0.1:0", ...kv])
       expect(second.status).toBe(1)
-      expect(lines(second.stderr).at(-1)).toMatch(/^liege: pier .* is locked/)
+      // the lock comes first: one line, no listening line, nothing spawned
+      expect(lines(second.stderr)).toEqual([expect.stringMatching(/^liege: pier .* is locked/)])
+      expect(second.stdout).toBe("")
       first.proc.kill("SIGTERM")
       expect(await first.exited).toBe(0)
     })

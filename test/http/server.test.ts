@@ -12,7 +12,7 @@ it.live("a handler that dies is answered 500 Internal, and the server goes on", 
   Effect.gen(function*() {
     const server = yield* listen({ listen: { host: "127.0.0.1", port: 0 }, token: undefined, maxBody: 1024, maxDepth: 8 })
     yield* server.start({
-      healthy: () => true,
+      readiness: () => ({ ready: true }),
       metrics: () => [],
       status: Effect.die(new Error("no status")),
       route: (r) => ({ name: "boom", handle: r.path === "/boom" ? Effect.die(new Error("a bug")) : Effect.succeed({ status: 200, contentType: "text/plain", body: "fine" }) })

@@ -1,0 +1,21 @@
+/**
+ * What every server subcommand does once its locks are taken (SPEC §8):
+ * bind `--listen` (before anything is spawned), say so in one line on
+ * stdout, and log SIGHUP rather than die of it (reload is not there yet).
+ */
+import { Effect, FiberSet } from "effect"
+import { listen, type ServerOptions } from "../http/server.ts"
+import { Shutdown } from "./shutdown.ts"
+
+export const bind = (options: ServerOptions) =>
+  Effect.gen(function*() {
+    const server = yield* listen(options)
+    process.stdout.write(`listening on ${server.url}\n`)
+    yield* Effect.logInfo(`status page: ${server.url}/ui`)
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const shutdown = yield* Shutdown
+    yield* shutdown.onHangup(() => {
+      run(Effect.logWarning("SIGHUP: ignored (liege reloads nothing yet; SIGTERM stops it)"))
+    })
+    return server
+  })
