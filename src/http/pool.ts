@@ -3,7 +3,8 @@
  *
  * - `POST /v1/jobs` — the payload, run now: `200 {"ok": result}` or
  *   `{"error": {"tag", "message", …}}` with Busy/PoolFailed/ShuttingDown 503,
- *   Timeout 504, Application 422, WorkerDied/Protocol/Io 502;
+ *   Timeout 504, Application 422 (500 when its code is `internal`: the
+ *   handler crashed), WorkerDied/Protocol/Io 502;
  * - `POST /v1/jobs?session=S` — stored durably, run in its session's order:
  *   `202 {"id"}`;
  * - `GET /v1/jobs/ID` — `200 {"id", "session", "state", "ok"?, "error"?}`, 404 if unknown.
@@ -28,7 +29,8 @@ export const statusOf = (e: PoolError): number => {
     case "Timeout":
       return 504
     case "Application":
-      return 422
+      // `internal`: the handler crashed (what the SDKs send for an uncaught exception) — a 5xx, not the caller's fault
+      return e.code === "internal" ? 500 : 422
     case "WorkerDied":
     case "Protocol":
     case "Io":

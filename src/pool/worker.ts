@@ -438,9 +438,11 @@ export class Worker {
     this.kill = kill
     this.ping = undefined
     this.to("retiring")
-    for (const req of this.running.values()) this.host.finish(req, error(req))
+    // it holds nothing from here on (the answers may look: a drain waits for nothing to be running)
+    const held = [...this.running.values()]
     this.running.clear()
     this.cancelled.clear()
+    for (const req of held) this.host.finish(req, error(req))
     Deferred.doneUnsafe(this.ended, Effect.succeed(end))
   }
 }
