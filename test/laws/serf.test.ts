@@ -12,7 +12,10 @@
  *    lock poisoned; no flow ever waits forever;
  * 6. events the serf dies on are refused as poison (`SerfPoisoned`) and
  *    never logged; every other event is answered once, in order, and a fresh
- *    serf replaying the log reaches the live serf's mug.
+ *    serf replaying the log reaches the live serf's mug;
+ * 7. events the serf gets stuck on (`workTimeout`) are refused the same way;
+ *    slow but live events are never taken for stuck, however many are in
+ *    flight, and no acknowledged event is lost or logged twice.
  *
  * (Law 4, kill -9 of the whole `liege serf`, is in test/cli/serf.test.ts.)
  */
@@ -189,6 +192,55 @@ describe("serf laws", () => {
           }))
       ),
       { numRuns: 10, endOnFailure: true }
+    )
+  }, 180_000)
+
+  it("7: stuck events are refused as poison; slow but live ones never are; nothing acknowledged is lost or doubled", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof({ weight: 8, arbitrary: event }, { weight: 1, arbitrary: fc.constant({ op: "hang" }) }), {
+          minLength: 1,
+          maxLength: 10
+        }),
+        fc.integer({ min: 1, max: 8 }),
+        (events, maxInFlight) =>
+          run(Effect.gen(function*() {
+            const dir = tempDir("liege-law-")
+            try {
+              const answers = yield* Effect.scoped(Effect.gen(function*() {
+                // each event takes 40 ms, its event loop free: a full window's last answer comes up to 320 ms after
+                // it was sent, past the 250 ms limit, yet never more than 40 ms after the answer before it
+                const pier = yield* open({
+                  dir,
+                  ...testSerf({ TEST_SERF_WAIT_MS: "40" }),
+                  maxInFlight,
+                  workTimeout: 250,
+                  maxRestarts: 100,
+                  stopGrace: 100
+                })
+                return yield* Effect.forEach(events, (ev) => Effect.exit(pier.poke(ev)), { concurrency: "unbounded" })
+              }))
+              const acked: Array<{ ev: unknown; answer: Exclude<PokeAnswer, { _tag: "Bail" }> }> = []
+              answers.forEach((exit, i) => {
+                const ev = events[i]!
+                if ("op" in ev && ev.op === "hang") {
+                  expect(Exit.isFailure(exit) && Exit.findErrorOption(exit).pipe((o) => o._tag === "Some" && o.value))
+                    .toMatchObject({ _tag: "SerfPoisoned", stuckMs: 250 })
+                  return
+                }
+                expect(Exit.isSuccess(exit) && exit.value._tag).toBe(expectedTag(ev))
+                if (Exit.isSuccess(exit) && exit.value._tag !== "Bail") acked.push({ ev, answer: exit.value })
+              })
+              expect(acked.map((a) => a.answer.eve)).toEqual(acked.map((_, i) => i + 1))
+              const { result, rows } = yield* replayFromScratch(dir)
+              expect(rows.map((r) => r.ev)).toEqual(acked.map((a) => a.answer._tag === "Swap" ? { n: 0 } : a.ev))
+              if (rows.length > 0) expect(result).toEqual({ _tag: "Done", eve: rows.length, mug: rows.at(-1)!.mug })
+            } finally {
+              fs.rmSync(dir, { recursive: true, force: true })
+            }
+          }))
+      ),
+      { numRuns: 6, endOnFailure: true }
     )
   }, 180_000)
 

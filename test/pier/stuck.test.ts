@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { open, type Pier, type PokeAnswer, type PokeError } from "../../src/pier/pier.ts"
 import { readLog } from "../support/log.ts"
-import { fixture, node } from "../support/procs.ts"
+import { fixture, node, until } from "../support/procs.ts"
 import { tempDir, testSerf } from "../support/serfs.ts"
 
 const nodeSerf = { command: node, args: [fixture("poison-serf.ts")] }
@@ -96,6 +96,20 @@ describe("stuck serfs", () => {
       expect(yield* pier.peek(["sum"])).toBe(6)
       // a serf stuck on a peek has no event to blame: it counts
       expect(pier.inspect().restarts.recent.map((r) => r.counted)).toEqual([true])
+    }), 20_000)
+
+  withDir("heartbeat: a serf that freezes while idle misses its pong, is killed and replaced, and counts", (dir) =>
+    Effect.gen(function*() {
+      const pier = yield* open({ dir, ...testSerf({ TEST_SERF_FREEZE_MS: "600" }), heartbeat: "200 millis", stopGrace: "100 millis" })
+      expect(yield* pier.poke({ n: 1 })).toMatchObject({ _tag: "Done", eve: 1 })
+      const first = pier.inspect().serf
+      // pinged every 200 ms while idle; 600 ms after ripe it freezes, and the next ping goes unanswered
+      yield* until(() => pier.inspect().restarts.total >= 1, 10_000, "the frozen serf's restart")
+      const [restart] = pier.inspect().restarts.recent
+      expect(restart).toMatchObject({ counted: true, poison: false })
+      expect(restart!.reason).toBe(`serf ${first} is stuck: no answer to a ping within 200 ms (heartbeat)`)
+      // the next serf serves
+      expect(yield* pier.poke({ n: 2 })).toMatchObject({ _tag: "Done", eve: 2 })
     }), 20_000)
 
   withDir("a stuck replay is a death with nothing to blame: it counts, and the pier gives up past maxRestarts", (dir) =>
