@@ -39,6 +39,10 @@ interface FlagBase {
   readonly required?: true
   /** The value's placeholder in help (`D`, `N`, …). */
   readonly meta?: string
+  /** Read from this environment variable when the flag is not given (a secret kept out of `ps`). */
+  readonly env?: string
+  /** How help shows the default, when its value alone would not say it (`the CPU count`). */
+  readonly shownDefault?: string
 }
 
 /** A flag's kind, its default, and how its text becomes a value. */
@@ -152,6 +156,11 @@ export const parse = <Flags extends Record<string, Flag>>(
   const command = argv.slice(i)
   if (help) return { flags: values as Values<Flags>, command, help }
   for (const [key, flag] of Object.entries(sub.flags)) {
+    const fromEnv = flag.env === undefined ? undefined : process.env[flag.env]
+    if (key in values || fromEnv === undefined || fromEnv === "") continue
+    values[key] = convert(flag, `$${flag.env}`, fromEnv)
+  }
+  for (const [key, flag] of Object.entries(sub.flags)) {
     if (key in values || flag.default === undefined) continue
     values[key] = typeof flag.default === "string" && flag.kind !== "string" && flag.kind !== "choice"
       ? convert(flag, flagName(key), flag.default)
@@ -177,8 +186,11 @@ const placeholder = (flag: Flag): string =>
 export const helpText = <Flags extends Record<string, Flag>>(sub: Subcommand<Flags>): string => {
   const rows = Object.entries<Flag>(sub.flags).map(([key, flag]) => {
     const left = `  ${flagName(key)} ${placeholder(flag)}`
-    const fallback = flag.default === undefined ? "" : ` (default ${String(flag.default)})`
-    return [left, flag.description + fallback] as const
+    const fallback = flag.shownDefault !== undefined
+      ? ` (default: ${flag.shownDefault})`
+      : flag.default === undefined ? "" : ` (default ${String(flag.default)})`
+    const env = flag.env === undefined ? "" : ` (or $${flag.env})`
+    return [left, flag.description + env + fallback] as const
   })
   const width = Math.max(...rows.map(([l]) => l.length)) + 2
   return [

@@ -3,6 +3,14 @@
 // between runs (a cold start of the command is mostly module loading).
 import * as module from "node:module"
 
+// The package needs Node.js 22.19 or later (node:sqlite, process.execve, …): an older one gets one
+// line, not a stack trace from the first module that is missing.
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(`liege: needs Node.js 22.19 or later; this is Node.js ${process.versions.node}\n`)
+  process.exit(1)
+}
+
 module.enableCompileCache?.()
 
 // The servers (serf, pool, cluster) run with V8's young generation capped at

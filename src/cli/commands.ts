@@ -21,7 +21,7 @@ const heartbeatFlag = {
 /** The flags both servers take (`liege serf`, `liege pool`). */
 const serverFlags = {
   listen: { kind: "listen", default: "127.0.0.1:7070", description: "HTTP address (port 0: any free port, printed)" },
-  token: { kind: "string", meta: "T", description: "require Authorization: Bearer T (every route but /healthz)" },
+  token: { kind: "string", meta: "T", env: "LIEGE_TOKEN", description: "require Authorization: Bearer T on every route but the probes" },
   drain: { kind: "duration", default: "30s", description: "on SIGTERM: time to answer what was accepted" },
   codec: { kind: "choice", choices: ["json", "msgpack"], default: "json", description: "wire codec" },
   maxFrameBytes: { kind: "count", default: 64 * 1024 * 1024, min: 1, description: "largest frame accepted from a worker" },
@@ -70,7 +70,7 @@ export const pool = {
   description: "Run a pool of request/response workers behind HTTP, with durable session jobs.",
   command: true,
   flags: {
-    workers: { kind: "count", default: availableParallelism(), min: 1, description: "slots (default: CPU count)" },
+    workers: { kind: "count", default: availableParallelism(), shownDefault: `the CPU count, ${availableParallelism()} here`, min: 1, description: "slots" },
     maxInFlight: { kind: "count", default: 1, min: 1, description: "requests pipelined to one worker" },
     bootTimeout: { kind: "duration", default: "10s", description: "ready handshake limit" },
     execTimeout: { kind: "duration", default: "30s", description: "per request; the worker is replaced" },

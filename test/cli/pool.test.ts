@@ -201,4 +201,24 @@ describe("liege pool", () => {
       { numRuns: 4, endOnFailure: true }
     )
   }, 120_000)
+
+  it("the token from LIEGE_TOKEN (kept out of ps); --help says so, and says each default once", async () => {
+    await inTemp("liege-pool-cli-", async (dir) => {
+      const s = await serve(["pool", "--workers", "1", "--state", path.join(dir, "s.db"), "--listen", "127.0.0.1:0", ...worker], {
+        LIEGE_TOKEN: "from-env"
+      })
+      expect(fs.readFileSync(`/proc/${s.proc.pid}/cmdline`, "latin1")).not.toContain("from-env")
+      await healthy(s.url)
+      expect((await request("GET", `${s.url}/v1/status`)).status).toBe(401)
+      expect((await request("GET", `${s.url}/v1/status`, undefined, { authorization: "Bearer from-env" })).status).toBe(200)
+      expect((await request("GET", `${s.url}/readyz`)).status).toBe(200)
+      s.proc.kill("SIGTERM")
+      expect(await s.exited).toBe(0)
+    })
+    const help = await liege(["pool", "--help"])
+    expect(help.status).toBe(0)
+    expect(help.stdout).toMatch(/--token T +require Authorization: Bearer T on every route but the probes \(or \$LIEGE_TOKEN\)\n/)
+    expect(help.stdout).toMatch(/--workers N +slots \(default: the CPU count, \d+ here\)\n/)
+    for (const line of help.stdout.split("\n")) expect(line.match(/\(default/g)?.length ?? 0).toBeLessThanOrEqual(1)
+  })
 })

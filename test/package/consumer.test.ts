@@ -44,6 +44,8 @@ const oldest = /^>=(\d+\.\d+(?:\.\d+)?)$/.exec(repo.engines.node)![1]!.split("."
 
 let dir = ""
 let app = ""
+/** A Node older than `engines` allows. */
+let node20 = ""
 const nodes: Array<{ readonly label: string; readonly bin: string }> = [{ label: "Node 24", bin: process.execPath }]
 
 /** The environment of a command run in the project with `node` = `bin` first on PATH. */
@@ -69,8 +71,12 @@ beforeAll(async () => {
   const older = path.join(dir, "node-oldest")
   fs.mkdirSync(older)
   fs.writeFileSync(path.join(older, "package.json"), JSON.stringify({ name: "node-oldest", private: true }))
-  await Promise.all([npm(["install"], app), npm(["install", `node@${oldest}`], older)])
+  const tooOld = path.join(dir, "node-20")
+  fs.mkdirSync(tooOld)
+  fs.writeFileSync(path.join(tooOld, "package.json"), JSON.stringify({ name: "node-20", private: true }))
+  await Promise.all([npm(["install"], app), npm(["install", `node@${oldest}`], older), npm(["install", "node@20"], tooOld)])
   nodes.push({ label: `Node ${oldest}`, bin: path.join(older, "node_modules/node/bin/node") })
+  node20 = path.join(tooOld, "node_modules/node/bin/node")
 }, 300_000)
 
 afterAll(() => {
@@ -160,6 +166,22 @@ describe("the packed package in an empty project", () => {
       (e: { stdout: string }) => e.stdout
     )
     expect(wrong).toMatch(/wrong\.ts\(6,\d+\): error TS2322/)
+  })
+
+  it("(d) on a Node older than the package supports, every subcommand exits 1 with one line naming the version it needs", async () => {
+    const env = envFor(node20)
+    const version = (await run(node20, ["--version"])).stdout.trim()
+    expect(version).toMatch(/^v20\./)
+    for (const args of [["run", "--", "true"], ["serf", "--pier", path.join(dir, "p"), "--", "true"], ["pool", "--", "true"], ["cluster", "serf"], ["--help"]]) {
+      const ran = await run(node20, [path.join(app, "node_modules/.bin/liege"), ...args], { cwd: app, env }).then(
+        () => ({ code: 0, stderr: "", stdout: "" }),
+        (e: { code: number; stderr: string; stdout: string }) => e
+      )
+      expect(ran.code).toBe(1)
+      expect(ran.stdout).toBe("")
+      expect(ran.stderr).toBe(`liege: needs Node.js 22.19 or later; this is Node.js ${version.slice(1)}\n`)
+    }
+    expect(fs.existsSync(path.join(dir, "p"))).toBe(false)
   })
 
   for (const index of [0, 1]) {
