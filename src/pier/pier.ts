@@ -276,6 +276,8 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
     const stopGraceMs = toMillis(options.stopGrace ?? 2000)
     const windowMs = toMillis(options.restartWindow ?? 60_000)
     const policy = yield* RestartPolicy.make({ maxRestarts: options.maxRestarts ?? 10, windowMs })
+    const clock = yield* Clock.Clock
+    const now = () => clock.currentTimeMillisUnsafe()
     const fatalSignal = yield* Deferred.make<PierFatal>()
     // after the log (opened by the caller): it closes first, interrupting the keeper and every control flow
     const run = yield* FiberSet.makeRuntime()
@@ -306,13 +308,13 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
     let lastSnapshot = 0
     const recentRestarts: Array<RestartRecord> = []
     // for the status document: a counter or two on the hot path
-    const startedAt = Date.now()
+    const startedAt = now()
     const eventRates = new RateWindow(startedAt)
     const commitRates = new RateWindow(startedAt)
     let maxBatch = 0
     const recentErrors: Array<Status.RecentError> = []
     const noteError = (tag: string, message: string) => {
-      recentErrors.push({ at: Date.now(), tag, message })
+      recentErrors.push({ at: now(), tag, message })
       if (recentErrors.length > RECENT_ERRORS) recentErrors.shift()
     }
     const stats = {
@@ -352,13 +354,14 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       logged = last.eve
       lastMug = last.mug
       hooks.onCommit?.(rows.length)
-      const now = Date.now()
-      commitRates.observe(undefined, now)
+      const at = now()
+      commitRates.observe(undefined, at)
       if (rows.length > maxBatch) maxBatch = rows.length
       for (const { p, answer } of done) {
-        eventRates.observe(now - p.wen, now)
+        eventRates.observe(at - p.wen, at)
         p.done(toAnswer(answer))
       }
+      if (quiet !== undefined) settle()
     }
 
     /**
@@ -377,6 +380,17 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       current?.abandon(
         error._tag === "PierFenced" ? error.message : `the log could not be written: ${error.message}`
       )
+      settle()
+    }
+
+    /** While draining: done once every accepted event is answered (or nothing more can be). */
+    let quiet: Deferred.Deferred<void> | undefined = undefined
+    /** The keeper stopped while liege was stopping: no serf will answer what is left. */
+    let keeperDone = false
+    const settle = () => {
+      if (quiet === undefined) return
+      const idle = pending.size === 0 && committing === undefined && batch.length === 0
+      if (idle || fatal !== undefined || lost !== undefined || keeperDone) Deferred.doneUnsafe(quiet, Effect.void)
     }
 
     /** Commits the answers so far, unless a commit is in flight (then they go in the next one). */
@@ -410,6 +424,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
             const waiters = idleWaiters
             idleWaiters = []
             for (const w of waiters) w()
+            settle()
           }
         })))
     }
@@ -452,15 +467,18 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
         if (isError(answer)) {
           if (answer._tag === "EventNotEncodable") {
             pending.delete(p.id)
-            return p.done(new PierIo({ dir, reason: answer.message }))
+            p.done(new PierIo({ dir, reason: answer.message }))
+            return settle()
           }
           // still pending: sent again to the next serf
           if (answer._tag === "SerfDied" || answer._tag === "SerfProtocolError" || answer._tag === "SerfStuck") p.lostIn = gen
           return
         }
         pending.delete(p.id)
-        if (answer._tag === "Bail") p.done(answer)
-        else batch.push({ p, answer })
+        if (answer._tag === "Bail") {
+          p.done(answer)
+          settle()
+        } else batch.push({ p, answer })
         // the serf survived it: if it was alone, the others follow in order
         if (isolation.answered(p)) sendAll(serf, gen)
       }, p.json)
@@ -483,7 +501,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
           ev,
           json,
           key,
-          wen: Date.now(),
+          wen: now(),
           done: (answer) => {
             if (gone) return
             gone = true
@@ -499,7 +517,10 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
         return Effect.sync(() => {
           gone = true
           // not yet sent: it never will be; sent: it is logged, nobody listens
-          if (p.cancel === undefined || p.cancel()) pending.delete(p.id)
+          if (p.cancel === undefined || p.cancel()) {
+            pending.delete(p.id)
+            settle()
+          }
         })
       })
 
@@ -688,6 +709,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
         for (const p of pending.values()) p.done(error)
         pending.clear()
         wakeWaiters()
+        settle()
         yield* Deferred.succeed(fatalSignal, error)
       })
 
@@ -695,7 +717,12 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       for (let n = 1;; n++) {
         const exit = yield* Effect.exit(generation(n))
         if (lost !== undefined) return yield* giveUp(lost)
-        if (closing) return
+        if (closing) {
+          // liege is stopping: a serf that ended now is not restarted, and what it owed cannot be answered
+          yield* Effect.logInfo(`serf generation ${n} ended while liege was stopping; not restarted`)
+          keeperDone = true
+          return settle()
+        }
         let why: unknown
         if (Exit.isSuccess(exit)) why = exit.value.death
         else {
@@ -715,6 +742,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
             : new SerfPoisoned({ last: why instanceof SerfDied ? why.how : message })
           noteError("Poison", poisoned.message)
           blame.event.done(poisoned)
+          settle()
           yield* Effect.logWarning(
             `refused a poison event (SerfPoisoned): serf generation ${n} died on it alone (${message}); it was not logged`
           )
@@ -762,16 +790,19 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
         if (closing) return
         closing = true
         if (fatal === undefined) state = { _tag: "Stopping" }
-        const deadline = Date.now() + drainMs
-        const busy = () => (pending.size > 0 || committing !== undefined) && fatal === undefined && lost === undefined
-        while (busy() && Date.now() < deadline) yield* Effect.sleep(10)
+        quiet = Deferred.makeUnsafe()
+        settle()
+        yield* Effect.timeoutOption(Deferred.await(quiet), drainMs)
         wakeWaiters() // control requests waiting for a serf: ShuttingDown
         const serf = current
         if (pending.size > 0) {
           // Events the serf may be working on must not be logged after their
           // callers were told ShuttingDown: the serf goes, unsaved, and its
           // state is rebuilt from the log at the next start.
-          serf?.abandon(`${pending.size} events not answered within the drain window`)
+          if (serf !== undefined) {
+            yield* Effect.logWarning(`stopping serf ${serf.pid} unsaved: ${pending.size} events not answered within the drain window`)
+            serf.abandon(`${pending.size} events not answered within the drain window`)
+          }
           const late = new ShuttingDown({ reason: `not answered within the drain window (${drainMs} ms)` })
           for (const p of pending.values()) p.done(late)
           // answered, but waiting behind a commit in flight: not logged either
@@ -780,7 +811,10 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
           batch = []
         } else if (serf !== undefined && serf.running()) {
           const saved = yield* Effect.timeoutOption(Effect.exit(serf.save(flush)), stopGraceMs)
-          if (Option.isNone(saved)) serf.abandon("the snapshot at shutdown did not finish within stopGrace")
+          if (Option.isNone(saved)) {
+            yield* Effect.logWarning(`stopping serf ${serf.pid} unsaved: its snapshot did not finish within stopGrace (${stopGraceMs} ms)`)
+            serf.abandon("the snapshot at shutdown did not finish within stopGrace")
+          }
           else if (Exit.isSuccess(saved.value)) lastSnapshot = saved.value.value
         }
         if (serf !== undefined) {
@@ -809,7 +843,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
           case "Running":
             return Status.notReady("the serf ended (it died or is stuck); the next one starts once it is gone")
           case "Restarting":
-            return Status.notReady(`the serf is restarting: the next one starts in ${Math.max(0, state.at - Date.now())} ms`)
+            return Status.notReady(`the serf is restarting: the next one starts in ${Math.max(0, state.at - now())} ms`)
           case "Stopping":
             return Status.notReady("liege is stopping")
           case "Failed":
@@ -829,12 +863,12 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
         serf: current?.pid
       }),
       status: Effect.flatMap(log.sizeOnDisk, (logBytes) => Effect.sync((): Status.SerfStatus => {
-        const now = Date.now()
-        const events = eventRates.snapshot(now)
-        const commits10s = commitRates.count(10, now)
+        const at = now()
+        const events = eventRates.snapshot(at)
+        const commits10s = commitRates.count(10, at)
         return {
           kind: "serf",
-          now,
+          now: at,
           startedAt,
           healthy: serving() !== undefined,
           state: state._tag === "Booting" ? "booting"

@@ -444,7 +444,7 @@ export const start = (
     const work = (ev: unknown, wen?: number) =>
       Effect.callback<WorkAnswer, SerfError>((resume) => {
         let gone = false
-        const cancel = submit(ev, wen ?? Date.now(), (answer) => {
+        const cancel = submit(ev, wen ?? alarm.now(), (answer) => {
           if (!gone) resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
         })
         return Effect.sync(() => {
@@ -472,7 +472,7 @@ export const start = (
     ) =>
       Effect.suspend(() => {
         // encoded before the lock: a path that cannot travel is refused without touching the serf
-        const frame = frameOf({ t: "peek", now: options?.now ?? Date.now(), gang: options?.gang ?? null, path })
+        const frame = frameOf({ t: "peek", now: options?.now ?? alarm.now(), gang: options?.gang ?? null, path })
         if (!Buffer.isBuffer(frame)) return Effect.fail(frame)
         return withLock(Effect.flatMap(
           ask("peek", frame),

@@ -3,7 +3,7 @@
  * log line at the start, about once a second, and at the end.
  */
 import type { LogPump } from "../internal/logpump.ts"
-import type { ReplayStatus } from "./pier.ts"
+import type { ReplayStatus } from "../pier/pier.ts"
 
 export const replayReporter = (log: LogPump, tty: NodeJS.WriteStream | undefined) => {
   let lastLine = 0
