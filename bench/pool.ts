@@ -117,7 +117,7 @@ const rawPool = async (workers: number, window: number, codecName: CodecName) =>
 const withLiege = (workers: number, window: number, total: number, concurrency: number, payload: unknown, codec: CodecName) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const pool = yield* make({ command: process.execPath, args: [workerScript], workers, maxInFlight: window, codec })
-    while (pool.stats().ready < workers) yield* Effect.sleep(2)
+    while (pool.view().ready < workers) yield* Effect.sleep(2)
     const call = () => Effect.runPromise(pool.submit(payload))
     yield* Effect.promise(() => drive(200, concurrency, call))
     return yield* Effect.promise(() => drive(total, concurrency, call))
@@ -221,7 +221,7 @@ export const stopStubborn = async () => {
       workers: 32,
       grace
     })
-    while (pool.stats().ready < 32) yield* Effect.sleep(5)
+    while (pool.view().ready < 32) yield* Effect.sleep(5)
     const t0 = performance.now()
     yield* pool.shutdown(0)
     return performance.now() - t0

@@ -152,7 +152,7 @@ export const replay = async (events = 1_000_000) => {
       const t0 = performance.now()
       const pier = yield* open({ dir, ...serf, batchSize: 1000 })
       while (!pier.ready()) yield* Effect.sleep(1)
-      if (pier.stats().replay.done !== events) throw new Error(`replayed ${pier.stats().replay.done}`)
+      if (pier.counters.replay().done !== events) throw new Error(`replayed ${pier.counters.replay().done}`)
       return events / ((performance.now() - t0) / 1000)
     })).pipe(Effect.provide(quiet)))
     return { bench: "serf-replay", events, replayPerSec: round(perSec), logBuiltMs: round(madeMs) }

@@ -11,6 +11,10 @@
  */
 import { UsageError } from "./errors.ts"
 
+/** `500ms`, `5s`, `2m`, `1h`: the largest unit that writes `ms` whole. */
+export const formatDuration = (ms: number): string =>
+  ms === 0 ? "0" : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+
 /** Milliseconds for `500ms`, `5s`, `2m`, `1h`; undefined when the text is not a duration. */
 export const parseDuration = (text: string): number | undefined => {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim())
@@ -47,7 +51,7 @@ interface FlagBase {
 
 /** A flag's kind, its default, and how its text becomes a value. */
 export type Flag =
-  | FlagBase & { readonly kind: "duration"; readonly default?: string }
+  | FlagBase & { readonly kind: "duration"; readonly default?: number }
   | FlagBase & { readonly kind: "count"; readonly default: number; readonly min: number }
   | FlagBase & { readonly kind: "string"; readonly default?: string }
   | FlagBase & { readonly kind: "choice"; readonly choices: ReadonlyArray<string>; readonly default?: string }
@@ -162,9 +166,7 @@ export const parse = <Flags extends Record<string, Flag>>(
   }
   for (const [key, flag] of Object.entries(sub.flags)) {
     if (key in values || flag.default === undefined) continue
-    values[key] = typeof flag.default === "string" && flag.kind !== "string" && flag.kind !== "choice"
-      ? convert(flag, flagName(key), flag.default)
-      : flag.default
+    values[key] = flag.kind === "listen" ? convert(flag, flagName(key), flag.default) : flag.default
   }
   for (const [key, flag] of Object.entries(sub.flags)) {
     if (flag.required === true && !(key in values)) throw new UsageError({ message: `${sub.name} needs ${flagName(key)} (see liege ${sub.name} --help)` })
@@ -188,7 +190,8 @@ export const helpText = <Flags extends Record<string, Flag>>(sub: Subcommand<Fla
     const left = `  ${flagName(key)} ${placeholder(flag)}`
     const fallback = flag.shownDefault !== undefined
       ? ` (default: ${flag.shownDefault})`
-      : flag.default === undefined ? "" : ` (default ${String(flag.default)})`
+      : flag.default === undefined ? ""
+      : ` (default ${flag.kind === "duration" ? formatDuration(flag.default) : String(flag.default)})`
     const env = flag.env === undefined ? "" : ` (or $${flag.env})`
     return [left, flag.description + env + fallback] as const
   })

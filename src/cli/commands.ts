@@ -3,6 +3,7 @@
  * text and the programs all read these. Nothing here loads Effect.
  */
 import { availableParallelism } from "node:os"
+import { clusterDefaults, poolDefaults, serfDefaults, serverDefaults, supervisorDefaults, workerDefaults } from "../defaults.ts"
 import type { Flag, Subcommand } from "./args.ts"
 
 const logFormat = {
@@ -20,13 +21,13 @@ const heartbeatFlag = {
 
 /** The flags both servers take (`liege serf`, `liege pool`). */
 const serverFlags = {
-  listen: { kind: "listen", default: "127.0.0.1:7070", description: "HTTP address (port 0: any free port, printed)" },
+  listen: { kind: "listen", default: serverDefaults.listen, description: "HTTP address (port 0: any free port, printed)" },
   token: { kind: "string", meta: "T", env: "LIEGE_TOKEN", description: "require Authorization: Bearer T on every route but the probes" },
-  drain: { kind: "duration", default: "30s", description: "on SIGTERM: time to answer what was accepted" },
-  codec: { kind: "choice", choices: ["json", "msgpack"], default: "json", description: "wire codec" },
-  maxFrameBytes: { kind: "count", default: 64 * 1024 * 1024, min: 1, description: "largest frame accepted from a worker" },
-  maxBody: { kind: "count", default: 1024 * 1024, min: 1, description: "largest request body in bytes (413 above)" },
-  maxDepth: { kind: "count", default: 128, min: 1, description: "deepest nesting of arrays and objects in a JSON body" },
+  drain: { kind: "duration", default: serverDefaults.drainMs, description: "on SIGTERM: time to answer what was accepted" },
+  codec: { kind: "choice", choices: ["json", "msgpack"], default: workerDefaults.codec, description: "wire codec" },
+  maxFrameBytes: { kind: "count", default: workerDefaults.maxFrameBytes, min: 1, description: "largest frame accepted from a worker" },
+  maxBody: { kind: "count", default: serverDefaults.maxBody, min: 1, description: "largest request body in bytes (413 above)" },
+  maxDepth: { kind: "count", default: serverDefaults.maxDepth, min: 1, description: "deepest nesting of arrays and objects in a JSON body" },
   logFormat
 } as const satisfies Record<string, Flag>
 
@@ -36,8 +37,8 @@ export const run = {
   description: "Run one supervised process: its stdout and stderr pass through, its exit status is liege's.",
   command: true,
   flags: {
-    grace: { kind: "duration", default: "5s", description: "natural-exit and SIGTERM windows" },
-    killWait: { kind: "duration", default: "1s", description: "wait after SIGKILL" },
+    grace: { kind: "duration", default: supervisorDefaults.graceMs, description: "natural-exit and SIGTERM windows" },
+    killWait: { kind: "duration", default: supervisorDefaults.killWaitMs, description: "wait after SIGKILL" },
     timeout: { kind: "duration", description: "start the escalation after this long" },
     report: { kind: "choice", choices: ["json"], description: "print the result as one JSON line on stderr" },
     logFormat
@@ -51,15 +52,15 @@ export const serf = {
   command: true,
   flags: {
     pier: { kind: "string", required: true, meta: "DIR", description: "pier folder (created if missing)" },
-    maxInFlight: { kind: "count", default: 10, min: 1, description: "work writs outstanding" },
-    batch: { kind: "count", default: 1000, min: 1, description: "replay batch size" },
-    bootTimeout: { kind: "duration", default: "30s", description: "ripe handshake limit" },
-    stopGrace: { kind: "duration", default: "2s", description: "after exit, before escalation" },
+    maxInFlight: { kind: "count", default: serfDefaults.maxInFlight, min: 1, description: "work writs outstanding" },
+    batch: { kind: "count", default: serfDefaults.batchSize, min: 1, description: "replay batch size" },
+    bootTimeout: { kind: "duration", default: serfDefaults.bootTimeoutMs, description: "ripe handshake limit" },
+    stopGrace: { kind: "duration", default: serfDefaults.stopGraceMs, description: "after exit, before escalation" },
     boot: { kind: "string", meta: "FILE", description: "boot events for a fresh pier (a JSON array of {wen, ev})" },
-    workTimeout: { kind: "duration", default: "30s", description: "longest a serf may take on its oldest writ before it counts as stuck (0: no limit)" },
+    workTimeout: { kind: "duration", default: serfDefaults.workTimeoutMs, description: "longest a serf may take on its oldest writ before it counts as stuck (0: no limit)" },
     heartbeat: heartbeatFlag,
-    maxRestarts: { kind: "count", default: 10, min: 0, description: "serf deaths tolerated within --restart-window" },
-    restartWindow: { kind: "duration", default: "60s", description: "the window of --max-restarts" },
+    maxRestarts: { kind: "count", default: serfDefaults.maxRestarts, min: 0, description: "serf deaths tolerated within --restart-window" },
+    restartWindow: { kind: "duration", default: serfDefaults.restartWindowMs, description: "the window of --max-restarts" },
     ...serverFlags
   }
 } as const satisfies Subcommand
@@ -71,19 +72,19 @@ export const pool = {
   command: true,
   flags: {
     workers: { kind: "count", default: availableParallelism(), shownDefault: `the CPU count, ${availableParallelism()} here`, min: 1, description: "slots" },
-    maxInFlight: { kind: "count", default: 1, min: 1, description: "requests pipelined to one worker" },
-    bootTimeout: { kind: "duration", default: "10s", description: "ready handshake limit" },
-    execTimeout: { kind: "duration", default: "30s", description: "per request; the worker is replaced" },
-    maxJobs: { kind: "count", default: 0, min: 0, description: "recycle after N jobs (0: never)" },
-    maxMemoryMb: { kind: "count", default: 0, min: 0, description: "recycle above this resident size (0: never)" },
+    maxInFlight: { kind: "count", default: poolDefaults.maxInFlight, min: 1, description: "requests pipelined to one worker" },
+    bootTimeout: { kind: "duration", default: poolDefaults.bootTimeoutMs, description: "ready handshake limit" },
+    execTimeout: { kind: "duration", default: poolDefaults.execTimeoutMs, description: "per request; the worker is replaced" },
+    maxJobs: { kind: "count", default: poolDefaults.maxJobs, min: 0, description: "recycle after N jobs (0: never)" },
+    maxMemoryMb: { kind: "count", default: poolDefaults.maxMemoryMb, min: 0, description: "recycle above this resident size (0: never)" },
     ttl: { kind: "duration", description: "recycle by age" },
     idleTtl: { kind: "duration", description: "recycle by idleness" },
-    maxQueue: { kind: "count", default: 1024, min: 0, description: "waiting requests before Busy" },
+    maxQueue: { kind: "count", default: poolDefaults.maxQueue, min: 0, description: "waiting requests before Busy" },
     heartbeat: heartbeatFlag,
-    maxRestarts: { kind: "count", default: 10, min: 0, description: "worker failures tolerated within --restart-window" },
-    restartWindow: { kind: "duration", default: "60s", description: "the window of --max-restarts, and the failed pool's cool-down" },
-    state: { kind: "string", default: "liege-state.db", meta: "FILE", description: "SQLite file for durable session jobs" },
-    grace: { kind: "duration", default: "5s", description: "worker escalation windows" },
+    maxRestarts: { kind: "count", default: poolDefaults.maxRestarts, min: 0, description: "worker failures tolerated within --restart-window" },
+    restartWindow: { kind: "duration", default: poolDefaults.restartWindowMs, description: "the window of --max-restarts, and the failed pool's cool-down" },
+    state: { kind: "string", default: serverDefaults.state, meta: "FILE", description: "SQLite file for durable session jobs (made by the first one)" },
+    grace: { kind: "duration", default: poolDefaults.graceMs, description: "worker escalation windows" },
     ...serverFlags
   }
 } as const satisfies Subcommand
@@ -92,7 +93,7 @@ export const pool = {
 const runnerFlags = {
   database: { kind: "string", required: true, meta: "URL", description: "PostgreSQL: postgres://user@host:port/database" },
   runner: { kind: "listen", required: true, description: "this runner's address, as the other runners reach it" },
-  idle: { kind: "duration", default: "5m", description: "let a serf (a session) go after this long without requests" }
+  idle: { kind: "duration", default: clusterDefaults.idleMs, description: "let a serf (a session) go after this long without requests" }
 } as const satisfies Record<string, Flag>
 
 export const clusterSerf = {
@@ -102,7 +103,7 @@ export const clusterSerf = {
   command: true,
   flags: {
     ...runnerFlags,
-    data: { kind: "string", default: "./data/cluster", meta: "DIR", description: "each serf's own folder is DIR/ID (its snapshots)" },
+    data: { kind: "string", default: clusterDefaults.data, meta: "DIR", description: "each serf's own folder is DIR/ID (its snapshots)" },
     maxInFlight: serf.flags.maxInFlight,
     batch: serf.flags.batch,
     bootTimeout: serf.flags.bootTimeout,

@@ -6,7 +6,7 @@
  * the workers, exit 0.
  */
 import { Deferred, Effect } from "effect"
-import { latencyBuckets, poolApp } from "../http/pool.ts"
+import { poolApp } from "../http/pool.ts"
 import { make as makePool, type Pool } from "../pool/pool.ts"
 import { runStored } from "../runner/outcome.ts"
 import { make as makeRunner } from "../runner/runner.ts"
@@ -27,16 +27,9 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof po
     )
     // then the address: a taken port stops liege before any worker is spawned
     const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
-    const latency = latencyBuckets()
-    const outcomes = new Map<string, number>()
-    const workers = yield* makePool(poolOptions(flags, command!, args), {
-      onAnswer: (_id, outcome, ms) => {
-        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
-        latency.observe(ms / 1000)
-      }
-    })
+    const workers = yield* makePool(poolOptions(flags, command!, args))
     yield* Deferred.succeed(poolReady, workers)
-    yield* server.start(poolApp(workers, runner, { latency, outcomes }))
+    yield* server.start(poolApp(workers, runner))
     yield* shutdown.requested
     yield* Effect.logInfo("stopping: draining, then stopping the workers")
     yield* server.drain

@@ -5,7 +5,7 @@
  * one line `ReplayDiverged: …`; a serf that keeps failing: exit 1.
  */
 import { Effect } from "effect"
-import { commitBatches, serfApp } from "../http/serf.ts"
+import { serfApp } from "../http/serf.ts"
 import { makeLogPump } from "../internal/logpump.ts"
 import { openWith } from "../pier/pier.ts"
 import { replayReporter } from "./progress.ts"
@@ -27,12 +27,10 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof se
     // then the address: a taken port stops liege before the serf is spawned
     const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
     const log = yield* makeLogPump({})
-    const batches = commitBatches()
     const pier = yield* openWith(storage.log, pierOptions(flags, flags.pier, command!, args, boot), {
-      onReplay: replayReporter(log, process.stderr.isTTY ? process.stderr : undefined),
-      onCommit: (n) => batches.observe(n)
+      onReplay: replayReporter(log, process.stderr.isTTY ? process.stderr : undefined)
     }, storage.leftover)
-    yield* server.start(serfApp(pier, { batches }))
+    yield* server.start(serfApp(pier))
     const fatal = yield* Effect.raceFirst(Effect.as(shutdown.requested, undefined), pier.fatal)
     if (fatal === undefined) {
       yield* Effect.logInfo("stopping: draining, saving, stopping the serf")

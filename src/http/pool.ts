@@ -16,7 +16,6 @@ import type { PoolError } from "../pool/errors.ts"
 import type { Pool } from "../pool/pool.ts"
 import type { Runner } from "../runner/runner.ts"
 import type { Job } from "../runner/store.ts"
-import { Histogram } from "./prometheus.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import type { App, Request, Route } from "./server.ts"
 
@@ -57,9 +56,6 @@ export const jobBody = (job: Job) => ({
   ...("error" in job ? { error: job.error } : {})
 })
 
-/** Latency buckets in seconds, 1 ms to ~30 s. */
-export const latencyBuckets = () => new Histogram([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
-
 /** Where session jobs are kept: this server's runner (SQLite) or the cluster's job store (PostgreSQL). */
 export interface Sessions {
   /** Stores the job; its id. */
@@ -97,32 +93,28 @@ export const jobRoutes = (pool: Pool, sessions: Sessions) => (request: Request):
   return undefined
 }
 
-export const poolApp = (
-  pool: Pool,
-  runner: Runner,
-  options: { readonly latency: Histogram; readonly outcomes: Map<string, number> }
-): App => ({
+export const poolApp = (pool: Pool, runner: Runner): App => ({
   readiness: pool.readiness,
   status: Effect.zipWith(pool.status, runner.sessions, (doc, sessions) => ({ ...doc, sessions })),
   metrics: () => {
-    const s = pool.stats()
+    const v = pool.view()
     const r = runner.stats()
     return [
-      { name: "liege_pool_workers", help: "slots", type: "gauge", samples: [{ value: s.workers }] },
-      { name: "liege_pool_ready_workers", help: "ready workers", type: "gauge", samples: [{ value: s.ready }] },
-      { name: "liege_pool_busy_workers", help: "workers holding a request", type: "gauge", samples: [{ value: s.busy }] },
-      { name: "liege_pool_in_flight", help: "requests on workers", type: "gauge", samples: [{ value: s.inFlight }] },
-      { name: "liege_pool_queue_depth", help: "requests waiting for a worker", type: "gauge", samples: [{ value: s.queued }] },
-      { name: "liege_pool_restarts_total", help: "workers replaced after a failure (not recycled, let go or killed on a timeout), as /v1/status counts them by reason", type: "counter", samples: [{ value: s.restarts }] },
-      { name: "liege_pool_recycles_total", help: "workers recycled", type: "counter", samples: [{ value: s.recycles }] },
-      { name: "liege_pool_failed", help: "1 while the pool is failed", type: "gauge", samples: [{ value: s.failed ? 1 : 0 }] },
+      { name: "liege_pool_workers", help: "slots", type: "gauge", samples: [{ value: v.workers.length }] },
+      { name: "liege_pool_ready_workers", help: "ready workers", type: "gauge", samples: [{ value: v.ready }] },
+      { name: "liege_pool_busy_workers", help: "workers holding a request", type: "gauge", samples: [{ value: v.workers.filter((w) => w.inFlight > 0).length }] },
+      { name: "liege_pool_in_flight", help: "requests on workers", type: "gauge", samples: [{ value: v.inFlight }] },
+      { name: "liege_pool_queue_depth", help: "requests waiting for a worker", type: "gauge", samples: [{ value: v.queue.depth }] },
+      { name: "liege_pool_restarts_total", help: "workers replaced after a failure (not recycled, let go or killed on a timeout), as /v1/status counts them by reason", type: "counter", samples: [{ value: v.restarts.total }] },
+      { name: "liege_pool_recycles_total", help: "workers recycled", type: "counter", samples: [{ value: v.recycles.total }] },
+      { name: "liege_pool_failed", help: "1 while the pool is failed", type: "gauge", samples: [{ value: v.failed === null ? 0 : 1 }] },
       {
         name: "liege_pool_answers_total",
         help: "answers by outcome",
         type: "counter",
-        samples: [...options.outcomes].map(([outcome, value]) => ({ labels: { outcome }, value }))
+        samples: Object.entries(v.answers.byOutcome).map(([outcome, value]) => ({ labels: { outcome }, value }))
       },
-      { name: "liege_pool_request_seconds", help: "time from acceptance to answer", type: "histogram", histogram: options.latency },
+      { name: "liege_pool_request_seconds", help: "time from acceptance to answer", type: "histogram", histogram: pool.counters.latency },
       { name: "liege_runner_jobs_submitted_total", help: "session jobs submitted", type: "counter", samples: [{ value: r.submitted }] },
       { name: "liege_runner_jobs_settled_total", help: "session jobs done or failed", type: "counter", samples: [{ value: r.settled }] },
       { name: "liege_runner_sessions_in_flight", help: "sessions with a job running", type: "gauge", samples: [{ value: r.inFlight }] }

@@ -2,6 +2,9 @@
  * Prometheus text exposition for liege's own counters: plain numbers on the
  * hot path, formatted only when `/metrics` is scraped.
  */
+import type { Histogram } from "../status/counters.ts"
+
+export { Histogram, powersOfTwo } from "../status/counters.ts"
 
 export type Labels = Record<string, string | number>
 
@@ -48,36 +51,5 @@ export const format = (families: ReadonlyArray<Family>): string => {
     }
     out += `${f.name}_bucket{le="+Inf"} ${h.count}\n${f.name}_sum ${h.sum}\n${f.name}_count ${h.count}\n`
   }
-  return out
-}
-
-/** A histogram with fixed upper bounds; `observe` is a few comparisons and additions. */
-export class Histogram {
-  readonly bounds: ReadonlyArray<number>
-  readonly counts: Array<number>
-  sum = 0
-  count = 0
-
-  constructor(bounds: ReadonlyArray<number>) {
-    this.bounds = bounds
-    this.counts = bounds.map(() => 0)
-  }
-
-  observe(value: number): void {
-    this.sum += value
-    this.count++
-    for (let i = 0; i < this.bounds.length; i++) {
-      if (value <= this.bounds[i]!) {
-        this.counts[i]!++
-        return
-      }
-    }
-  }
-}
-
-/** 1, 2, 4, … up to `max`. */
-export const powersOfTwo = (max: number): Array<number> => {
-  const out: Array<number> = []
-  for (let b = 1; b <= max; b *= 2) out.push(b)
   return out
 }

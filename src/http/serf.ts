@@ -10,7 +10,6 @@
  */
 import { Effect } from "effect"
 import type { Pier, PokeError } from "../pier/pier.ts"
-import { Histogram, powersOfTwo } from "./prometheus.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import type { App } from "./server.ts"
 
@@ -33,11 +32,7 @@ export const tagOf = (e: { readonly _tag: string }): string => e._tag === "SerfP
 
 const failure = (e: PokeError) => errorResponse(statusOf(e), tagOf(e), e.message)
 
-/** Events per group commit, observed by the pier's `onCommit` hook. */
-export const commitBatches = () => new Histogram(powersOfTwo(1024))
-
-export const serfApp = (pier: Pier, options: { readonly batches: Histogram }): App => {
-  const { batches } = options
+export const serfApp = (pier: Pier): App => {
   let everReady = false
   const ready = () => {
     if (pier.ready()) everReady = true
@@ -50,19 +45,20 @@ export const serfApp = (pier: Pier, options: { readonly batches: Histogram }): A
     readiness: pier.readiness,
     status: pier.status,
     metrics: () => {
-      const s = pier.stats()
+      const v = pier.view()
+      const replay = pier.counters.replay()
       return [
-        { name: "liege_serf_events_total", help: "events logged", type: "counter", samples: [{ value: s.events }] },
-        { name: "liege_serf_commits_total", help: "group commits", type: "counter", samples: [{ value: s.commits }] },
-        { name: "liege_serf_commit_batch_events", help: "events per group commit", type: "histogram", histogram: batches },
-        { name: "liege_serf_in_flight", help: "work writs outstanding", type: "gauge", samples: [{ value: s.inFlight }] },
-        { name: "liege_serf_pending", help: "events accepted, not yet answered", type: "gauge", samples: [{ value: s.pending }] },
-        { name: "liege_serf_eve", help: "last logged event", type: "gauge", samples: [{ value: s.eve }] },
-        { name: "liege_serf_ripe", help: "1 when a ripe serf is serving", type: "gauge", samples: [{ value: s.ready ? 1 : 0 }] },
-        { name: "liege_serf_restarts_total", help: "serf restarts", type: "counter", samples: [{ value: s.restarts }] },
-        { name: "liege_serf_poisoned_total", help: "poison events refused (never logged)", type: "counter", samples: [{ value: pier.inspect().poisoned }] },
-        { name: "liege_serf_replay_events", help: "events replayed at the last start", type: "gauge", samples: [{ value: s.replay.done }] },
-        { name: "liege_serf_replay_target_events", help: "events to replay at the last start", type: "gauge", samples: [{ value: s.replay.total }] }
+        { name: "liege_serf_events_total", help: "events logged", type: "counter", samples: [{ value: v.logged }] },
+        { name: "liege_serf_commits_total", help: "group commits", type: "counter", samples: [{ value: v.commits.total }] },
+        { name: "liege_serf_commit_batch_events", help: "events per group commit", type: "histogram", histogram: pier.counters.commitBatches },
+        { name: "liege_serf_in_flight", help: "work writs outstanding", type: "gauge", samples: [{ value: v.window.inFlight }] },
+        { name: "liege_serf_pending", help: "events accepted, not yet answered", type: "gauge", samples: [{ value: v.pending }] },
+        { name: "liege_serf_eve", help: "last logged event", type: "gauge", samples: [{ value: v.eve }] },
+        { name: "liege_serf_ripe", help: "1 when a ripe serf is serving", type: "gauge", samples: [{ value: v.healthy ? 1 : 0 }] },
+        { name: "liege_serf_restarts_total", help: "serf restarts", type: "counter", samples: [{ value: v.restarts.total }] },
+        { name: "liege_serf_poisoned_total", help: "poison events refused (never logged)", type: "counter", samples: [{ value: v.poisoned }] },
+        { name: "liege_serf_replay_events", help: "events replayed at the last start", type: "gauge", samples: [{ value: replay.done }] },
+        { name: "liege_serf_replay_target_events", help: "events to replay at the last start", type: "gauge", samples: [{ value: replay.total }] }
       ]
     },
     route: (request) => {

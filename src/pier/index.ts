@@ -13,11 +13,9 @@ export {
   type PierHooks,
   PierOptions,
   type PierState,
-  type PierStats,
-  type PierSnapshot,
+  type PierCounters,
   type PokeAnswer,
   type PokeError,
   type ReplayStatus,
-  type RestartRecord,
   Service
 } from "./pier.ts"

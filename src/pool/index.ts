@@ -2,5 +2,6 @@
  * pool — N request/response workers (SPEC §5).
  */
 export * from "./errors.ts"
-export { make, type Pool, type PoolHooks, PoolOptions, type PoolStats, type PoolSnapshot, Service, type SlotSnapshot, type SlotState } from "./pool.ts"
-export * as Protocol from "./protocol.ts"
+export { make, type Pool, type PoolCounters, type PoolHooks, PoolOptions, Service, type SlotState } from "./pool.ts"
+/** The worker protocol's messages (`ready`, `req`, `res`, `cancel`): `Pool.Messages`. */
+export * as Messages from "./protocol.ts"

@@ -36,48 +36,22 @@
  * the heartbeat) are plain numbers on Effect's `Clock`, rung by one alarm
  * (../internal/alarm.ts).
  */
-import { Clock, Deferred, Effect } from "effect"
-import * as Alarm from "../internal/alarm.ts"
-import { workerEnv } from "../internal/worker.ts"
-import { type Child, spawn } from "../supervisor/child.ts"
+import { Deferred, Effect } from "effect"
+import type * as Alarm from "../internal/alarm.ts"
+import type { Child } from "../supervisor/child.ts"
 import type { Result } from "../supervisor/result.ts"
-import type { Codec, CodecName } from "../wire/codec.ts"
 import type { ProtocolError } from "../wire/errors.ts"
-import { attach, type Link } from "../wire/link.ts"
+import type { Link } from "../wire/link.ts"
+import type { End, RecycleReason, WorkerState } from "./end.ts"
+import type { PoolSettings } from "./options.ts"
 import { Application, type PoolError, Protocol, ShuttingDown, Timeout, WorkerDied } from "./errors.ts"
 import { checkReady, checkRes, PROTOCOL_VERSION } from "./protocol.ts"
 import type { Answer, Request } from "./request.ts"
 
-export type WorkerState = "booting" | "ready" | "busy" | "retiring"
-/** What a status page shows for a slot: its worker's state, or `restarting` between two workers. */
-export type SlotState = WorkerState | "restarting"
-
-/** Why a worker was let go: the option (or event) that decided it. */
-export type RecycleReason = "maxJobs" | "ttl" | "idleTtl" | "maxMemoryMb" | "cancel" | "poolFailed"
-/** What a failed worker failed at: its boot, the protocol, its spawn, a death with nothing in flight, a missed pong. */
-export type FailureKind = "boot" | "protocol" | "spawn" | "idle" | "stuck"
-
-export type End =
-  | { readonly _tag: "Retired"; readonly why: RecycleReason; readonly reason: string }
-  | { readonly _tag: "Killed"; readonly reason: string }
-  | { readonly _tag: "Died"; readonly reason: string }
-  | { readonly _tag: "Failed"; readonly kind: FailureKind; readonly reason: string }
-  | { readonly _tag: "Closed"; readonly reason: string }
-
-/** Counts towards `maxRestarts` in `restartWindow`. */
-export const counts = (end: End): boolean => end._tag === "Failed"
-/** The slot waits its backoff before the next worker (it failed or died, rather than being let go or killed). */
-export const backsOff = (end: End): boolean => end._tag === "Failed" || end._tag === "Died"
-
 /** What the pool gives its workers. */
 export interface WorkerHost {
-  readonly maxInFlight: number
-  readonly maxJobs: number
-  readonly bootMs: number
-  readonly execMs: number
-  readonly cancelGraceMs: number
-  /** Ping it when it has held nothing this long; its pong is due within as long (0: never). */
-  readonly heartbeatMs: number
+  /** Its limits: `maxInFlight`, `maxJobs`, the boot, exec and cancel timeouts, the heartbeat. */
+  readonly settings: PoolSettings
   /** liege is stopping: a death is not the worker's failure. */
   readonly stopping: () => boolean
   /** An accepted request's one answer. */
@@ -149,7 +123,7 @@ export class Worker {
     this.alarm = alarm
     this.startedAt = alarm.now()
     this.idleSince = this.startedAt
-    this.bootBy = this.startedAt + host.bootMs
+    this.bootBy = this.startedAt + host.settings.bootMs
     alarm.at(this.bootBy)
   }
 
@@ -159,7 +133,7 @@ export class Worker {
   }
 
   hasRoom(): boolean {
-    return (this.state === "ready" || this.state === "busy") && this.load < this.host.maxInFlight
+    return (this.state === "ready" || this.state === "busy") && this.load < this.host.settings.maxInFlight
   }
 
   /** The one place the state changes: booting → ready, ready ⇄ busy, anything → retiring, never back. */
@@ -170,7 +144,7 @@ export class Worker {
     switch (next) {
       case "ready":
         this.idleSince = this.alarm.now()
-        if (this.host.heartbeatMs > 0) this.alarm.at(this.idleSince + this.host.heartbeatMs)
+        if (this.host.settings.heartbeatMs > 0) this.alarm.at(this.idleSince + this.host.settings.heartbeatMs)
         if (from === "booting") {
           this.readyAt = this.idleSince
           this.host.ready(this)
@@ -203,7 +177,7 @@ export class Worker {
     req.state = "running"
     req.worker = this
     this.running.set(req.id, req)
-    req.deadline = this.alarm.now() + this.host.execMs
+    req.deadline = this.alarm.now() + this.host.settings.execMs
     this.alarm.at(req.deadline)
     this.to("busy")
     if (stdin.writableLength === 0) {
@@ -250,7 +224,7 @@ export class Worker {
     this.running.delete(req.id)
     if (this.end !== undefined) return
     this.link.send({ t: "cancel", id: req.id })
-    const by = this.alarm.now() + this.host.cancelGraceMs
+    const by = this.alarm.now() + this.host.settings.cancelGraceMs
     this.cancelled.set(req.id, by)
     this.alarm.at(by)
     this.leaveIfDone() // a retiring worker may have been waiting for just this request
@@ -284,7 +258,7 @@ export class Worker {
   private served(): void {
     this.jobs++
     if (this.load === 0) this.to("ready")
-    if (this.host.maxJobs > 0 && this.jobs >= this.host.maxJobs) this.retire("maxJobs", `${this.jobs} jobs (maxJobs)`)
+    if (this.host.settings.maxJobs > 0 && this.jobs >= this.host.settings.maxJobs) this.retire("maxJobs", `${this.jobs} jobs (maxJobs)`)
     this.leaveIfDone()
     if (this.hasRoom()) this.host.room()
   }
@@ -311,14 +285,14 @@ export class Worker {
 
   private clung(id: number): void {
     this.stuck = true
-    this.retire("cancel", `it did not let go of cancelled request ${id} within ${this.host.cancelGraceMs} ms (cancelGrace)`)
+    this.retire("cancel", `it did not let go of cancelled request ${id} within ${this.host.settings.cancelGraceMs} ms (cancelGrace)`)
     this.leaveIfDone()
   }
 
   private timedOut(req: Request): void {
     this.finish(
-      { _tag: "Killed", reason: `request ${req.id} exceeded execTimeout (${this.host.execMs} ms)` },
-      (r) => r === req ? new Timeout({ ms: this.host.execMs }) : this.diedError("killed: another request on it timed out")
+      { _tag: "Killed", reason: `request ${req.id} exceeded execTimeout (${this.host.settings.execMs} ms)` },
+      (r) => r === req ? new Timeout({ ms: this.host.settings.execMs }) : this.diedError("killed: another request on it timed out")
     )
   }
 
@@ -330,7 +304,7 @@ export class Worker {
     this.ping = undefined
     if (this.state === "ready") {
       this.idleSince = this.alarm.now()
-      this.alarm.at(this.idleSince + this.host.heartbeatMs)
+      this.alarm.at(this.idleSince + this.host.settings.heartbeatMs)
     }
   }
 
@@ -338,7 +312,7 @@ export class Worker {
   readonly ring = (now: number): void => {
     if (this.end !== undefined) return
     if (this.readyAt === undefined && now >= this.bootBy) {
-      return this.failBoot(`no ready within ${this.host.bootMs} ms (bootTimeout)`)
+      return this.failBoot(`no ready within ${this.host.settings.bootMs} ms (bootTimeout)`)
     }
     if (this.exitBy !== undefined && now >= this.exitBy) return this.died()
     const oldest = first(this.running)
@@ -350,7 +324,7 @@ export class Worker {
         if (this.end !== undefined) return
       }
     }
-    const heartbeatMs = this.host.heartbeatMs
+    const heartbeatMs = this.host.settings.heartbeatMs
     if (this.ping !== undefined && now - this.ping.at >= heartbeatMs) {
       // alive, but not answering: it is killed through the escalation (no `kill`), and counts
       return this.finish({ _tag: "Failed", kind: "stuck", reason: `stuck: no pong within ${heartbeatMs} ms (heartbeat)` }, undefined, false)
@@ -451,90 +425,4 @@ export class Worker {
 const first = <V>(m: Map<number, V>): V | undefined => {
   for (const v of m.values()) return v
   return undefined
-}
-
-export interface WorkerSpec {
-  readonly command: string
-  readonly args: ReadonlyArray<string>
-  readonly env: Record<string, string> | undefined
-  readonly cwd: string | undefined
-  readonly codecName: CodecName
-  readonly codec: Codec
-  readonly maxFrameBytes: number | undefined
-  readonly graceMs: number
-}
-
-/** What a worker's run came to. */
-export interface Ran {
-  readonly end: End
-  /** Its process's pid (0: it never started). */
-  readonly pid: number
-  readonly endedAt: number
-  readonly readyAt: number | undefined
-  /** The process's exit code or signal, once it is gone (undefined: it never started). */
-  readonly exit: { readonly code: number | null; readonly signal: string | null } | undefined
-}
-
-/**
- * One worker in `slot`, in its own scope: spawned, run to its end, then
- * stopped — killed if the pool gave up on it, else asked to leave (stdin
- * EOF, then the supervisor's escalation).
- */
-export const run = (
-  slot: number,
-  serial: number,
-  spec: WorkerSpec,
-  host: WorkerHost,
-  started: (w: Worker) => void
-): Effect.Effect<Ran> => {
-  let spawned: Child | undefined
-  return Effect.scoped(Effect.gen(function*() {
-    const child = yield* spawn({
-      command: spec.command,
-      args: spec.args,
-      env: workerEnv(spec.env, spec.codecName, slot),
-      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
-      grace: spec.graceMs,
-      stdout: "pipe",
-      annotations: { worker: slot }
-    })
-    spawned = child
-    let ring = (_now: number) => {}
-    const alarm = yield* Alarm.make((now) => ring(now))
-    const w = new Worker(slot, serial, child, host, alarm)
-    ring = w.ring
-    // closed under it (the pool's scope ends): what it holds is answered first
-    yield* Effect.addFinalizer(() => Effect.sync(() => w.close()))
-    w.link = attach(child.stdin!, child.stdout!, {
-      codec: spec.codec,
-      maxFrameBytes: spec.maxFrameBytes,
-      log: child.log,
-      writeThrough: host.maxInFlight === 1
-    }, {
-      onMessage: (m) => w.onMessage(m),
-      onClose: (e) => w.linkClosed(e),
-      onStdinError: (e) => w.stdinError(e)
-    })
-    yield* Effect.forkScoped(Effect.map(child.result, (r) => w.exited(r)))
-    started(w)
-    const end = yield* Deferred.await(w.ended)
-    if (w.kill) yield* child.kill
-    return { end, pid: child.pid, endedAt: w.endedAt, readyAt: w.readyAt }
-  })).pipe(
-    // the scope has closed: the process is gone, and its result final
-    Effect.flatMap((ran) =>
-      spawned === undefined
-        ? Effect.succeed({ ...ran, exit: undefined })
-        : Effect.map(spawned.result, (r): Ran => ({ ...ran, exit: { code: r.code, signal: r.signal } }))
-    ),
-    Effect.catch((e) =>
-      Effect.map(Clock.currentTimeMillis, (now): Ran => ({
-        end: { _tag: "Failed", kind: "spawn", reason: `spawn: ${e.message}` },
-        pid: 0,
-        endedAt: now,
-        readyAt: undefined,
-        exit: undefined
-      }))
-    )
-  )
 }

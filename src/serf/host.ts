@@ -15,13 +15,14 @@
  */
 import { Deferred, Effect, Exit, FiberSet, Option, Schema, type Scope, Stream } from "effect"
 import * as Alarm from "../internal/alarm.ts"
-import { decodeOptions, DurationInput, toMillis } from "../internal/options.ts"
-import { WorkerFields, workerEnv } from "../internal/worker.ts"
+import { decodeOptions } from "../internal/options.ts"
+import { workerEnv } from "../internal/worker.ts"
+import { SerfOptions, settings } from "./options.ts"
 import { spawn } from "../supervisor/child.ts"
 import { InvalidOptions } from "../errors.ts"
 import type { SpawnFailed } from "../supervisor/errors.ts"
 import type { Result } from "../supervisor/result.ts"
-import { type CodecName, codec as codecOf, RawJson } from "../wire/codec.ts"
+import { codec as codecOf, RawJson } from "../wire/codec.ts"
 import { attach } from "../wire/link.ts"
 import { type LockOp, SerfLock } from "./lock.ts"
 import {
@@ -38,37 +39,6 @@ import { type Event, type Goof, type Plea, PROTOCOL_VERSION, type Ripe } from ".
 import { isError, type WorkAnswer, type WorkOp } from "./window.ts"
 
 export type { WorkAnswer }
-
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-
-/** How to run a serf process: shared by `SerfOptions` and the pier's options. */
-export const SerfProcessFields = {
-  ...WorkerFields,
-  /** `ripe` must arrive within this (default 30 s). */
-  bootTimeout: Schema.optional(DurationInput),
-  /** After `exit`, before the supervisor escalates (default 2 s). */
-  stopGrace: Schema.optional(DurationInput),
-  /** `work` writs outstanding at most (default 10). */
-  maxInFlight: Schema.optional(PositiveInt),
-  /** Events per `play` in replay (default 1000). */
-  batchSize: Schema.optional(PositiveInt),
-  /**
-   * Longest a serf may take on its oldest unanswered writ, counted from when
-   * it became the oldest (default 30 s; 0: no limit): then it is stuck, and
-   * killed (SPEC §3).
-   */
-  workTimeout: Schema.optional(DurationInput)
-}
-
-export const SerfOptions = Schema.Struct({
-  ...SerfProcessFields,
-  /** Told to the serf as `LIEGE_PIER`. */
-  pier: Schema.optional(Schema.String),
-  /** Told to the serf as `LIEGE_WORKER_ID` (default 1). */
-  workerId: Schema.optional(Schema.Int),
-  annotations: Schema.optional(Schema.Record(Schema.String, Schema.Unknown))
-})
-export type SerfOptions = typeof SerfOptions.Type
 
 export type PlayResult =
   | { readonly _tag: "Done"; readonly eve: number; readonly mug: number }
@@ -169,11 +139,7 @@ export const start = (
 > =>
   Effect.gen(function*() {
     const options = yield* decodeOptions(SerfOptions, input, (i) => new InvalidOptions(i))
-    const codecName: CodecName = options.codec ?? "json"
-    const workerId = options.workerId ?? 1
-    const bootMs = toMillis(options.bootTimeout ?? 30_000)
-    const stopGraceMs = toMillis(options.stopGrace ?? 2000)
-    const batchSize = options.batchSize ?? 1000
+    const { codecName, workerId, bootMs, stopGraceMs, batchSize, maxInFlight } = settings(options)
     // made before the spawn, so that it closes after the child is stopped
     const run = yield* FiberSet.makeRuntime()
     let lock: SerfLock | undefined = undefined
@@ -189,7 +155,6 @@ export const start = (
     })
     const deadSignal = yield* Deferred.make<SerfError>()
     const codec = codecOf(codecName)
-    const maxInFlight = options.maxInFlight ?? 10
     const link = attach(child.stdin!, child.stdout!, {
       codec,
       maxFrameBytes: options.maxFrameBytes,
@@ -204,11 +169,7 @@ export const start = (
         else d.fail(new SerfProtocolError({ pid: child.pid, reason: error.message }))
       }
     })
-    const timing = {
-      alarm,
-      workTimeoutMs: toMillis(options.workTimeout ?? 30_000),
-      heartbeatMs: options.heartbeat === undefined ? 0 : toMillis(options.heartbeat)
-    }
+    const timing = { alarm, workTimeoutMs: settings(options).workTimeoutMs, heartbeatMs: settings(options).heartbeatMs }
     const d = new SerfLock(child.pid, maxInFlight, link, timing, (error) => {
       Deferred.doneUnsafe(deadSignal, Effect.succeed(error))
       // A dead handle never comes back: make sure the process goes too.

@@ -9,8 +9,8 @@ export {
   type ReplayProgress,
   type Serf,
   type SerfHooks,
-  SerfOptions,
   start,
   type SwimEffect
 } from "./host.ts"
+export { SerfOptions } from "./options.ts"
 export * as Protocol from "./protocol.ts"

@@ -49,15 +49,39 @@ export const RecentError = Schema.Struct({
 })
 export type RecentError = typeof RecentError.Type
 
-/** How a process (worker, serf) ended. */
-export const Exit = Schema.Struct({
+/** One restart of a worker or a serf (SPEC §3, §5). */
+export const Restart = Schema.Struct({
   at: Ms,
-  /** Why it ended, in words: "crashed (exit code 9)", "recycled: maxJobs", … */
+  /** Short and stable, what restarts are counted by: `died serving`, `died idle`, `boot`, `protocol`, `stuck`… */
+  kind: Schema.String,
+  /** What happened, in words. */
+  reason: Schema.String,
+  /** Counted towards `maxRestarts` within `restartWindow`. */
+  counted: Schema.Boolean,
+  /** It found a poison event (a serf). */
+  poison: Schema.Boolean,
+  code: NullOr(Int),
+  signal: NullOr(Schema.String)
+})
+export type Restart = typeof Restart.Type
+
+/** Restarts so far: how many, by kind, and the last few (newest first). */
+export const Restarts = Schema.Struct({
+  total: Int,
+  byReason: Schema.Record(Schema.String, Int),
+  recent: Schema.Array(Restart)
+})
+export type Restarts = typeof Restarts.Type
+
+/** How a slot's last worker ended: let go (Retired), killed (an execTimeout), Died, Failed, or Closed with the pool. */
+export const SlotExit = Schema.Struct({
+  at: Ms,
+  end: Schema.Literals(["Retired", "Killed", "Died", "Failed", "Closed"]),
   reason: Schema.String,
   code: NullOr(Int),
   signal: NullOr(Schema.String)
 })
-export type Exit = typeof Exit.Type
+export type SlotExit = typeof SlotExit.Type
 
 export const SlotState = Schema.Literals(["booting", "ready", "busy", "retiring", "restarting"])
 export type SlotState = typeof SlotState.Type
@@ -75,7 +99,9 @@ export const Slot = Schema.Struct({
   served: Int,
   rssBytes: NullOr(Int),
   startedAt: NullOr(Ms),
-  lastExit: NullOr(Exit)
+  /** When its worker became ready. */
+  readyAt: NullOr(Ms),
+  lastExit: NullOr(SlotExit)
 })
 export type Slot = typeof Slot.Type
 
@@ -87,9 +113,15 @@ export const PoolStatus = Schema.Struct({
   /** Set while the pool has failed (SPEC §5): why, and when it tries again. */
   failed: NullOr(Schema.Struct({ reason: Schema.String, since: Ms, retryAt: NullOr(Ms) })),
   workers: Schema.Array(Slot),
+  /** Workers that can take a request (ready or busy, not retiring). */
+  ready: Int,
+  /** Requests running on workers. */
+  inFlight: Int,
   queue: Schema.Struct({ depth: Int, max: Int }),
   requests: Rates,
-  restarts: Schema.Struct({ total: Int, byReason: Schema.Record(Schema.String, Int) }),
+  /** Every request answered, by outcome (`ok` or an error tag). */
+  answers: Schema.Struct({ total: Int, byOutcome: Schema.Record(Schema.String, Int) }),
+  restarts: Restarts,
   recycles: Schema.Struct({ total: Int, byReason: Schema.Record(Schema.String, Int) }),
   errors: Schema.Array(RecentError),
   /** The durable session jobs (`liege pool` only; null for a pool without a runner). */
@@ -115,6 +147,10 @@ export const SerfStatus = Schema.Struct({
   replay: NullOr(Schema.Struct({ done: Int, total: Int })),
   /** When `restarting`: when the next serf will be started. */
   nextTryAt: NullOr(Ms),
+  /** Why the pier gave up, once it did (`stopped`). */
+  failed: NullOr(Schema.String),
+  /** An event is with the serf alone (a poison suspect): the others wait. */
+  isolating: Schema.Boolean,
   eve: Int,
   /** The mug of the last logged event (null for an empty log, or a boot play's inner events). */
   mug: NullOr(Int),
@@ -122,16 +158,17 @@ export const SerfStatus = Schema.Struct({
   /** Events accepted and not answered yet (waiting or in flight). */
   pending: Int,
   events: Rates,
+  /** Events logged since the pier opened. */
+  logged: Int,
+  /** Poison events refused (never logged) since the pier opened. */
+  poisoned: Int,
   commits: Schema.Struct({
     total: Int,
     /** Events per group commit: mean over the last 10 s and the largest seen. */
     meanBatch: NullOr(Schema.Number),
     maxBatch: Int
   }),
-  restarts: Schema.Struct({
-    total: Int,
-    recent: Schema.Array(Exit)
-  }),
+  restarts: Restarts,
   lastSnapshotEve: NullOr(Int),
   logBytes: NullOr(Int),
   errors: Schema.Array(RecentError)

@@ -123,7 +123,7 @@ for (const { name, store: storeIn } of storages) {
           expect((yield* pier.poke({ op: "what" }))._tag).toBe("Bail")
           expect(yield* pier.poke({ op: "crash" })).toMatchObject({ _tag: "Swap", eve: 53, ev: { op: "crashed" } })
           expect(yield* pier.peek(["get", "n"])).toBe(50)
-          expect(pier.inspect().eve).toBe(53)
+          expect(pier.view().eve).toBe(53)
         }))
         const rows = yield* store.logged
         expect(rows.map((r) => r.eve)).toEqual(range(1, 53))
@@ -135,8 +135,8 @@ for (const { name, store: storeIn } of storages) {
           const pier = yield* store.open({ ...kvSerf, batchSize: 7 })
           expect(yield* pier.peek(["get", "n"])).toBe(50)
           expect(yield* pier.peek(["get", "crashes"])).toBe(1)
-          expect(pier.stats().replay).toMatchObject({ done: 53, total: 53 })
-          expect(pier.inspect()).toMatchObject({ eve: 53, mug: rows[52]!.mug })
+          expect(pier.counters.replay()).toMatchObject({ done: 53, total: 53 })
+          expect(pier.view()).toMatchObject({ eve: 53, mug: rows[52]!.mug })
         }))
       }))
 
@@ -146,12 +146,12 @@ for (const { name, store: storeIn } of storages) {
         yield* Effect.scoped(Effect.gen(function*() {
           const pier = yield* store.open({ ...testSerf(), maxInFlight: 16 })
           const load = yield* Effect.forkChild(Effect.forEach(range(1, 400), (n) => pier.poke({ n }), { concurrency: 32 }))
-          yield* until(() => pier.stats().events > 50)
-          process.kill(pier.stats().serf!, "SIGKILL")
+          yield* until(() => pier.view().logged > 50)
+          process.kill(pier.view().pid!, "SIGKILL")
           const answers = yield* Fiber.join(load)
           expect(answers.every((a) => a._tag === "Done")).toBe(true)
           expect(new Set(answers.map((a) => (a as { eve: number }).eve)).size).toBe(400)
-          expect(pier.stats().restarts).toBe(1)
+          expect(pier.view().restarts.total).toBe(1)
           expect(yield* pier.peek(["total"])).toBe((400 * 401) / 2)
         }))
         const rows = yield* store.logged
@@ -166,7 +166,7 @@ for (const { name, store: storeIn } of storages) {
         const answers = yield* Effect.scoped(Effect.gen(function*() {
           const pier = yield* store.open({ ...poisonSerf, maxInFlight: 4, maxRestarts: 0 })
           const answers = yield* Effect.forEach(events, (ev) => Effect.exit(pier.poke(ev)), { concurrency: "unbounded" })
-          expect(pier.inspect().poisoned).toBe(1)
+          expect(pier.view().poisoned).toBe(1)
           expect(yield* pier.poke({ n: 100 })).toMatchObject({ _tag: "Done", eve: 11 })
           expect(yield* pier.peek(["sum"])).toBe(155)
           return answers
@@ -192,7 +192,7 @@ for (const { name, store: storeIn } of storages) {
           yield* Fiber.join(pokes)
           const snap = JSON.parse(fs.readFileSync(path.join(dir, "kv-snapshot.json"), "utf8"))
           expect(snap.eve).toBe(saved)
-          expect(saved).toBeLessThanOrEqual(pier.inspect().eve)
+          expect(saved).toBeLessThanOrEqual(pier.view().eve)
           expect(yield* pier.snapshot).toBe(20)
           yield* pier.poke({ op: "put", key: "after", value: "snapshot" })
         }))
@@ -202,8 +202,8 @@ for (const { name, store: storeIn } of storages) {
           const pier = yield* store.open({ ...kvSerf })
           expect(yield* pier.peek(["get", "after"])).toBe("snapshot")
           expect(yield* pier.peek(["get", "k19"])).toBe(19)
-          expect(pier.stats().replay).toMatchObject({ done: 1, total: 1 })
-          expect(pier.inspect().snapshot).toBe(20)
+          expect(pier.counters.replay()).toMatchObject({ done: 1, total: 1 })
+          expect(pier.view().lastSnapshotEve).toBe(20)
         }))
       }))
 
@@ -256,7 +256,7 @@ for (const { name, store: storeIn } of storages) {
           const pier = yield* store.open({ ...testSerf() })
           yield* pier.poke({ n: 1 })
           if (name === "PostgreSQL") {
-            expect(fs.readFileSync(path.join(dir, LEFTOVER_FILE), "utf8").trim()).toBe(processIdentity(pier.stats().serf!))
+            expect(fs.readFileSync(path.join(dir, LEFTOVER_FILE), "utf8").trim()).toBe(processIdentity(pier.view().pid!))
           }
           yield* pier.shutdown(1000)
           if (name === "PostgreSQL") expect(fs.existsSync(path.join(dir, LEFTOVER_FILE))).toBe(false)
@@ -291,9 +291,9 @@ describe("pier on PostgreSQL: a shared, fenced, asynchronous log", () => {
           )
         const first = yield* Effect.forkChild(poke(2))
         // the serf answered it: its commit is in flight, held up
-        yield* until(() => asked === 1 && pier.stats().pending === 0)
+        yield* until(() => asked === 1 && pier.view().pending === 0)
         const rest = yield* Effect.forkChild(Effect.forEach(range(3, 20), poke, { concurrency: "unbounded" }))
-        yield* until(() => asked === 19 && pier.stats().pending === 0)
+        yield* until(() => asked === 19 && pier.view().pending === 0)
         // every event is answered by the serf, none released: the log does not hold them yet
         expect(released).toEqual([])
         expect(sizes).toEqual([1])
@@ -320,7 +320,7 @@ describe("pier on PostgreSQL: a shared, fenced, asynchronous log", () => {
         let asked = false
         const poke = yield* Effect.forkChild(Effect.andThen(Effect.sync(() => (asked = true)), pier.poke({ op: "put", key: "b", value: 2 })))
         // the serf answered it: its commit is in flight, held up
-        yield* until(() => asked && pier.stats().pending === 0)
+        yield* until(() => asked && pier.view().pending === 0)
         const snapshot = yield* Effect.forkChild(pier.snapshot)
         // (a snapshot that did not wait would be done in a few ms)
         expect(yield* Effect.timeoutOption(Fiber.await(snapshot), 1000)).toMatchObject({ _tag: "None" })
@@ -339,11 +339,11 @@ describe("pier on PostgreSQL: a shared, fenced, asynchronous log", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         const pierA = yield* a.open({ ...testSerf() })
         for (const n of range(1, 3)) yield* pierA.poke({ n })
-        const serfA = pierA.stats().serf!
+        const serfA = pierA.view().pid!
         // another runner takes the serf over: it claims the log and replays it
         const pierB = yield* b.open({ ...testSerf() })
         expect(yield* pierB.peek(["total"])).toBe(6)
-        expect(pierB.stats().replay).toMatchObject({ done: 3, total: 3 })
+        expect(pierB.counters.replay()).toMatchObject({ done: 3, total: 3 })
         // A does not know yet: its serf answers, but the commit is refused
         const lost = yield* Effect.forEach(range(100, 104), (n) => Effect.flip(pierA.poke({ n })), { concurrency: "unbounded" })
         for (const e of lost) {

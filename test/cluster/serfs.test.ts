@@ -137,7 +137,7 @@ describe("liege cluster serf", () => {
             args: [path.join(root, "examples/kv-serf.ts")]
           })
           const last = bySerf.get(serf)!.at(-1)!
-          expect(pier.inspect()).toMatchObject({ eve: last.eve })
+          expect(pier.view()).toMatchObject({ eve: last.eve })
           expect(yield* pier.peek(["size"])).toBe(bySerf.get(serf)!.length)
           yield* pier.shutdown(1000)
         }

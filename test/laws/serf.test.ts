@@ -66,16 +66,16 @@ describe("serf laws", () => {
                 let crashed = false
                 const killer = yield* Effect.forkChild(Effect.gen(function*() {
                   if (crashAfter === undefined) return
-                  yield* until(() => pier.stats().events >= crashAfter && pier.stats().serf !== undefined, 20_000)
-                  process.kill(pier.stats().serf!, "SIGKILL")
+                  yield* until(() => pier.view().logged >= crashAfter && pier.view().pid !== null, 20_000)
+                  process.kill(pier.view().pid!, "SIGKILL")
                   crashed = true
                 }))
                 const answers = yield* Effect.forEach(callers, (events) =>
                   Effect.forEach(events, (ev) => Effect.exit(pier.poke(ev))), { concurrency: "unbounded" })
                 yield* Fiber.interrupt(killer)
                 // the kill may land after the last answer: let the keeper see the death
-                if (crashed) yield* until(() => pier.stats().restarts > 0 && pier.ready(), 20_000)
-                return { answers, crashed, restarts: pier.stats().restarts, stats: pier.stats() }
+                if (crashed) yield* until(() => pier.view().restarts.total > 0 && pier.ready(), 20_000)
+                return { answers, crashed, restarts: pier.view().restarts.total, stats: pier.view() }
               }))
               // 1. exactly one answer per event, of the right kind, in order per caller
               const acked = new Map<number, { ev: unknown; answer: PokeAnswer }>()

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
-import { open, type Pier, type PierState } from "../../src/pier/pier.ts"
+import { open, type Pier } from "../../src/pier/pier.ts"
 import { isAlive } from "../../src/supervisor/group.ts"
 import { processIdentity } from "../../src/supervisor/group.ts"
 import { captureLogs } from "../support/logs.ts"
@@ -50,7 +50,7 @@ describe("pier", () => {
         const swap = yield* pier.poke({ op: "crash" })
         expect(swap).toMatchObject({ _tag: "Swap", eve: 53, ev: { op: "crashed" } })
         expect(yield* pier.peek(["get", "n"])).toBe(50)
-        return pier.stats()
+        return pier.view()
       }))
       expect(first.eve).toBe(53)
       const rows = logged(dir)
@@ -63,7 +63,7 @@ describe("pier", () => {
         const pier = yield* open({ dir, ...kvSerf, batchSize: 7 })
         expect(yield* pier.peek(["get", "n"])).toBe(50)
         expect(yield* pier.peek(["get", "crashes"])).toBe(1)
-        expect(pier.stats().replay).toMatchObject({ done: 53, total: 53 })
+        expect(pier.counters.replay()).toMatchObject({ done: 53, total: 53 })
       }))
     }))
 
@@ -80,7 +80,7 @@ describe("pier", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         const pier = yield* open({ dir, ...kvSerf })
         expect(yield* pier.peek(["get", "after"])).toBe("snapshot")
-        expect(pier.stats().replay).toMatchObject({ done: 1, total: 1 })
+        expect(pier.counters.replay()).toMatchObject({ done: 1, total: 1 })
       }))
     }))
 
@@ -93,13 +93,13 @@ describe("pier", () => {
           (n) => pier.poke({ n }),
           { concurrency: 32 }
         ))
-        yield* Effect.promise(() => eventually(() => pier.stats().events > 50))
-        process.kill(pier.stats().serf!, "SIGKILL")
+        yield* Effect.promise(() => eventually(() => pier.view().logged > 50))
+        process.kill(pier.view().pid!, "SIGKILL")
         const answers = yield* Fiber.join(load)
         expect(answers).toHaveLength(400)
         expect(answers.every((a) => a._tag === "Done")).toBe(true)
         expect(new Set(answers.map((a) => (a as { eve: number }).eve)).size).toBe(400)
-        expect(pier.stats().restarts).toBe(1)
+        expect(pier.view().restarts.total).toBe(1)
         expect(yield* pier.peek(["total"])).toBe((400 * 401) / 2)
       }))
       const rows = logged(dir)
@@ -159,9 +159,9 @@ describe("pier", () => {
         const fatal = yield* pier.fatal
         expect(fatal._tag).toBe("PierGaveUp")
         expect(fatal.message).toMatch(/^the serf failed 3 times within 60000 ms; giving up \(last: serf \d+ died \(code 3\)/)
-        expect(pier.stats().restarts).toBe(3)
-        expect(pier.inspect().restarts.recent.map((r) => r.counted)).toEqual([true, true, true])
-        expect(pier.inspect().state).toEqual({ _tag: "Failed", reason: fatal.message })
+        expect(pier.view().restarts.total).toBe(3)
+        expect(pier.view().restarts.recent.map((r) => r.counted)).toEqual([true, true, true])
+        expect(pier.view()).toMatchObject({ state: "stopped", failed: fatal.message })
         expect((yield* Effect.flip(pier.poke({ n: 1 })))._tag).toBe("PierGaveUp")
       }))
     }))
@@ -182,16 +182,16 @@ describe("pier", () => {
     return Effect.gen(function*() {
       const pier = yield* open({ dir, ...poisonSerf })
       yield* pier.poke({ n: 1 })
-      const first = pier.stats().serf!
+      const first = pier.view().pid!
       process.kill(first, "SIGKILL")
-      yield* until(() => pier.ready() && pier.stats().serf !== first)
+      yield* until(() => pier.ready() && pier.view().pid !== first)
       yield* pier.poke({ n: 2 })
       // (a serf's log lines reach the logger on their own fiber, maybe after the answer)
       yield* until(() => logs.lines.some((l) => l.message === "event 2: +2"))
       const slogs = logs.lines.filter((l) => /^event \d: \+\d$/.test(l.message))
       expect(slogs.map((l) => [l.level, l.message])).toEqual([["INFO", "event 1: +1"], ["INFO", "event 2: +2"]])
       expect(slogs[0]!.annotations).toMatchObject({ worker: 1, pid: first })
-      expect(slogs[1]!.annotations).toMatchObject({ worker: 2, pid: pier.stats().serf })
+      expect(slogs[1]!.annotations).toMatchObject({ worker: 2, pid: pier.view().pid })
       const restart = logs.lines.find((l) => l.message.startsWith("serf generation 1 ended"))
       expect(restart).toMatchObject({ level: "WARN" })
       expect(restart!.message).toContain("signal SIGKILL")
@@ -236,7 +236,7 @@ describe("pier", () => {
         const exit = yield* Effect.exit(pier.peek([10n as unknown as string]))
         expect(Exit.isFailure(exit) && !Cause.hasDies(exit.cause)).toBe(true)
         expect(yield* pier.peek(["total"])).toBe(1)
-        expect(pier.stats().restarts).toBe(0)
+        expect(pier.view().restarts.total).toBe(0)
       }))
     }))
 
@@ -244,39 +244,43 @@ describe("pier", () => {
     Effect.gen(function*() {
       const mug = yield* Effect.scoped(Effect.gen(function*() {
         const pier = yield* open({ dir, ...testSerf(), maxInFlight: 3 })
-        expect(pier.inspect().state._tag).toBe("Booting")
+        expect(pier.view().state).toBe("booting")
         let last = yield* pier.poke({ n: 1 })
-        expect(pier.inspect()).toEqual({
-          state: { _tag: "Running", isolating: false },
+        expect(pier.view()).toMatchObject({
+          state: "running",
+          isolating: false,
           eve: 1,
           mug: (last as { mug: number }).mug,
-          serf: pier.stats().serf,
+          pid: expect.any(Number),
           window: { inFlight: 0, max: 3 },
           pending: 0,
-          restarts: { total: 0, counted: 0, recent: [] },
+          logged: 1,
+          restarts: { total: 0, byReason: {}, recent: [] },
           poisoned: 0,
-          snapshot: 0
+          lastSnapshotEve: null
         })
         for (let n = 2; n <= 3; n++) last = yield* pier.poke({ n })
         expect(yield* pier.snapshot).toBe(3)
-        expect(pier.inspect()).toMatchObject({ eve: 3, mug: (last as { mug: number }).mug, snapshot: 3 })
+        expect(pier.view()).toMatchObject({ eve: 3, mug: (last as { mug: number }).mug, lastSnapshotEve: 3 })
         for (let n = 4; n <= 6; n++) last = yield* pier.poke({ n })
-        process.kill(pier.stats().serf!, "SIGKILL")
-        yield* until(() => pier.inspect().restarts.total === 1 && pier.ready())
-        const { restarts } = pier.inspect()
-        expect(restarts.counted).toBe(1)
-        expect(restarts.recent).toEqual([{ at: expect.any(Number), reason: expect.stringContaining("SIGKILL"), counted: true, poison: false, code: null, signal: "SIGKILL" }])
+        process.kill(pier.view().pid!, "SIGKILL")
+        yield* until(() => pier.view().restarts.total === 1 && pier.ready())
+        const { restarts } = pier.view()
+        expect(restarts.byReason).toEqual({ died: 1 })
+        expect(restarts.recent).toEqual([
+          { at: expect.any(Number), kind: "died", reason: expect.stringContaining("SIGKILL"), counted: true, poison: false, code: null, signal: "SIGKILL" }
+        ])
         return (last as { mug: number }).mug
       }))
       // the next start replays what follows the snapshot, one batch at a time
-      const states: Array<PierState> = []
+      const states: Array<unknown> = []
       let pier: Pier | undefined = undefined
       yield* Effect.scoped(Effect.gen(function*() {
-        pier = yield* open({ dir, ...testSerf(), batchSize: 1 }, { onReplay: () => states.push(pier!.inspect().state) })
+        pier = yield* open({ dir, ...testSerf(), batchSize: 1 }, { onReplay: () => states.push(pier!.view().replay) })
         yield* until(() => pier!.ready())
-        expect(pier.inspect()).toMatchObject({ eve: 6, mug, snapshot: 3 })
+        expect(pier.view()).toMatchObject({ eve: 6, mug, lastSnapshotEve: 3 })
       }))
-      expect(states).toEqual([0, 1, 2, 3].map((done) => ({ _tag: "Replaying", done, total: 3 })))
+      expect(states).toEqual([0, 1, 2, 3].map((done) => ({ done, total: 3 })))
     }))
 
   withPier("status: between serfs, restarting and when the next one is tried", (dir) =>
@@ -284,10 +288,9 @@ describe("pier", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         // never ripe: every start fails, and the backoff grows (50, 100, 200, … ms)
         const pier = yield* open({ dir, ...testSerf({ TEST_SERF_NORIPE: "1" }), bootTimeout: 100, stopGrace: 100 })
-        yield* until(() => pier.inspect().restarts.total >= 4 && pier.inspect().state._tag === "Restarting")
-        const state = pier.inspect().state as { _tag: "Restarting"; at: number }
-        expect(state.at).toBeGreaterThan(Date.now())
-        expect(pier.inspect().restarts.recent.at(-1)).toMatchObject({ reason: expect.stringContaining("no ripe"), counted: true })
+        yield* until(() => pier.view().restarts.total >= 4 && pier.view().state === "restarting")
+        expect(pier.view().nextTryAt).toBeGreaterThan(Date.now())
+        expect(pier.view().restarts.recent[0]).toMatchObject({ kind: "boot", reason: expect.stringContaining("no ripe"), counted: true })
       }))
     }))
 

@@ -41,7 +41,7 @@ describe("pool conformance: the example worker in Node and Python", () => {
               })
               // a cancelled sleep: the worker lets go and keeps serving
               const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 10_000 }))
-              yield* until(() => pool.stats().inFlight === 1)
+              yield* until(() => pool.view().inFlight === 1)
               yield* Fiber.interrupt(sleeping)
               const pid = yield* pool.submit({ op: "pid" })
               const again = yield* pool.submit({ op: "pid" })

@@ -30,7 +30,7 @@ describe("pool", () => {
       const pool = yield* make({ ...faulty(), workers: 2 })
       yield* readyWorkers(pool, 2)
       const slow = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 2000 }))
-      yield* until(() => pool.stats().inFlight === 1)
+      yield* until(() => pool.view().inFlight === 1)
       const t0 = Date.now()
       const fast = (yield* pool.submit({ op: "echo", value: 1 })) as { inflight: number }
       expect(Date.now() - t0).toBeLessThan(1000)
@@ -44,7 +44,7 @@ describe("pool", () => {
       yield* readyWorkers(pool, 1)
       const running = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 300 }))
       const waiting = yield* Effect.forkChild(Effect.all([pool.submit({ op: "echo", value: 1 }), pool.submit({ op: "echo", value: 2 })], { concurrency: 2 }))
-      yield* until(() => pool.stats().queued === 2)
+      yield* until(() => pool.view().queue.depth === 2)
       const busy = yield* Effect.flip(pool.submit({ op: "echo", value: 3 }))
       expect(tagOf(busy)).toBe("Busy")
       yield* Fiber.join(running)
@@ -63,7 +63,7 @@ describe("pool", () => {
       const after = (yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }
       expect(after.pid).not.toBe(before)
       expect(isAlive(before!)).toBe(false)
-      expect(pool.stats().restarts).toBe(0)
+      expect(pool.view().restarts.total).toBe(0)
     }))
 
   live("maxJobs recycles between requests and loses none", () =>
@@ -73,8 +73,8 @@ describe("pool", () => {
       for (let i = 0; i < 9; i++) pids.push(((yield* pool.submit({ op: "echo", value: i })) as { pid: number }).pid)
       expect(new Set(pids).size).toBe(3)
       expect(pids.slice(0, 3).every((p) => p === pids[0])).toBe(true)
-      expect(pool.stats().recycles).toBeGreaterThanOrEqual(2)
-      expect(pool.stats().restarts).toBe(0)
+      expect(pool.view().recycles.total).toBeGreaterThanOrEqual(2)
+      expect(pool.view().restarts.total).toBe(0)
     }))
 
   live("idleTtl, maxMemoryMb and ttl each recycle a worker, between requests", () =>
@@ -83,19 +83,19 @@ describe("pool", () => {
         Effect.map(p.submit({ op: "echo", value: 1 }), (r) => (r as { pid: number }).pid)
       const idle = yield* make({ ...faulty(), workers: 1, idleTtl: 100 })
       const a = yield* pid(idle)
-      yield* until(() => idle.stats().recycles >= 1 && idle.stats().ready === 1)
+      yield* until(() => idle.view().recycles.total >= 1 && idle.view().ready === 1)
       expect(yield* pid(idle)).not.toBe(a)
 
       const memory = yield* make({ ...faulty(), workers: 1, maxMemoryMb: 150 })
       const b = ((yield* memory.submit({ op: "grow", mb: 200 })) as { pid: number }).pid
-      yield* until(() => memory.stats().recycles >= 1 && memory.stats().ready === 1)
+      yield* until(() => memory.view().recycles.total >= 1 && memory.view().ready === 1)
       expect(yield* pid(memory)).not.toBe(b)
 
       const ttl = yield* make({ ...faulty(), workers: 1, ttl: 150 })
       const d = yield* pid(ttl)
-      yield* until(() => ttl.stats().recycles >= 1 && ttl.stats().ready === 1)
+      yield* until(() => ttl.view().recycles.total >= 1 && ttl.view().ready === 1)
       expect(yield* pid(ttl)).not.toBe(d)
-      for (const p of [idle, memory, ttl]) expect(p.stats().restarts).toBe(0)
+      for (const p of [idle, memory, ttl]) expect(p.view().restarts.total).toBe(0)
     }))
 
   live("a crash fails what the worker held with WorkerDied; the slot restarts", () =>
@@ -105,7 +105,7 @@ describe("pool", () => {
       const after = yield* pool.submit({ op: "crash-after" })
       expect(after).toHaveProperty("pid")
       // the answer came before the exit: it counts; the slot restarts after it
-      while (pool.stats().restarts < 2) yield* Effect.sleep(5)
+      while (pool.view().restarts.total < 2) yield* Effect.sleep(5)
       expect((yield* pool.submit({ op: "echo", value: 1 })) as object).toHaveProperty("pid")
     }))
 
@@ -122,7 +122,7 @@ describe("pool", () => {
       const pool = yield* make({ ...faulty({ FAULTY_READY_DELAY: "300" }), workers: 1, bootTimeout: 3000 })
       expect(pool.ready()).toBe(false)
       expect((yield* pool.submit({ op: "echo", value: 1 })) as object).toHaveProperty("pid")
-      expect(pool.stats().restarts).toBe(0)
+      expect(pool.view().restarts.total).toBe(0)
     }))
 
   live("no ready: restarts with backoff, then the pool fails and every waiter gets PoolFailed", () =>
@@ -134,7 +134,7 @@ describe("pool", () => {
       expect(tagOf(yield* Fiber.join(waiting))).toBe("PoolFailed")
       expect(tagOf(yield* Effect.flip(pool.submit({ op: "echo", value: 2 })))).toBe("PoolFailed")
       expect(pool.ready()).toBe(false)
-      expect(pool.stats().restarts).toBe(4)
+      expect(pool.view().restarts.total).toBe(4)
     }))
 
   live("interrupting a caller cancels its request; the worker lets go and is reused", () =>
@@ -142,7 +142,7 @@ describe("pool", () => {
       const pool = yield* make({ ...faulty(), workers: 1 })
       const first = ((yield* pool.submit({ op: "echo", value: 0 })) as { pid: number }).pid
       const f = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 5000 }))
-      yield* until(() => pool.stats().inFlight === 1)
+      yield* until(() => pool.view().inFlight === 1)
       yield* Fiber.interrupt(f)
       const next = (yield* pool.submit({ op: "echo", value: 1 })) as { pid: number; inflight: number }
       expect(next.pid).toBe(first)
@@ -154,7 +154,7 @@ describe("pool", () => {
       const pool = yield* make({ ...faulty(), workers: 1, cancelGrace: 100 })
       const first = ((yield* pool.submit({ op: "echo", value: 0 })) as { pid: number }).pid
       const f = yield* Effect.forkChild(pool.submit({ op: "stubborn", ms: 5000 }))
-      yield* until(() => pool.stats().inFlight === 1)
+      yield* until(() => pool.view().inFlight === 1)
       yield* Fiber.interrupt(f)
       const next = (yield* pool.submit({ op: "echo", value: 1 })) as { pid: number }
       expect(next.pid).not.toBe(first)
@@ -186,7 +186,7 @@ describe("pool", () => {
       const pool = yield* make({ ...faulty(), workers: 1, ttl: 200, cancelGrace: 100, execTimeout: 60_000 })
       const first = ((yield* pool.submit({ op: "echo", value: 0 })) as { pid: number }).pid
       const hung = yield* Effect.forkChild(pool.submit({ op: "hang" }))
-      yield* until(() => pool.stats().recycles === 1) // the ttl sweep retires the busy worker
+      yield* until(() => pool.view().recycles.total === 1) // the ttl sweep retires the busy worker
       yield* Fiber.interrupt(hung)
       const next = (yield* pool.submit({ op: "echo", value: 1 }).pipe(Effect.timeout(5000))) as { pid: number }
       expect(next.pid).not.toBe(first)
@@ -201,7 +201,7 @@ describe("pool", () => {
         (p) => pool.submit(p),
         { concurrency: "unbounded" }
       ))
-      yield* until(() => pool.stats().inFlight === 2)
+      yield* until(() => pool.view().inFlight === 2)
       yield* pool.shutdown(20_000)
       const answers = yield* Fiber.join(all)
       expect(answers).toHaveLength(10)
@@ -225,7 +225,7 @@ describe("pool", () => {
       yield* readyWorkers(pool, 1)
       const quick = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 100 }))
       const slow = yield* Effect.forkChild(Effect.flip(pool.submit({ op: "hang" })))
-      yield* until(() => pool.stats().inFlight === 1 && pool.stats().queued === 1)
+      yield* until(() => pool.view().inFlight === 1 && pool.view().queue.depth === 1)
       yield* pool.shutdown(500)
       expect(yield* Fiber.join(quick)).toMatchObject({ slept: 100 })
       expect(tagOf(yield* Fiber.join(slow))).toBe("ShuttingDown")

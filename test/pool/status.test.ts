@@ -18,9 +18,9 @@ describe("pool status", () => {
     Effect.gen(function*() {
       const t0 = Date.now()
       const pool = yield* make({ ...faulty({ FAULTY_READY_DELAY: "200" }), workers: 1, maxJobs: 2, maxQueue: 5 })
-      const slot = () => pool.inspect().slots[0]!
-      yield* until(() => slot().state === "booting" && slot().pid !== undefined)
-      expect(slot()).toMatchObject({ slot: 1, worker: 1, inFlight: 0, jobs: 0, nextTryAt: undefined, lastExit: undefined })
+      const slot = () => pool.view().workers[0]!
+      yield* until(() => slot().state === "booting" && slot().pid !== null)
+      expect(slot()).toMatchObject({ slot: 1, worker: 1, inFlight: 0, served: 0, nextTryAt: null, readyAt: null, lastExit: null })
       expect(slot().startedAt).toBeGreaterThanOrEqual(t0)
 
       yield* readyWorkers(pool, 1)
@@ -29,7 +29,7 @@ describe("pool status", () => {
 
       const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 300 }))
       const queued = yield* Effect.forkChild(pool.submit({ op: "echo", value: 1 }))
-      yield* until(() => pool.inspect().queued === 1)
+      yield* until(() => pool.view().queue.depth === 1)
       expect(slot()).toMatchObject({ state: "busy", inFlight: 1 })
       yield* Fiber.join(sleeping)
       yield* Fiber.join(queued)
@@ -43,16 +43,16 @@ describe("pool status", () => {
       yield* Effect.flip(pool.submit({ op: "crash-before" }))
       yield* until(() => slot().state === "restarting")
       expect(slot().nextTryAt).toBeGreaterThanOrEqual(slot().lastExit!.at)
-      expect(slot()).toMatchObject({ pid: undefined, inFlight: 0, lastExit: { end: "Died" } })
+      expect(slot()).toMatchObject({ pid: null, inFlight: 0, lastExit: { end: "Died" } })
       expect(slot().lastExit!.reason).toContain("code 1")
       yield* readyWorkers(pool, 1)
-      expect(slot()).toMatchObject({ worker: 3, state: "ready", nextTryAt: undefined })
+      expect(slot()).toMatchObject({ worker: 3, state: "ready", nextTryAt: null })
     }))
 
   live("a retiring worker finishes what it holds before it leaves", () =>
     Effect.gen(function*() {
       const pool = yield* make({ ...faulty(), workers: 1, ttl: 300, execTimeout: 60_000 })
-      const slot = () => pool.inspect().slots[0]!
+      const slot = () => pool.view().workers[0]!
       yield* readyWorkers(pool, 1)
       const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 1500 }))
       yield* until(() => slot().state === "retiring")

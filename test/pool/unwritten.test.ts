@@ -23,8 +23,8 @@ const echo = (pool: Pool) => pool.submit({ op: "echo", value: 1 }) as Effect.Eff
 const windowMs = 100
 const upForTheWindow = (pool: Pool) =>
   Effect.gen(function*() {
-    yield* readyWorkers(pool, pool.stats().workers)
-    yield* until(() => pool.inspect().slots.every((s) => s.readyAt !== undefined && Date.now() - s.readyAt > windowMs))
+    yield* readyWorkers(pool, pool.view().workers.length)
+    yield* until(() => pool.view().workers.every((s) => s.readyAt !== null && Date.now() - s.readyAt > windowMs))
   })
 
 describe("pool: unwritten requests", () => {

@@ -40,15 +40,16 @@ const slot = (s: Partial<Slot> & Pick<Slot, "slot" | "state">): Slot => ({
   served: 0,
   rssBytes: 48_000_000,
   startedAt: T - 2 * H,
+  readyAt: s.state === "booting" || s.state === "restarting" ? null : T - 2 * H + 300,
   lastExit: null,
   ...s
 })
 
 const slots = (now: number): Array<Slot> => [
-  slot({ slot: 1, worker: 5, pid: 4107, state: "ready", served: 1234, rssBytes: 48_312_000, startedAt: now - 3 * H - 12 * 60 * S, lastExit: { at: now - 3 * H - 12 * 60 * S, reason: "recycled: maxJobs", code: 0, signal: null } }),
+  slot({ slot: 1, worker: 5, pid: 4107, state: "ready", served: 1234, rssBytes: 48_312_000, startedAt: now - 3 * H - 12 * 60 * S, lastExit: { at: now - 3 * H - 12 * 60 * S, end: "Retired", reason: "recycled: maxJobs", code: 0, signal: null } }),
   slot({ slot: 2, worker: 6, pid: 4112, state: "busy", inFlight: 1, served: 987, rssBytes: 52_104_000, startedAt: now - 2 * H - 5 * 60 * S }),
   slot({ slot: 3, worker: 8, pid: 4150, state: "booting", served: 0, rssBytes: 21_800_000, startedAt: now - 2 * S }),
-  slot({ slot: 4, worker: null, pid: null, state: "restarting", nextTryAt: now + 1200, rssBytes: null, startedAt: null, lastExit: { at: now - 800, reason: "crashed (exit code 9)", code: 9, signal: null } })
+  slot({ slot: 4, worker: null, pid: null, state: "restarting", nextTryAt: now + 1200, rssBytes: null, startedAt: null, lastExit: { at: now - 800, end: "Died", reason: "crashed (exit code 9)", code: 9, signal: null } })
 ]
 
 const pool = (over: Partial<PoolStatus> = {}): PoolStatus =>
@@ -67,7 +68,10 @@ const pool = (over: Partial<PoolStatus> = {}): PoolStatus =>
       wave(60, (i) => 38 + 12 * Math.sin(i / 5) + (i % 7)),
       wave(60, (i) => 30 + 6 * Math.cos(i / 6)).map((v, i) => (i === 20 || i === 21 ? null : v / 10))
     ),
-    restarts: { total: 3, byReason: { "crashed (exit code 9)": 2, "health check failed": 1 } },
+    ready: 2,
+    inFlight: 1,
+    answers: { total: 4_210, byOutcome: { ok: 4_190, Timeout: 20 } },
+    restarts: { total: 3, byReason: { "crashed (exit code 9)": 2, "health check failed": 1 }, recent: [] },
     recycles: { total: 5, byReason: { maxJobs: 4, maxRss: 1 } },
     errors: [
       { at: T - 60 * S, tag: "RequestTimeout", message: "job 31 took longer than 30 s" },
@@ -93,13 +97,21 @@ const serf = (over: Partial<SerfStatus> = {}): SerfStatus =>
     pid: 5120,
     replay: { done: 400, total: 1000 },
     nextTryAt: null,
+    failed: null,
+    isolating: false,
     eve: 12_400,
     mug: 0x9e3779b9,
     window: { inFlight: 0, max: 32 },
     pending: 0,
     events: rates(0, null, null, [], []),
+    logged: 12_400,
+    poisoned: 0,
     commits: { total: 2_310, meanBatch: null, maxBatch: 64 },
-    restarts: { total: 1, recent: [{ at: T - 20 * S, reason: "crashed (signal SIGKILL)", code: null, signal: "SIGKILL" }] },
+    restarts: {
+      total: 1,
+      byReason: { died: 1 },
+      recent: [{ at: T - 20 * S, kind: "died", reason: "crashed (signal SIGKILL)", counted: true, poison: false, code: null, signal: "SIGKILL" }]
+    },
     lastSnapshotEve: 12_000,
     logBytes: 38_400_000,
     errors: [{ at: T - 20 * S, tag: "SerfCrashed", message: "serf exited on SIGKILL" }],
@@ -145,9 +157,9 @@ const runner = (over: Partial<RunnerStatus> = {}): RunnerStatus =>
 
 /** The serfs of a runner, a fixture each: running, replaying, restarting, stopped. */
 const serfsOf = (now: number) => ({
-  "orders-7": running({ now, pid: 6021, eve: 48_211, lastSnapshotEve: 48_000, restarts: { total: 0, recent: [] } }),
+  "orders-7": running({ now, pid: 6021, eve: 48_211, lastSnapshotEve: 48_000, restarts: { total: 0, byReason: {}, recent: [] } }),
   "cart-12": serf({ now, pid: 6044, replay: { done: 250, total: 1000 }, eve: 9_250 }),
-  "users-3": running({ now, state: "restarting", healthy: false, pid: null, nextTryAt: now + 2400, window: { inFlight: 0, max: 32 }, pending: 4, events: rates(0, null, null, [], []), restarts: { total: 2, recent: [] } }),
+  "users-3": running({ now, state: "restarting", healthy: false, pid: null, nextTryAt: now + 2400, window: { inFlight: 0, max: 32 }, pending: 4, events: rates(0, null, null, [], []), restarts: { total: 2, byReason: {}, recent: [] } }),
   "audit": running({ now, state: "stopped", healthy: false, pid: null, window: { inFlight: 0, max: 32 }, pending: 0, events: rates(0, null, null, [], []), lastSnapshotEve: null }),
   "<img src=x onerror=\"document.body.dataset.pwned=1\">": running({ now, pid: 6090, eve: 3, window: { inFlight: 1, max: 32 }, pending: 1 })
 })
@@ -458,7 +470,7 @@ describe("the status page", () => {
       now,
       healthy: false,
       failed: { reason: "restart intensity exceeded: 5 restarts in 10 s", since: T, retryAt: T + 30 * S },
-      workers: slots(now).map((w) => ({ ...w, worker: null, pid: null, state: "restarting" as const, nextTryAt: T + 30 * S, inFlight: 0, rssBytes: null, startedAt: null, lastExit: { at: T, reason: "crashed (exit code 1)", code: 1, signal: null } })),
+      workers: slots(now).map((w) => ({ ...w, worker: null, pid: null, state: "restarting" as const, nextTryAt: T + 30 * S, inFlight: 0, rssBytes: null, startedAt: null, lastExit: { at: T, end: "Failed" as const, reason: "crashed (exit code 1)", code: 1, signal: null } })),
       queue: { depth: 64, max: 64 },
       sessions: null,
       errors: []
@@ -628,7 +640,7 @@ describe("the status page", () => {
       queue: { depth: 0, max: 8 },
       workers: slots(T).map((w) => ({ ...w, pid: w.pid === null ? null : 7, served: 1, inFlight: 0, rssBytes: w.rssBytes === null ? null : 9_000_000, startedAt: w.startedAt === null ? null : T - 4 * S })),
       requests: rates(0.5, 0.42, 0.9, wave(60, () => 1), wave(60, () => 1).map((v) => v * 0.4)),
-      restarts: { total: 0, byReason: { a: 1 } },
+      restarts: { total: 0, byReason: { a: 1 }, recent: [] },
       recycles: { total: 0, byReason: { b: 1 } },
       sessions: { byState: { queued: 0, running: 0, done: 0, failed: 0 }, busiest: [{ session: "s", queued: 0, running: 0 }] }
     })
@@ -638,7 +650,7 @@ describe("the status page", () => {
       queue: { depth: 12_345, max: 100_000 },
       workers: slots(now).map((w) => ({ ...w, pid: w.pid === null ? null : 4_194_303, served: 12_345_678, inFlight: 128, rssBytes: w.rssBytes === null ? null : 1_234_567_890, startedAt: w.startedAt === null ? null : T - 30 * 24 * H })),
       requests: rates(12_345.6, 12_345, 98_765, wave(60, (i) => 10_000 + i * 100), wave(60, (i) => 900 + i)),
-      restarts: { total: 123_456, byReason: { a: 123_456 } },
+      restarts: { total: 123_456, byReason: { a: 123_456 }, recent: [] },
       recycles: { total: 98_765, byReason: { b: 98_765 } },
       sessions: { byState: { queued: 123_456, running: 64, done: 9_876_543, failed: 12_345 }, busiest: [{ session: "s", queued: 123_456, running: 1 }] }
     })
@@ -793,7 +805,7 @@ describe("the status page of a cluster runner", () => {
     const head = await boxes(page, "runner", ["#runner .rhead > *"])
 
     // audit is activated, cart-12 let go; orders-7 takes an event
-    const orders = running({ now: T + 32 * S, pid: 6021, eve: 48_212, lastSnapshotEve: 48_000, restarts: { total: 0, recent: [] } })
+    const orders = running({ now: T + 32 * S, pid: 6021, eve: 48_212, lastSnapshotEve: 48_000, restarts: { total: 0, byReason: {}, recent: [] } })
     srv.push(runner({ now: T + 32 * S, serfs: [...serfList(["audit", "users-3"], T + 32 * S), { id: "orders-7", status: orders }] }))
     await until(page, "#serfs tr[data-serf='orders-7'] td:nth-child(4)", "48,212")
     expect((await serfRows(page)).map((r) => [r.serf, r.cells[1]])).toEqual([["audit", "stopped"], ["orders-7", "running"], ["users-3", "restartingnext try in 2.4 s"]])
@@ -818,7 +830,7 @@ describe("the status page of a cluster runner", () => {
       shards: 1,
       forwarded: 0,
       startedAt: T + 25 * S,
-      serfs: ids.map((id) => ({ id, status: running({ pid: 7, eve: 7, window: { inFlight: 0, max: 4 }, pending: 0, events: rates(0.5, 0.3, 0.4, [1], [0.3]), restarts: { total: 0, recent: [] }, lastSnapshotEve: null }) }))
+      serfs: ids.map((id) => ({ id, status: running({ pid: 7, eve: 7, window: { inFlight: 0, max: 4 }, pending: 0, events: rates(0.5, 0.3, 0.4, [1], [0.3]), restarts: { total: 0, byReason: {}, recent: [] }, lastSnapshotEve: null }) }))
     })
     const big = runner({
       now: T + 40 * S,
@@ -827,7 +839,7 @@ describe("the status page of a cluster runner", () => {
       startedAt: T - 400 * 24 * H,
       serfs: ids.map((id) => ({
         id,
-        status: running({ now: T + 40 * S, pid: 4_194_303, eve: 123_456_789, window: { inFlight: 1024, max: 1024 }, pending: 12_345, events: rates(123_456, 1234, 98_765, [], []), restarts: { total: 12_345, recent: [] }, lastSnapshotEve: 123_456_000 })
+        status: running({ now: T + 40 * S, pid: 4_194_303, eve: 123_456_789, window: { inFlight: 1024, max: 1024 }, pending: 12_345, events: rates(123_456, 1234, 98_765, [], []), restarts: { total: 12_345, byReason: {}, recent: [] }, lastSnapshotEve: 123_456_000 })
       }))
     })
     const more = ["#runner .rhead > *", "#runner .rhead .num", "#runner td"]

@@ -11,8 +11,8 @@ export const pythonWorker = { command: "python3", args: [path.join(root, "exampl
 export const readyWorkers = (pool: Pool, n: number, ms = 20_000) =>
   Effect.gen(function*() {
     const deadline = Date.now() + ms
-    while (pool.stats().ready < n) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`only ${pool.stats().ready} of ${n} workers ready`))
+    while (pool.view().ready < n) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`only ${pool.view().ready} of ${n} workers ready`))
       yield* Effect.sleep(5)
     }
   })

@@ -1,0 +1,161 @@
+/**
+ * The events a pier accepted and has not answered yet (SPEC §3), in order,
+ * and their way to the serf: each is submitted to the serving generation's
+ * serf; the serf's answer goes to the group commit (./commit.ts), a bail to
+ * its caller at once. An event sent to a serf that ended owing its answer
+ * stays pending and is sent again, in order, to the next one — unless it is
+ * to blame for the ends (poison isolation, ./poison.ts): then the next serf
+ * gets it alone first, and the others wait.
+ */
+import { Effect } from "effect"
+import type { Serf } from "../serf/host.ts"
+import { isError } from "../serf/window.ts"
+import type { GroupCommit } from "./commit.ts"
+import { PierIo } from "./errors.ts"
+import { Isolation, type Suspect } from "./poison.ts"
+import type { PokeAnswer, PokeError } from "./types.ts"
+
+export interface Pending extends Suspect {
+  readonly ev: unknown
+  /** The event as the caller's JSON text, logged as given. */
+  readonly json: string | undefined
+  /** The caller's key for it, logged with its effects by a log that keeps them (the cluster's). */
+  readonly key: string | undefined
+  readonly wen: number
+  /** Its one answer (called once: later calls do nothing). */
+  readonly done: (answer: PokeAnswer | PokeError) => void
+  /** The generation it was last submitted to (0: none yet). */
+  gen: number
+  /** Cancels that submission while it stands (true: the writ was not sent yet). */
+  cancel: (() => boolean) | undefined
+}
+
+/** The serf events go to now, and its generation. */
+export interface Serving {
+  readonly serf: Serf
+  readonly gen: number
+}
+
+export class PendingEvents {
+  /** Accepted, not answered yet, in order. */
+  readonly pending = new Map<number, Pending>()
+  readonly isolation = new Isolation<Pending>()
+  private nextId = 0
+  private readonly commit: GroupCommit
+  private readonly dir: string
+  /** Told whenever an event leaves (the drain waits for none to be left). */
+  private readonly left: () => void
+
+  constructor(commit: GroupCommit, dir: string, left: () => void) {
+    this.commit = commit
+    this.dir = dir
+    this.left = left
+  }
+
+  get size(): number {
+    return this.pending.size
+  }
+
+  /**
+   * One event, from its caller: refused at once with what `refused` says,
+   * else pending and — unless an event is with the serf alone — sent to the
+   * serving serf. An interrupted caller's event not yet sent never will be;
+   * one sent is logged, with nobody listening.
+   */
+  poke(
+    ev: unknown,
+    json: string | undefined,
+    key: string | undefined,
+    wen: number,
+    refused: () => PokeError | undefined,
+    serving: () => Serving | undefined
+  ): Effect.Effect<PokeAnswer, PokeError> {
+    return Effect.callback<PokeAnswer, PokeError>((resume) => {
+      const refusal = refused()
+      if (refusal !== undefined) return resume(Effect.fail(refusal))
+      let gone = false
+      const p: Pending = {
+        id: this.nextId++,
+        ev,
+        json,
+        key,
+        wen,
+        done: (answer) => {
+          if (gone) return
+          gone = true
+          resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
+        },
+        gen: 0,
+        cancel: undefined,
+        lostIn: 0
+      }
+      this.pending.set(p.id, p)
+      const now = serving()
+      if (now !== undefined && !this.isolation.active) this.send(now, p)
+      return Effect.sync(() => {
+        gone = true
+        if (p.cancel === undefined || p.cancel()) {
+          this.pending.delete(p.id)
+          this.left()
+        }
+      })
+    })
+  }
+
+  /** Submits `p` to the serving serf. */
+  send(to: Serving, p: Pending): void {
+    const { serf, gen } = to
+    p.gen = gen
+    let settled = false
+    const cancel = serf.submit(p.ev, p.wen, (answer) => {
+      settled = true
+      p.cancel = undefined
+      if (isError(answer)) {
+        if (answer._tag === "EventNotEncodable") {
+          this.pending.delete(p.id)
+          p.done(new PierIo({ dir: this.dir, reason: answer.message }))
+          return this.left()
+        }
+        // still pending: sent again to the next serf (the serf ended owing it: a suspect)
+        if (answer._tag === "SerfDied" || answer._tag === "SerfProtocolError" || answer._tag === "SerfStuck") p.lostIn = gen
+        return
+      }
+      this.pending.delete(p.id)
+      if (answer._tag === "Bail") {
+        p.done(answer)
+        this.left()
+      } else this.commit.push({ p, answer })
+      // the serf survived it: if it was alone, the others follow in order
+      if (this.isolation.answered(p)) this.sendAll(to)
+    }, p.json)
+    if (!settled) p.cancel = cancel
+  }
+
+  /** Submits, in order, every pending event not yet submitted to this generation. */
+  sendAll(to: Serving): void {
+    for (const p of this.pending.values()) if (p.gen !== to.gen) this.send(to, p)
+  }
+
+  /** A new serf serves: the suspect of the last death goes to it alone, else every pending event. */
+  resume(to: Serving): Pending | undefined {
+    const alone = this.isolation.begin(this.pending)
+    if (alone !== undefined) this.send(to, alone)
+    else this.sendAll(to)
+    return alone
+  }
+
+  /** Answers `p` (taken out of the pending events) with `error`. */
+  refuse(p: Pending, error: PokeError): void {
+    this.pending.delete(p.id)
+    p.done(error)
+    this.left()
+  }
+
+  /** Answers every pending event with `error`. */
+  refuseAll(error: PokeError): void {
+    const all = [...this.pending.values()]
+    this.pending.clear()
+    for (const p of all) p.done(error)
+    this.left()
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The pool's slots (SPEC §5): each slot runs one worker after another on
+ * the keeper (../internal/keeper.ts); this module is a slot's child spec —
+ * how to run its next worker and what that worker's end means.
+ *
+ * - A worker let go (recycled) or killed (`execTimeout`) is replaced at
+ *   once: not a restart. One that died or failed is a restart, after the
+ *   slot's backoff (it starts again from its first step once the slot's
+ *   workers have been serving for `restartWindow`); only failures (a failed
+ *   boot, a protocol break, a death with nothing in flight, a missed pong)
+ *   count towards the pool's intensity window.
+ * - Too many failures fail the pool (./health.ts): slot 1 tries one worker
+ *   after each cool-down, the others wait until the pool is healthy.
+ * - While liege stops, a worker that dies or fails is not replaced.
+ */
+import { Effect } from "effect"
+import type { ChildSpec, Ran } from "../internal/keeper.ts"
+import * as Keeper from "../internal/keeper.ts"
+import { backsOff, counts, type End, restartKind } from "./end.ts"
+import type { Health } from "./health.ts"
+import type { PoolSettings } from "./options.ts"
+import { run, type WorkerRun } from "./spawn.ts"
+import type { Worker, WorkerHost } from "./worker.ts"
+
+/** How a slot's last worker ended, when, and why. */
+export interface LastExit {
+  readonly at: number
+  readonly end: End["_tag"]
+  readonly reason: string
+  readonly code: number | null
+  readonly signal: string | null
+}
+
+export interface Slot {
+  /** 1-based: its workers' `LIEGE_WORKER_ID`, the `worker` of their errors and log lines. */
+  readonly number: number
+  /** Set while it waits to start its next worker (ms on the clock). */
+  nextTryAt: number | undefined
+  lastExit: LastExit | undefined
+  /** Since when its workers have been serving without dying or failing (for the backoff's reset). */
+  upSince: number | undefined
+  /** Its worker ended while liege was stopping: it stays empty. */
+  stopped: boolean
+  /** Its current worker is slot 1's try of a failed pool. */
+  trying: boolean
+}
+
+export const makeSlot = (number: number): Slot => ({
+  number,
+  nextTryAt: undefined,
+  lastExit: undefined,
+  upSince: undefined,
+  stopped: false,
+  trying: false
+})
+
+/** What a slot's keeper needs of its pool. */
+export interface SlotsHost {
+  readonly settings: PoolSettings
+  readonly worker: WorkerHost
+  readonly health: Health
+  /** Each slot's current worker, from its spawn until its process is gone (dispatch reads it). */
+  readonly workers: Array<Worker | undefined>
+  readonly now: () => number
+  /** The next worker's number in the pool. */
+  readonly serial: () => number
+  readonly stopping: () => boolean
+  /** Too many failures: the pool fails (its waiting requests are answered). */
+  readonly fail: (reason: string) => Effect.Effect<void>
+  /** Every slot stopped while liege stops: nothing will serve what waits. */
+  readonly allStopped: () => void
+  readonly slots: ReadonlyArray<Slot>
+}
+
+const inSlot = (slot: Slot) => Effect.annotateLogs({ worker: slot.number })
+
+/** The child spec of `slot`'s keeper. */
+export const slotKeeper = (slot: Slot, pool: SlotsHost): ChildSpec<WorkerRun> => ({
+  before: Effect.gen(function*() {
+    const failure = pool.health.failure
+    if (failure !== undefined) {
+      // failed: slot 1 tries one worker after the cool-down, the others wait until that one is ready
+      slot.nextTryAt = failure.nextTryAt
+      if (slot.number === 1) yield* Effect.sleep(Math.max(0, failure.nextTryAt - pool.now()))
+      else yield* pool.health.healthy
+    }
+    slot.nextTryAt = undefined
+    slot.trying = pool.health.failure !== undefined
+  }),
+
+  run: () =>
+    run(slot.number, pool.serial(), pool.worker, (w) => {
+      pool.workers[slot.number - 1] = w
+    }).pipe(
+      Effect.map((ran): Ran<WorkerRun> => {
+        pool.workers[slot.number - 1] = undefined
+        slot.lastExit = {
+          at: ran.endedAt,
+          end: ran.end._tag,
+          reason: ran.end.reason,
+          code: ran.exit?.code ?? null,
+          signal: ran.exit?.signal ?? null
+        }
+        return { end: ran, upMs: slot.upSince === undefined ? 0 : ran.endedAt - slot.upSince, exit: ran.exit }
+      }),
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          pool.workers[slot.number - 1] = undefined
+        })
+      )
+    ),
+
+  verdict: ({ end: ran }) =>
+    Effect.gen(function*() {
+      const end = ran.end
+      if (end._tag === "Killed") {
+        yield* Effect.logWarning(`killed worker ${slot.number} (pid ${ran.pid}): ${end.reason}; a new one starts`).pipe(inSlot(slot))
+      }
+      if (pool.health.failure !== undefined) {
+        // an end while failed: a worker let go when the pool failed, or a try that did not get ready
+        if (!slot.trying || ran.readyAt !== undefined) return Keeper.Next
+        pool.health.triedAt(pool.now())
+        yield* Effect.logWarning(
+          `the pool is still failed: worker ${slot.number} ${end.reason}; next try in ${pool.settings.windowMs} ms`
+        )
+        return { _tag: "Next", restart: { kind: restartKind(end), reason: end.reason } } as const
+      }
+      if (!backsOff(end)) return Keeper.Next // let go or killed: the next one starts at once
+      if (pool.stopping()) {
+        // liege is stopping (a service manager may have signalled the whole group): not a restart
+        yield* Effect.logInfo(
+          `worker ${slot.number} (pid ${ran.pid}) ended while liege was stopping (${end.reason}); not restarted`
+        ).pipe(inSlot(slot))
+        slot.stopped = true
+        if (pool.slots.every((s) => s.stopped)) pool.allStopped()
+        return Keeper.Stop
+      }
+      slot.upSince = undefined
+      return { _tag: "Restart", kind: restartKind(end), reason: end.reason, counts: counts(end) } as const
+    }),
+
+  exceeded: (restart, failures) =>
+    Effect.as(
+      pool.fail(`${failures} worker failures within ${pool.settings.windowMs} ms (last: worker ${slot.number}: ${restart.reason})`),
+      true
+    ),
+
+  restarting: (restart, delayMs) =>
+    Effect.suspend(() => {
+      slot.nextTryAt = pool.now() + delayMs
+      const how = restart.kind === "died serving" ? "died" : "failed"
+      return Effect.logWarning(`worker ${slot.number} ${how} (${restart.reason}); restarting in ${delayMs} ms`).pipe(inSlot(slot))
+    })
+})
