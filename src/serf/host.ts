@@ -35,37 +35,14 @@ import {
   SerfProtocolError,
   SwimFailed
 } from "./errors.ts"
-import { type Event, type Goof, type Plea, PROTOCOL_VERSION, type Ripe } from "./protocol.ts"
+import { type Event, type Plea, PROTOCOL_VERSION, type Ripe } from "./protocol.ts"
 import { isError, type WorkAnswer, type WorkOp } from "./window.ts"
+import { type PlayResult, playFlows, type ReplayEvent, type ReplayProgress, type SwimEffect } from "./replay.ts"
+
+export type { PlayResult, ReplayEvent, ReplayProgress, SwimEffect } from "./replay.ts"
 
 export type { WorkAnswer }
 
-export type PlayResult =
-  | { readonly _tag: "Done"; readonly eve: number; readonly mug: number }
-  | { readonly _tag: "Bail"; readonly eve: number; readonly mug: number; readonly goof: Goof }
-
-/**
- * An event to replay; with `mug`, the serf's mug after it is checked when it
- * ends a batch. `json`, when given, is the event as JSON text (then `ev` is not
- * read): with the json codec it goes into the `play` frame as it is.
- */
-export interface ReplayEvent {
-  readonly wen: number
-  readonly ev?: unknown
-  readonly json?: string | undefined
-  readonly mug?: number | undefined
-}
-
-export interface ReplayProgress {
-  readonly eve: number
-  readonly events: number
-}
-
-export interface SwimEffect {
-  readonly eve: number
-  readonly mug: number
-  readonly effects: ReadonlyArray<unknown>
-}
 
 export interface Serf {
   readonly pid: number
@@ -246,135 +223,7 @@ export const start = (
         d.ask(t, frame, (answer) => resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer)))
       })
 
-    /** The `play` writ for these events; JSON text given with an event is spliced in, not parsed. */
-    const playWrit = (eve: number, events: ReadonlyArray<ReplayEvent>): unknown => {
-      if (codecName !== "json") {
-        return {
-          t: "play",
-          eve,
-          events: events.map((e) => ({ wen: e.wen, ev: e.json === undefined ? e.ev : JSON.parse(e.json) }))
-        }
-      }
-      let text = `{"t":"play","eve":${eve},"events":[`
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!
-        if (i > 0) text += ","
-        text += `{"wen":${JSON.stringify(e.wen)},"ev":${e.json ?? JSON.stringify(e.ev) ?? "null"}}`
-      }
-      return new RawJson(text + "]}")
-    }
-
-    /** Sends a writ now; the effect waits for its plea. */
-    const send = (writ: unknown) =>
-      Effect.suspend(() => {
-        const frame = frameOf(writ)
-        if (!Buffer.isBuffer(frame)) return Effect.fail(frame)
-        const answer = Deferred.makeUnsafe<Plea, SerfError>()
-        d.ask("play", frame, (plea) => Deferred.doneUnsafe(answer, isError(plea) ? Effect.fail(plea) : Effect.succeed(plea)))
-        return Effect.succeed(Deferred.await(answer))
-      })
-
-    /** Applies the answer to a `play` of `size` events to the lock state. */
-    const played = (plea: Plea, size: number): Effect.Effect<PlayResult, SerfError> => {
-      if (plea.t === "play-done") {
-        d.played(size, plea.mug)
-        return Effect.succeed({ _tag: "Done", eve: d.eve, mug: d.mug })
-      }
-      if (plea.t === "play-bail") {
-        d.playBailed(plea.eve, plea.mug)
-        return Effect.succeed({ _tag: "Bail", eve: plea.eve, mug: plea.mug, goof: plea.dud })
-      }
-      return Effect.fail(unexpected(child.pid, plea, "play-done or play-bail"))
-    }
-
-    const play = (events: ReadonlyArray<ReplayEvent>) =>
-      Effect.flatMap(ask("play", playWrit(d.eve + 1, events)), (plea) => played(plea, events.length))
-
-    const boot = (events: ReadonlyArray<Event>) =>
-      withLock(Effect.suspend(() => {
-        if (events.length === 0) return Effect.succeed<PlayResult>({ _tag: "Done", eve: d.eve, mug: d.mug })
-        return play(events)
-      }))
-
-    class Bailed {
-      readonly result: PlayResult
-      constructor(result: PlayResult) {
-        this.result = result
-      }
-    }
-
-    /**
-     * Replay keeps two `play` batches outstanding, so that the serf plays one
-     * while the host prepares and sends the next (a serf checks each play's
-     * first event number, so after a bail the next batch is refused too).
-     */
-    const replay = <E>(events: Stream.Stream<ReplayEvent, E>, onProgress?: (p: ReplayProgress) => void) =>
-      withLock(Effect.gen(function*() {
-        let done = 0
-        let next = d.eve + 1
-        let bail: PlayResult | undefined = undefined
-        const outstanding: Array<{ readonly size: number; readonly logged: number | undefined; readonly answer: Effect.Effect<Plea, SerfError> }> = []
-        const settle = Effect.gen(function*() {
-          const batch = outstanding.shift()!
-          const plea = yield* batch.answer
-          if (bail !== undefined) {
-            // sent before the serf refused the batch ahead: it must be refused too
-            if (plea.t === "play-bail") return
-            return yield* new SerfProtocolError({ pid: child.pid, reason: `played a batch after a play-bail` })
-          }
-          const result = yield* played(plea, batch.size)
-          if (result._tag === "Bail") {
-            bail = result
-            return
-          }
-          if (batch.logged !== undefined && batch.logged !== result.mug) {
-            return yield* new ReplayDiverged({ eve: result.eve, logged: batch.logged, serf: result.mug })
-          }
-          done += batch.size
-          onProgress?.({ eve: result.eve, events: done })
-        })
-        const exit = yield* Effect.exit(events.pipe(
-          Stream.rechunk(batchSize),
-          // the next batches are read (from the log, say) while the serf plays
-          Stream.bufferArray({ capacity: 2 }),
-          Stream.runForEachArray((batch) =>
-            Effect.gen(function*() {
-              if (outstanding.length >= 2) yield* settle
-              if (bail !== undefined) return yield* Effect.fail(new Bailed(bail))
-              const answer = yield* send(playWrit(next, batch))
-              next += batch.length
-              outstanding.push({ size: batch.length, logged: batch[batch.length - 1]!.mug, answer })
-            })
-          )
-        ))
-        if (Exit.isFailure(exit)) {
-          const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
-          if (failure === undefined || !(failure.error instanceof Bailed)) {
-            return yield* (exit as Exit.Exit<never, E | SerfError | ReplayDiverged>)
-          }
-        }
-        while (outstanding.length > 0) yield* settle
-        return bail ?? ({ _tag: "Done", eve: d.eve, mug: d.mug } as PlayResult)
-      }))
-
-    const swim = <E>(events: Stream.Stream<Event, E>) =>
-      withLock(Effect.gen(function*() {
-        const out: Array<SwimEffect> = []
-        yield* Stream.runForEach(events, (e) =>
-          Effect.flatMap(ask("work", { t: "work", wen: e.wen, ev: e.ev }), (plea): Effect.Effect<void, SerfError | SwimFailed> => {
-            if (plea.t === "work-done") {
-              const broken = d.did(plea)
-              if (broken !== undefined) return Effect.fail(new SerfProtocolError({ pid: child.pid, reason: broken }))
-              out.push({ eve: plea.eve, mug: plea.mug, effects: plea.fec })
-              return Effect.void
-            }
-            if (plea.t === "work-bail" || plea.t === "work-swap") {
-              return Effect.fail(new SwimFailed({ eve: d.eve + 1, reason: `the serf answered ${plea.t}` }))
-            }
-            return Effect.fail(unexpected(child.pid, plea, "a work answer"))
-          }))
-        return out as ReadonlyArray<SwimEffect>
-      }))
+    const { boot, replay, swim } = playFlows({ lock: d, pid: child.pid, codecName, batchSize, frameOf, ask, withLock })
 
     /**
      * The `work` writ. With the json codec, JSON text given with the event goes

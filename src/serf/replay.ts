@@ -1,0 +1,195 @@
+/**
+ * The serf's `play` flows (SPEC §2): `boot` (all boot events in one
+ * `play`), `replay` (batches from a stream, two outstanding so the serf
+ * plays one while the next is read and sent, each batch's last mug checked
+ * against the log's) and `swim` (replay through `work`, collecting effects).
+ * Each runs holding the serf lock (./lock.ts) and keeps its state (`eve`,
+ * `mug`) with every answer.
+ */
+import { Deferred, Effect, Exit, Stream } from "effect"
+import type { CodecName } from "../wire/codec.ts"
+import { RawJson } from "../wire/codec.ts"
+import { type EventNotEncodable, ReplayDiverged, type SerfError, SerfProtocolError, SwimFailed } from "./errors.ts"
+import type { SerfLock } from "./lock.ts"
+import type { Event, Goof, Plea } from "./protocol.ts"
+import { isError } from "./window.ts"
+
+export type PlayResult =
+  | { readonly _tag: "Done"; readonly eve: number; readonly mug: number }
+  | { readonly _tag: "Bail"; readonly eve: number; readonly mug: number; readonly goof: Goof }
+
+/**
+ * An event to replay; with `mug`, the serf's mug after it is checked when it
+ * ends a batch. `json`, when given, is the event as JSON text (then `ev` is not
+ * read): with the json codec it goes into the `play` frame as it is.
+ */
+export interface ReplayEvent {
+  readonly wen: number
+  readonly ev?: unknown
+  readonly json?: string | undefined
+  readonly mug?: number | undefined
+}
+
+export interface ReplayProgress {
+  readonly eve: number
+  readonly events: number
+}
+
+export interface SwimEffect {
+  readonly eve: number
+  readonly mug: number
+  readonly effects: ReadonlyArray<unknown>
+}
+
+/** What the flows need of their serf handle. */
+export interface PlayContext {
+  readonly lock: SerfLock
+  readonly pid: number
+  readonly codecName: CodecName
+  readonly batchSize: number
+  /** The frame for a writ, or why it cannot be encoded. */
+  readonly frameOf: (writ: unknown) => Buffer | EventNotEncodable
+  /** Sends writ `t` and waits for its plea (the lock is held). */
+  readonly ask: (t: string, writ: unknown) => Effect.Effect<Plea, SerfError>
+  /** Runs a flow holding the lock; a failure or an interruption inside kills the serf. */
+  readonly withLock: <A, E>(flow: Effect.Effect<A, E>) => Effect.Effect<A, E | SerfError>
+}
+
+const unexpected = (pid: number, plea: Plea, wanted: string) =>
+  new SerfProtocolError({ pid, reason: `expected ${wanted}, got ${plea.t}` })
+
+export const playFlows = (ctx: PlayContext) => {
+  const { lock: d, pid, codecName, batchSize, frameOf, ask, withLock } = ctx
+/** The `play` writ for these events; JSON text given with an event is spliced in, not parsed. */
+const playWrit = (eve: number, events: ReadonlyArray<ReplayEvent>): unknown => {
+  if (codecName !== "json") {
+    return {
+      t: "play",
+      eve,
+      events: events.map((e) => ({ wen: e.wen, ev: e.json === undefined ? e.ev : JSON.parse(e.json) }))
+    }
+  }
+  let text = `{"t":"play","eve":${eve},"events":[`
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!
+    if (i > 0) text += ","
+    text += `{"wen":${JSON.stringify(e.wen)},"ev":${e.json ?? JSON.stringify(e.ev) ?? "null"}}`
+  }
+  return new RawJson(text + "]}")
+}
+
+/** Sends a writ now; the effect waits for its plea. */
+const send = (writ: unknown) =>
+  Effect.suspend(() => {
+    const frame = frameOf(writ)
+    if (!Buffer.isBuffer(frame)) return Effect.fail(frame)
+    const answer = Deferred.makeUnsafe<Plea, SerfError>()
+    d.ask("play", frame, (plea) => Deferred.doneUnsafe(answer, isError(plea) ? Effect.fail(plea) : Effect.succeed(plea)))
+    return Effect.succeed(Deferred.await(answer))
+  })
+
+/** Applies the answer to a `play` of `size` events to the lock state. */
+const played = (plea: Plea, size: number): Effect.Effect<PlayResult, SerfError> => {
+  if (plea.t === "play-done") {
+    d.played(size, plea.mug)
+    return Effect.succeed({ _tag: "Done", eve: d.eve, mug: d.mug })
+  }
+  if (plea.t === "play-bail") {
+    d.playBailed(plea.eve, plea.mug)
+    return Effect.succeed({ _tag: "Bail", eve: plea.eve, mug: plea.mug, goof: plea.dud })
+  }
+  return Effect.fail(unexpected(pid, plea, "play-done or play-bail"))
+}
+
+const play = (events: ReadonlyArray<ReplayEvent>) =>
+  Effect.flatMap(ask("play", playWrit(d.eve + 1, events)), (plea) => played(plea, events.length))
+
+const boot = (events: ReadonlyArray<Event>) =>
+  withLock(Effect.suspend(() => {
+    if (events.length === 0) return Effect.succeed<PlayResult>({ _tag: "Done", eve: d.eve, mug: d.mug })
+    return play(events)
+  }))
+
+class Bailed {
+  readonly result: PlayResult
+  constructor(result: PlayResult) {
+    this.result = result
+  }
+}
+
+/**
+ * Replay keeps two `play` batches outstanding, so that the serf plays one
+ * while the host prepares and sends the next (a serf checks each play's
+ * first event number, so after a bail the next batch is refused too).
+ */
+const replay = <E>(events: Stream.Stream<ReplayEvent, E>, onProgress?: (p: ReplayProgress) => void) =>
+  withLock(Effect.gen(function*() {
+    let done = 0
+    let next = d.eve + 1
+    let bail: PlayResult | undefined = undefined
+    const outstanding: Array<{ readonly size: number; readonly logged: number | undefined; readonly answer: Effect.Effect<Plea, SerfError> }> = []
+    const settle = Effect.gen(function*() {
+      const batch = outstanding.shift()!
+      const plea = yield* batch.answer
+      if (bail !== undefined) {
+        // sent before the serf refused the batch ahead: it must be refused too
+        if (plea.t === "play-bail") return
+        return yield* new SerfProtocolError({ pid, reason: `played a batch after a play-bail` })
+      }
+      const result = yield* played(plea, batch.size)
+      if (result._tag === "Bail") {
+        bail = result
+        return
+      }
+      if (batch.logged !== undefined && batch.logged !== result.mug) {
+        return yield* new ReplayDiverged({ eve: result.eve, logged: batch.logged, serf: result.mug })
+      }
+      done += batch.size
+      onProgress?.({ eve: result.eve, events: done })
+    })
+    const exit = yield* Effect.exit(events.pipe(
+      Stream.rechunk(batchSize),
+      // the next batches are read (from the log, say) while the serf plays
+      Stream.bufferArray({ capacity: 2 }),
+      Stream.runForEachArray((batch) =>
+        Effect.gen(function*() {
+          if (outstanding.length >= 2) yield* settle
+          if (bail !== undefined) return yield* Effect.fail(new Bailed(bail))
+          const answer = yield* send(playWrit(next, batch))
+          next += batch.length
+          outstanding.push({ size: batch.length, logged: batch[batch.length - 1]!.mug, answer })
+        })
+      )
+    ))
+    if (Exit.isFailure(exit)) {
+      const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+      if (failure === undefined || !(failure.error instanceof Bailed)) {
+        return yield* (exit as Exit.Exit<never, E | SerfError | ReplayDiverged>)
+      }
+    }
+    while (outstanding.length > 0) yield* settle
+    return bail ?? ({ _tag: "Done", eve: d.eve, mug: d.mug } as PlayResult)
+  }))
+
+const swim = <E>(events: Stream.Stream<Event, E>) =>
+  withLock(Effect.gen(function*() {
+    const out: Array<SwimEffect> = []
+    yield* Stream.runForEach(events, (e) =>
+      Effect.flatMap(ask("work", { t: "work", wen: e.wen, ev: e.ev }), (plea): Effect.Effect<void, SerfError | SwimFailed> => {
+        if (plea.t === "work-done") {
+          const broken = d.did(plea)
+          if (broken !== undefined) return Effect.fail(new SerfProtocolError({ pid, reason: broken }))
+          out.push({ eve: plea.eve, mug: plea.mug, effects: plea.fec })
+          return Effect.void
+        }
+        if (plea.t === "work-bail" || plea.t === "work-swap") {
+          return Effect.fail(new SwimFailed({ eve: d.eve + 1, reason: `the serf answered ${plea.t}` }))
+        }
+        return Effect.fail(unexpected(pid, plea, "a work answer"))
+      }))
+    return out as ReadonlyArray<SwimEffect>
+  }))
+
+
+  return { boot, replay, swim }
+}
