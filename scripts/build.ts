@@ -13,6 +13,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
+import { bundleOptions } from "./bundle.ts"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const dist = path.join(root, "dist")
@@ -29,13 +30,6 @@ await build({
   entryPoints: [path.join(root, "src/cli/bin.ts")],
   entryNames: "liege",
   outdir: path.join(dist, "bin"),
-  bundle: true,
-  splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node22",
-  minify: true,
-  legalComments: "linked",
-  logLevel: "warning"
+  ...bundleOptions
 })
 fs.chmodSync(path.join(dist, "bin/liege.js"), 0o755)

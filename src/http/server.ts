@@ -36,7 +36,7 @@ import { type BodyLimits, readJson } from "./body.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import { format, type Family } from "./prometheus.ts"
 import { processFamilies } from "./process.ts"
-import { page } from "../status/page.ts"
+import { page } from "../status/page/index.ts"
 import { makeStatusStream } from "./stream.ts"
 import { notReady as notReadyBecause, type Readiness, type Status } from "../status/document.ts"
 

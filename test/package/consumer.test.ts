@@ -9,7 +9,9 @@
  * (b) a TypeScript program type-checks against the shipped `.d.ts` under
  *     strict settings with `skipLibCheck: false`, and a deliberate type
  *     error in it is reported;
- * (c) `npx liege run` and `npx liege pool` work.
+ * (c) `npx liege run` and `npx liege pool` work, and the pool's status page
+ *     (`GET /ui`, its script bundled and minified) runs in chromium under
+ *     its Content-Security-Policy: no violation, no error.
  */
 import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -17,6 +19,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { troubleOf, useBrowser } from "../support/browser.ts"
 import { healthy, post, request } from "../support/http.ts"
 import { eventually, root } from "../support/procs.ts"
 
@@ -34,6 +37,7 @@ const pidsOf = (needle: string): Array<string> =>
   })
 
 const running = (needle: string): boolean => pidsOf(needle).length > 0
+const chromium = useBrowser()
 const repo = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
   readonly version: string
   readonly engines: { readonly node: string }
@@ -185,7 +189,7 @@ describe("the packed package in an empty project", () => {
   })
 
   for (const index of [0, 1]) {
-    it(`(c) npx liege run and npx liege pool — ${index === 0 ? "Node 24" : "the oldest declared Node"}`, async () => {
+    it(`(c) npx liege run and npx liege pool, its status page running under its CSP — ${index === 0 ? "Node 24" : "the oldest declared Node"}`, async () => {
       const node = nodes[index]!
       const env = envFor(node.bin)
       await run("npx", ["--no-install", "liege", "run", "--", "true"], { cwd: app, env })
@@ -218,6 +222,14 @@ describe("the packed package in an empty project", () => {
         expect(liegePid).toBeDefined()
         expect(fs.realpathSync(`/proc/${liegePid}/exe`)).toBe(fs.realpathSync(node.bin))
         expect((await request("GET", `${url}/metrics`)).text).toContain("liege_pool_ready_workers 1")
+        // the page as the package serves it: its script is the bundle's, minified
+        const page = await chromium.open(`${url}/ui`)
+        await page.waitForFunction(() => document.querySelector("#slots tr[data-slot='1'] .pill")?.textContent === "ready")
+        // the job above, counted in the last 60 s
+        await page.waitForFunction(() => document.querySelector("#r-count")?.textContent === "1")
+        await page.locator("body[data-conn=live]").waitFor({ state: "attached" })
+        expect(troubleOf(page)).toEqual({ csp: [], uncaught: [], console: [] })
+        await page.close()
       } finally {
         process.kill(-proc.pid!, "SIGTERM")
         await exited

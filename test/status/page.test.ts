@@ -11,7 +11,7 @@ import type { Page } from "playwright-core"
 import { describe, expect, it, onTestFinished } from "vitest"
 import { Status } from "../../src/status/document.ts"
 import type { PoolStatus, Rates, RunnerStatus, SerfStatus, Slot } from "../../src/status/document.ts"
-import { page as html } from "../../src/status/page.ts"
+import { page as html } from "../../src/status/page/index.ts"
 import { requestsOf, screenshot, useBrowser } from "../support/browser.ts"
 
 // evaluated in the page, not in node
@@ -323,8 +323,10 @@ const overlaps = (page: Page) =>
   })
 
 describe("the status page", () => {
-  it("is one self-contained document under 40 KB", () => {
-    expect(Buffer.byteLength(html)).toBeLessThan(40 * 1024)
+  // its script is the client's TypeScript as the server runs it, here as vitest loads the sources;
+  // bundled and minified (the published command) the page weighs under 40 KB: see page-forms.test.ts
+  it("is one self-contained document under 52 KB", () => {
+    expect(Buffer.byteLength(html)).toBeLessThan(52 * 1024)
     expect(html).toMatch(/^<!doctype html>/)
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+stylesheet|https?:\/\/(?!www\.w3\.org)/)
   })

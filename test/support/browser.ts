@@ -10,12 +10,17 @@
  * and cache (crash reports, NSS database, font cache) live in a temporary
  * directory removed afterwards; its profile is a fresh temporary directory
  * that playwright removes on close.
+ *
+ * Each page's troubles are recorded from its first load on (`troubleOf`):
+ * Content-Security-Policy violations (the page's `securitypolicyviolation`
+ * events), uncaught exceptions of its script, and what it logs as errors. A
+ * CSP violation or an uncaught exception fails the test that opened the page.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { type Browser, type BrowserContextOptions, chromium, type Page } from "playwright-core"
-import { afterAll, beforeAll, onTestFinished } from "vitest"
+import { afterAll, beforeAll, expect, onTestFinished } from "vitest"
 import { root } from "./procs.ts"
 
 export const chromiumPath = "/usr/bin/chromium"
@@ -35,8 +40,12 @@ const args = [
 ]
 
 export interface Chromium {
-  /** A new page (in a context of its own, closed when the test finishes) at `url`. */
-  readonly open: (url: string, options?: BrowserContextOptions) => Promise<Page>
+  /**
+   * A new page (in a context of its own, closed when the test finishes) at
+   * `url`; unless `troubleExpected`, a CSP violation or an uncaught exception
+   * in it fails the test.
+   */
+  readonly open: (url: string, options?: BrowserContextOptions, check?: { readonly troubleExpected?: boolean }) => Promise<Page>
 }
 
 const missing = () =>
@@ -81,15 +90,35 @@ export const useBrowser = (): Chromium => {
     }
   })
   return {
-    open: async (url, options = {}) => {
+    open: async (url, options = {}, check = {}) => {
       if (browser === undefined) throw new Error("useBrowser: chromium is not running (beforeAll did not run or failed)")
       const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", ...options })
       onTestFinished(() => context.close())
       const asked: Array<string> = []
       // every request the page makes, from its first load on
       context.on("request", (r) => asked.push(r.url()))
+      const trouble = { csp: [] as Array<string>, uncaught: [] as Array<string>, console: [] as Array<string> }
+      // the init script runs before the page's own and outside its CSP; the binding reports to this process
+      await context.exposeBinding(violationBinding, (_source, text: string) => void trouble.csp.push(text))
+      await context.addInitScript((name) => {
+        document.addEventListener("securitypolicyviolation", (e) => {
+          const report = (window as unknown as Record<string, (text: string) => void>)[name]
+          report?.(`${e.effectiveDirective} refused ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}:${e.columnNumber}`)
+        })
+      }, violationBinding)
       const page = await context.newPage()
+      page.on("pageerror", (e) => trouble.uncaught.push(e.message))
+      page.on("console", (m) => {
+        if (m.type() === "error") trouble.console.push(m.text())
+      })
       requests.set(page, asked)
+      troubles.set(page, trouble)
+      if (check.troubleExpected !== true) {
+        onTestFinished(() => {
+          expect(trouble.csp, "Content-Security-Policy violations").toEqual([])
+          expect(trouble.uncaught, "uncaught exceptions in the page").toEqual([])
+        })
+      }
       page.setDefaultTimeout(15_000)
       await page.goto(url)
       return page
@@ -98,6 +127,22 @@ export const useBrowser = (): Chromium => {
 }
 
 const requests = new WeakMap<Page, ReadonlyArray<string>>()
+const violationBinding = "__liegeCspViolation"
+
+/** What went wrong in a page opened by `useBrowser`, from its first load on. */
+export interface Trouble {
+  /** Content-Security-Policy violations: the directive, what it refused, where. */
+  readonly csp: ReadonlyArray<string>
+  /** Uncaught exceptions (and unhandled rejections) of the page's script. */
+  readonly uncaught: ReadonlyArray<string>
+  /** What the page logged as errors (chromium's own CSP reports and failed requests among them). */
+  readonly console: ReadonlyArray<string>
+}
+
+const troubles = new WeakMap<Page, Trouble>()
+
+/** What went wrong in `page` (opened by `useBrowser`) so far. */
+export const troubleOf = (page: Page): Trouble => troubles.get(page) ?? { csp: [], uncaught: [], console: [] }
 
 /** The URLs a page opened by `useBrowser` asked for, from its first load on. */
 export const requestsOf = (page: Page): ReadonlyArray<string> => requests.get(page) ?? []
