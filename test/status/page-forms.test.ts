@@ -103,21 +103,29 @@ const T = Date.UTC(2026, 0, 12, 9, 30, 0)
 const pool: PoolStatus = {
   kind: "pool", now: T, startedAt: T - 60_000, healthy: true, failed: null,
   workers: [
-    { slot: 1, worker: 1, pid: 4101, state: "ready", nextTryAt: null, inFlight: 0, served: 12, rssBytes: 48_000_000, startedAt: T - 60_000, lastExit: null },
-    { slot: 2, worker: null, pid: null, state: "restarting", nextTryAt: T + 1_200, inFlight: 0, served: 3, rssBytes: null, startedAt: null, lastExit: { at: T - 800, reason: "crashed (exit code 9)", code: 9, signal: null } }
+    { slot: 1, worker: 1, pid: 4101, state: "ready", nextTryAt: null, inFlight: 0, served: 12, rssBytes: 48_000_000, startedAt: T - 60_000, readyAt: T - 59_700, lastExit: null },
+    { slot: 2, worker: null, pid: null, state: "restarting", nextTryAt: T + 1_200, inFlight: 0, served: 3, rssBytes: null, startedAt: null, readyAt: null, lastExit: { at: T - 800, end: "Died", reason: "crashed (exit code 9)", code: 9, signal: null } }
   ],
   queue: { depth: 3, max: 64 },
   requests: rates,
-  restarts: { total: 1, byReason: { "crashed (exit code 9)": 1 } },
+  ready: 1,
+  inFlight: 0,
+  answers: { total: 15, byOutcome: { ok: 15 } },
+  restarts: { total: 1, byReason: { "crashed (exit code 9)": 1 }, recent: [] },
   recycles: { total: 0, byReason: {} },
   errors: [{ at: T - 800, tag: "WorkerCrashed", message: "worker 2 exited with code 9" }],
   sessions: { byState: { queued: 1, running: 1, done: 9, failed: 0 }, busiest: [{ session: "alice", queued: 1, running: 1 }] }
 }
 const serf: SerfStatus = {
   kind: "serf", now: T, startedAt: T - 14_000, healthy: false, state: "replaying", pid: 5120, replay: { done: 400, total: 1000 },
-  nextTryAt: null, eve: 12_400, mug: 0x9e3779b9, window: { inFlight: 2, max: 32 }, pending: 3, events: rates,
+  nextTryAt: null, failed: null, isolating: false, eve: 12_400, mug: 0x9e3779b9, window: { inFlight: 2, max: 32 }, pending: 3, events: rates,
+  logged: 2_310, poisoned: 0,
   commits: { total: 2_310, meanBatch: 8.6, maxBatch: 64 },
-  restarts: { total: 1, recent: [{ at: T - 20_000, reason: "crashed (signal SIGKILL)", code: null, signal: "SIGKILL" }] },
+  restarts: {
+    total: 1,
+    byReason: { died: 1 },
+    recent: [{ at: T - 20_000, kind: "died", reason: "crashed (signal SIGKILL)", counted: true, poison: false, code: null, signal: "SIGKILL" }]
+  },
   lastSnapshotEve: 12_000, logBytes: 38_400_000, errors: []
 }
 const runner = (over: Partial<RunnerStatus>): RunnerStatus => ({

@@ -9,7 +9,7 @@
  * role added. (A slot or serf state added fails in dom.ts, pool.ts and
  * runner.ts, where the page colours and counts the states.)
  */
-import type { Exit, PoolStatus, Rate, Rates, RecentError, RunnerStatus, SerfStatus, Slot, Status } from "../../document.ts"
+import type { PoolStatus, Rate, Rates, RecentError, Restart, RunnerStatus, SerfStatus, Slot, SlotExit, Status } from "../../document.ts"
 
 /** `true` when `Shown` and `Left` together are the keys of `T`; else the keys neither names. */
 type Decided<T, Shown extends keyof T, Left extends keyof T = never> = [Exclude<keyof T, Shown | Left>] extends [never]
@@ -25,14 +25,21 @@ type Runner = RunnerStatus
 
 export type Fields = [
   Check<Same<Status["kind"], "pool" | "serf" | "runner">>,
-  Check<Decided<Pool, "kind" | "now" | "startedAt" | "healthy" | "failed" | "workers" | "queue" | "requests" | "restarts" | "recycles" | "errors" | "sessions">>,
+  Check<
+    Decided<
+      Pool,
+      "kind" | "now" | "startedAt" | "healthy" | "failed" | "workers" | "queue" | "requests" | "restarts" | "recycles" | "errors" | "sessions",
+      "ready" | "inFlight" | "answers"
+    >
+  >,
   Check<Decided<NonNullable<Pool["failed"]>, "reason" | "retryAt", "since">>,
-  Check<Decided<Slot, "slot" | "worker" | "pid" | "state" | "nextTryAt" | "inFlight" | "served" | "rssBytes" | "startedAt" | "lastExit">>,
-  Check<Decided<Exit, "at" | "reason" | "code" | "signal">>,
+  Check<Decided<Slot, "slot" | "worker" | "pid" | "state" | "nextTryAt" | "inFlight" | "served" | "rssBytes" | "startedAt" | "lastExit", "readyAt">>,
+  Check<Decided<SlotExit, "at" | "reason" | "code" | "signal", "end">>,
+  Check<Decided<Restart, "at" | "reason" | "code" | "signal", "kind" | "counted" | "poison">>,
   Check<Decided<Pool["queue"], "depth" | "max">>,
   Check<Decided<Rates, "last10s" | "last60s" | "perSecond" | "p50PerSecond">>,
   Check<Decided<Rate, "count" | "perSec" | "p50Ms" | "p99Ms", "windowMs">>,
-  Check<Decided<Pool["restarts"], "total" | "byReason">>,
+  Check<Decided<Pool["restarts"], "total" | "byReason", "recent">>,
   Check<Decided<Pool["recycles"], "total" | "byReason">>,
   Check<Decided<RecentError, "at" | "tag" | "message">>,
   Check<Decided<NonNullable<Pool["sessions"]>, "byState" | "busiest">>,
@@ -42,13 +49,14 @@ export type Fields = [
     Decided<
       Serf,
       | "kind" | "now" | "startedAt" | "healthy" | "state" | "pid" | "replay" | "nextTryAt" | "eve" | "mug" | "window" | "pending" | "events"
-      | "commits" | "restarts" | "lastSnapshotEve" | "logBytes" | "errors"
+      | "commits" | "restarts" | "lastSnapshotEve" | "logBytes" | "errors",
+      "failed" | "isolating" | "logged" | "poisoned"
     >
   >,
   Check<Decided<NonNullable<Serf["replay"]>, "done" | "total">>,
   Check<Decided<Serf["window"], "inFlight" | "max">>,
   Check<Decided<Serf["commits"], "total" | "meanBatch" | "maxBatch">>,
-  Check<Decided<Serf["restarts"], "total" | "recent">>,
+  Check<Decided<Serf["restarts"], "total" | "recent", "byReason">>,
   Check<Decided<Runner, "kind" | "role" | "now" | "startedAt" | "healthy" | "runner" | "shards" | "forwarded" | "serfs" | "pool" | "sessions">>,
   Check<Same<Runner["role"], "serf" | "pool">>,
   Check<Decided<Runner["serfs"][number], "id" | "status">>,

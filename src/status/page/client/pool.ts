@@ -9,7 +9,7 @@
  * text, so it may refer to nothing outside itself but browser globals and
  * types.
  */
-import type { Exit, PoolStatus, SlotState } from "../../document.ts"
+import type { PoolStatus, SlotExit, SlotState } from "../../document.ts"
 import type { Cells, Dom } from "./dom.ts"
 import type { Formats } from "./format.ts"
 
@@ -82,7 +82,7 @@ export const poolView = (f: Formats, d: Dom) => {
 
     txt($("rs-total"), f.int(s.restarts.total))
     txt($("rc-total"), f.int(s.recycles.total))
-    let last: Exit | null = null
+    let last: SlotExit | null = null
     for (const w of ws) if (w.lastExit && (!last || w.lastExit.at > last.at)) last = w.lastExit
     txt($("rs-last"), last ? "last: " + last.reason + " · " + f.dur(now - last.at) + " ago" : "no worker has exited")
     reasons("rs", s.restarts.byReason)
