@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Logger } from "effect"
+import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { make, type Pool } from "../../src/pool/pool.ts"
@@ -114,27 +115,29 @@ describe("pool restarts", () => {
       expect(yield* Effect.timeoutOption(pool.failed, 200)).toMatchObject({ _tag: "None" })
     }), 20_000)
 
-  live("a slot's backoff starts again from its first step once its worker has been ready for restartWindow", () =>
+  it.effect("a slot's backoff starts again from its first step once its worker has been ready for restartWindow (TestClock)", () =>
     Effect.gen(function*() {
-      const windowMs = 500
+      const windowMs = 60_000
       const pool = yield* make({ ...faulty(), workers: 1, maxRestarts: 100, restartWindow: windowMs })
       const slot = () => pool.view().workers[0]!
-      /** A poison request, then the delay the slot chose before its next start. */
+      /** A poison request, then the delay the slot chose before its next start (waited on the test clock). */
       const crash = Effect.gen(function*() {
-        yield* readyWorkers(pool, 1)
+        yield* TestClock.withLive(readyWorkers(pool, 1))
         expect(tagOf(yield* Effect.flip(pool.submit({ op: "crash-before" })))).toBe("WorkerDied")
-        yield* until(() => slot().state === "restarting")
+        yield* TestClock.withLive(until(() => slot().state === "restarting"))
         const s = slot()
-        return s.nextTryAt! - s.lastExit!.at
+        const delay = s.nextTryAt! - s.lastExit!.at
+        yield* TestClock.adjust(delay)
+        return delay
       })
       const delays: Array<number> = []
       for (let i = 0; i < 4; i++) delays.push(yield* crash)
-      // the steps grow (100, 200, 400, 800 ms, give or take the jitter)
+      // the steps grow (100, 200, 400, 800 ms, each ± 20 %)
       expect(delays[3]!).toBeGreaterThan(3 * delays[0]!)
-      yield* readyWorkers(pool, 1)
-      yield* until(() => Date.now() - slot().readyAt! > windowMs + 50, 10_000, "a worker up for the window")
+      yield* TestClock.withLive(readyWorkers(pool, 1))
+      yield* TestClock.adjust(windowMs)
       const after = yield* crash
       expect(after).toBeLessThan(delays[1]!)
       expect(slot().lastExit).toMatchObject({ end: "Died" })
-    }), 20_000)
+    }).pipe(Effect.scoped, Effect.provide(quiet)))
 })
