@@ -6,10 +6,11 @@ import * as path from "node:path"
 import { healthy, metric, post, request, serve } from "../support/http.ts"
 import { fixture, liege, node, root } from "../support/procs.ts"
 import { inTemp, tempDir } from "../support/serfs.ts"
+import { badFlags } from "../support/flags.ts"
+import { lines } from "../support/live.ts"
 
 const worker = ["--", node, path.join(root, "examples/pool-worker.ts")]
 const faulty = ["--", node, fixture("faulty-worker.ts")]
-const lines = (s: string) => s.split("\n").filter((l) => l !== "")
 
 
 describe("liege pool", () => {
@@ -143,23 +144,13 @@ describe("liege pool", () => {
     })
   })
 
-  describe("bad flags exit 2 with one line and spawn nothing", () => {
-    const cases: ReadonlyArray<[string, ReadonlyArray<string>]> = [
+  badFlags([
       ["a bad --workers", ["pool", "--workers", "0", ...worker]],
       ["a bad --exec-timeout", ["pool", "--exec-timeout", "later", ...worker]],
       ["a bad --listen", ["pool", "--listen", "127.0.0.1", ...worker]],
       ["a bad --max-queue", ["pool", "--max-queue", "-1", ...worker]],
       ["no command", ["pool", "--workers", "2"]]
-    ]
-    for (const [what, args] of cases) {
-      it(what, async () => {
-        const r = await liege(args)
-        expect(r.status).toBe(2)
-        expect(lines(r.stderr)).toHaveLength(1)
-        expect(r.stdout).toBe("")
-      })
-    }
-  })
+  ])
 
   it("law 6: kill -9 of liege, then a restart: every stored job reaches exactly one final state", async () => {
     await fc.assert(

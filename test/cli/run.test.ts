@@ -3,8 +3,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { liege } from "../support/procs.ts"
+import { lines } from "../support/live.ts"
 
-const lines = (s: string) => s.split("\n").filter((l) => l !== "")
 
 describe("liege run", () => {
   it("passes stdout and stderr through untouched and exits with the child's code", async () => {

@@ -9,8 +9,8 @@ import { describe, expect, it } from "vitest"
 import { healthy, post, serve } from "../support/http.ts"
 import { eventually, fixture, node } from "../support/procs.ts"
 import { inTemp } from "../support/serfs.ts"
+import { lines } from "../support/live.ts"
 
-const lines = (s: string) => s.split("\n").filter((l) => l !== "")
 
 describe("stdout holds only the listening line", () => {
   it("liege pool --log-format json: recycling, a death while serving, PoolFailed, recovery, shutdown", async () => {

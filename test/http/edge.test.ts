@@ -14,11 +14,11 @@ import { healthy, post, request, type Running, serve } from "../support/http.ts"
 import { readLog } from "../support/log.ts"
 import { liege, node, root } from "../support/procs.ts"
 import { inTemp } from "../support/serfs.ts"
+import { lines } from "../support/live.ts"
 
 const run = promisify(execFile)
 const kv = ["--", node, path.join(root, "examples/kv-serf.ts")]
 const echo = ["--", node, path.join(root, "examples/pool-worker.ts")]
-const lines = (s: string) => s.split("\n").filter((l) => l !== "")
 
 const servers = (dir: string) => ({
   serf: { args: ["serf", "--pier", path.join(dir, "pier"), "--listen", "127.0.0.1:0", ...kv], route: "/v1/events" },

@@ -21,6 +21,7 @@ import { killUnnoticed } from "../pool/unnoticed.ts"
 import { faulty, readyWorkers } from "../support/pools.ts"
 import { until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
+import { liveProcesses } from "../support/proc.ts"
 
 const payload = fc.oneof(
   { weight: 6, arbitrary: fc.integer().map((value) => ({ op: "echo", value })) },
@@ -45,22 +46,7 @@ const call = fc.record({
 })
 
 /** Live processes carrying `tag` in their environment. */
-const alive = (tag: string): Array<number> => {
-  const needle = Buffer.from(`LAW_POOL=${tag}\0`)
-  const out: Array<number> = []
-  for (const name of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      if (!fs.readFileSync(`/proc/${name}/environ`).includes(needle)) continue
-      const stat = fs.readFileSync(`/proc/${name}/stat`, "latin1")
-      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
-      if (state !== "Z" && state !== "X") out.push(Number(name))
-    } catch {
-      // gone
-    }
-  }
-  return out
-}
+const alive = (tag: string): Array<number> => liveProcesses({ env: `LAW_POOL=${tag}` }).map((p) => p.pid)
 
 describe("pool laws", () => {
   it("1–4 hold under generated faults and interruptions", async () => {

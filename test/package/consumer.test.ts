@@ -21,20 +21,13 @@ import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { troubleOf, useBrowser } from "../support/browser.ts"
 import { healthy, post, request } from "../support/http.ts"
+import { liveProcesses } from "../support/proc.ts"
 import { eventually, root } from "../support/procs.ts"
 
 const run = promisify(execFile)
 
-/** The processes whose command line contains `needle`. */
-const pidsOf = (needle: string): Array<string> =>
-  fs.readdirSync("/proc").filter((pid) => {
-    if (!/^\d+$/.test(pid)) return false
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(needle)
-    } catch {
-      return false
-    }
-  })
+/** The live processes whose command line contains `needle`. */
+const pidsOf = (needle: string): Array<string> => liveProcesses({ cmdline: needle }).map((p) => String(p.pid))
 
 const running = (needle: string): boolean => pidsOf(needle).length > 0
 const chromium = useBrowser()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Logger, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Scope } from "effect"
 import { vi } from "vitest"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -11,27 +11,13 @@ import { processIdentity } from "../../src/supervisor/group.ts"
 import { captureLogs } from "../support/logs.ts"
 import { eventually, fixture, node, until } from "../support/procs.ts"
 import { kvSerf, tempDir, testSerf } from "../support/serfs.ts"
+import { liveIn } from "../support/live.ts"
+import { readLog } from "../support/log.ts"
 
-const quiet = Logger.layer([])
 const poisonSerf = { command: node, args: [fixture("poison-serf.ts")] }
 
-const withPier = <A, E>(name: string, body: (dir: string) => Effect.Effect<A, E, any>) =>
-  it.live(name, () => {
-    const dir = tempDir("liege-pier-")
-    return body(dir).pipe(
-      Effect.provide(quiet),
-      Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
-    ) as Effect.Effect<A, E>
-  })
+const withPier = liveIn("liege-pier-")
 
-const logged = (dir: string) => {
-  const db = new DatabaseSync(path.join(dir, "pier.db"), { readOnly: true })
-  try {
-    return db.prepare("SELECT eve, mug, ev FROM events ORDER BY eve").all() as Array<{ eve: number; mug: number | null; ev: string }>
-  } finally {
-    db.close()
-  }
-}
 
 describe("pier", () => {
   withPier("boots a fresh pier, answers once durable, and comes back from its log", (dir) =>
@@ -53,11 +39,11 @@ describe("pier", () => {
         return pier.view()
       }))
       expect(first.eve).toBe(53)
-      const rows = logged(dir)
+      const rows = readLog(dir)
       expect(rows.map((r) => r.eve)).toEqual(Array.from({ length: 53 }, (_, i) => i + 1))
       expect(rows[0]!.mug).toBeNull()
       expect(rows[1]!.mug).not.toBeNull()
-      expect(JSON.parse(rows[52]!.ev)).toEqual({ op: "crashed" })
+      expect(rows[52]!.ev).toEqual({ op: "crashed" })
       // no snapshot was taken: the next serf replays all 53 events
       yield* Effect.scoped(Effect.gen(function*() {
         const pier = yield* open({ dir, ...kvSerf, batchSize: 7 })
@@ -102,9 +88,9 @@ describe("pier", () => {
         expect(pier.view().restarts.total).toBe(1)
         expect(yield* pier.peek(["total"])).toBe((400 * 401) / 2)
       }))
-      const rows = logged(dir)
+      const rows = readLog(dir)
       expect(rows.map((r) => r.eve)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1))
-      const ns = rows.map((r) => JSON.parse(r.ev).n).sort((a, b) => a - b)
+      const ns = rows.map((r) => (r.ev as { n: number }).n).sort((a, b) => a - b)
       expect(ns).toEqual(Array.from({ length: 400 }, (_, i) => i + 1))
     }))
 

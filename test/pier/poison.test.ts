@@ -5,7 +5,7 @@
  * not give up — unless every event kills it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Logger, Stream } from "effect"
+import { Effect, Exit, Fiber, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { open, type Pier, type PokeAnswer, type PokeError } from "../../src/pier/pier.ts"
@@ -15,19 +15,12 @@ import { readLog } from "../support/log.ts"
 import { captureLogs } from "../support/logs.ts"
 import { fixture, node, root, until } from "../support/procs.ts"
 import { inTemp, tempDir } from "../support/serfs.ts"
+import { liveIn } from "../support/live.ts"
 
 const poisonSerf = { command: node, args: [fixture("poison-serf.ts")] }
 const pythonKv = { command: "python3", args: [path.join(root, "examples/python/kv_serf.py")] }
-const quiet = Logger.layer([])
 
-const withPier = <A, E>(name: string, body: (dir: string) => Effect.Effect<A, E, any>, timeout?: number) =>
-  it.live(name, () => {
-    const dir = tempDir("liege-poison-")
-    return body(dir).pipe(
-      Effect.provide(quiet),
-      Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
-    ) as Effect.Effect<A, E>
-  }, timeout)
+const withPier = liveIn("liege-poison-")
 
 /** Pokes every event, in this order, without waiting for the answers; then waits for them all. */
 const pokeAll = (pier: Pier, events: ReadonlyArray<unknown>) =>

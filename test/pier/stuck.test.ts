@@ -6,30 +6,22 @@
  * peek is a `Timeout`, a stuck replay a death with nothing to blame. Events
  * behind it wait and are answered; nothing acknowledged is lost.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Logger } from "effect"
+import { describe, expect } from "@effect/vitest"
+import { Effect, Exit } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { open, type Pier, type PokeAnswer, type PokeError } from "../../src/pier/pier.ts"
 import { readLog } from "../support/log.ts"
 import { fixture, node, until } from "../support/procs.ts"
-import { tempDir, testSerf } from "../support/serfs.ts"
+import { testSerf } from "../support/serfs.ts"
+import { liveIn } from "../support/live.ts"
 
 const nodeSerf = { command: node, args: [fixture("poison-serf.ts")] }
 const pythonSerf = { command: "python3", args: [fixture("hang_serf.py")] }
 /** A short limit, and short escalation windows: a stuck serf is gone in about a second. */
 const stuckFast = { workTimeout: "300 millis", stopGrace: "200 millis" } as const
-const quiet = Logger.layer([])
 
-const withDir = <A, E>(name: string, body: (dir: string) => Effect.Effect<A, E, any>, timeout?: number) =>
-  it.live(name, () => {
-    const dir = tempDir("liege-stuck-")
-    return body(dir).pipe(
-      Effect.scoped,
-      Effect.provide(quiet),
-      Effect.ensuring(Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
-    ) as Effect.Effect<A, E>
-  }, timeout)
+const withDir = liveIn("liege-stuck-")
 
 const pokeAll = (pier: Pier, events: ReadonlyArray<unknown>) =>
   Effect.forEach(events, (ev) => Effect.exit(pier.poke(ev)), { concurrency: "unbounded" })

@@ -1,16 +1,14 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Logger } from "effect"
+import { describe, expect } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { make } from "../../src/pool/pool.ts"
 import { isAlive } from "../../src/supervisor/group.ts"
+import { live } from "../support/live.ts"
 import { faulty, readyWorkers } from "../support/pools.ts"
 import { until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
 
-const quiet = Logger.layer([])
-const live = <A, E>(name: string, body: () => Effect.Effect<A, E, any>, timeout?: number) =>
-  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(quiet)) as Effect.Effect<A, E>, timeout)
 
 const tagOf = (e: unknown) => (e as { _tag?: string })._tag
 

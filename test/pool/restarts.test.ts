@@ -3,18 +3,16 @@
  * cool-down and recovery, and each slot's backoff reset.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Logger } from "effect"
+import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { make, type Pool } from "../../src/pool/pool.ts"
+import { live, quiet } from "../support/live.ts"
 import { faulty, readyWorkers } from "../support/pools.ts"
 import { until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
 
-const quiet = Logger.layer([])
-const live = <A, E>(name: string, body: () => Effect.Effect<A, E, any>, timeout?: number) =>
-  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(quiet)) as Effect.Effect<A, E>, timeout)
 
 const tagOf = (e: unknown) => (e as { _tag?: string })._tag
 const echo = (pool: Pool) => pool.submit({ op: "echo", value: 1 }) as Effect.Effect<{ pid: number }, unknown>

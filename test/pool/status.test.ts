@@ -3,15 +3,13 @@
  * state, next try, requests in flight, jobs, start and last exit; the queue
  * depth.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Logger } from "effect"
+import { describe, expect } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
 import { make } from "../../src/pool/pool.ts"
+import { live } from "../support/live.ts"
 import { faulty, readyWorkers } from "../support/pools.ts"
 import { until } from "../support/procs.ts"
 
-const quiet = Logger.layer([])
-const live = <A, E>(name: string, body: () => Effect.Effect<A, E, any>, timeout?: number) =>
-  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(quiet)) as Effect.Effect<A, E>, timeout)
 
 describe("pool status", () => {
   live("each slot goes booting → ready → busy → retiring → restarting, and says so", () =>

@@ -2,16 +2,14 @@
  * A request whose frame could not be written to its worker never reached it
  * (SPEC §5): it goes to the next ready worker instead of failing.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, FiberSet, Logger } from "effect"
+import { describe, expect } from "@effect/vitest"
+import { Effect, Fiber, FiberSet } from "effect"
 import { make, type Pool } from "../../src/pool/pool.ts"
+import { live } from "../support/live.ts"
 import { faulty, readyWorkers } from "../support/pools.ts"
 import { until } from "../support/procs.ts"
 import { killUnnoticed } from "./unnoticed.ts"
 
-const quiet = Logger.layer([])
-const live = <A, E>(name: string, body: () => Effect.Effect<A, E, any>, timeout?: number) =>
-  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(quiet)) as Effect.Effect<A, E>, timeout)
 
 const echo = (pool: Pool) => pool.submit({ op: "echo", value: 1 }) as Effect.Effect<{ pid: number }, unknown>
 

@@ -7,30 +7,14 @@
  * - the file may not leave a handle open that it did not start with
  *   (child processes, pipes, sockets, servers, timers).
  */
-import * as fs from "node:fs"
 import { afterAll, beforeAll } from "vitest"
+import { liveProcesses } from "./proc.ts"
 
 const tag = `${process.pid}-${Math.random().toString(36).slice(2)}`
 process.env["LIEGE_LEAK_TAG"] = tag
-const needle = Buffer.from(`LIEGE_LEAK_TAG=${tag}\0`)
 
-const taggedAlive = (): Array<string> => {
-  const found: Array<string> = []
-  for (const name of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
-    try {
-      if (!fs.readFileSync(`/proc/${name}/environ`).includes(needle)) continue
-      const stat = fs.readFileSync(`/proc/${name}/stat`, "latin1")
-      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
-      if (state === "Z" || state === "X") continue
-      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, "latin1").replace(/\0/g, " ").trim()
-      found.push(`${name} [${state}] ${cmd}`)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found
-}
+const taggedAlive = (): Array<string> =>
+  liveProcesses({ env: `LIEGE_LEAK_TAG=${tag}` }).map((p) => `${p.pid} [${p.state}] ${p.cmdline}`)
 
 const WATCHED = new Set([
   "ProcessWrap",
