@@ -1,9 +1,10 @@
 /**
  * `npm run bench [-- name…]`: one JSON line per case on stdout.
- * Names: frames, startup, serf, pool, cluster (default: all).
+ * Names: frames, counters, startup, serf, pool, cluster (default: all).
  */
 const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknown> }>> = {
   frames: () => import("./frames.ts"),
+  counters: () => import("./counters.ts"),
   startup: () => import("./startup.ts"),
   serf: () => import("./serf.ts"),
   pool: () => import("./pool.ts"),
