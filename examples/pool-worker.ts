@@ -16,11 +16,14 @@
  *   {"op":"env"}                       ok {"id", "codec", "protocol"} (null when unset)
  *   {"op":"stderr","text":s}           writes s and a newline to stderr, ok null
  *   {"op":"slog","text":s}             sends a slog line, ok null
+ *   {"op":"count","n":n,"ms":m}        streams the chunks {"i": 1} … {"i": n}, each m ms after the last
+ *                                      (default 0), then ok {"counted": n} (a request without a stream
+ *                                      gets the chunks as one array)
  *   anything else                      err {"code":"bad_request","message": what was wrong}
  */
 import { Fail, runWorker } from "../src/worker/pool.ts"
 
-const OPS = ["echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog"]
+const OPS = ["echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog", "count"]
 
 /** An ordinary error, named alike in both languages. */
 class Boom extends Error {
@@ -40,6 +43,15 @@ const need = (p: Record<string, unknown>, name: string, kind: "string" | "number
     : Number.isInteger(v)
   if (!ok) throw new Fail("bad_request", `the field "${name}" of "${p["op"]}" must be a ${kind}`)
   return v
+}
+
+/** `count`'s chunks, as an async generator: the SDK streams them within the host's credit. */
+async function* count(n: number, ms: number, signal: AbortSignal) {
+  for (let i = 1; i <= n && !signal.aborted; i++) {
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms))
+    yield { i }
+  }
+  return { counted: n }
 }
 
 runWorker((payload, { signal, io }) => {
@@ -93,6 +105,12 @@ runWorker((payload, { signal, io }) => {
     case "slog":
       io.slog(1, need(p, "text", "string"))
       return null
+    case "count": {
+      const n = need(p, "n", "integer")
+      const ms = "ms" in p ? need(p, "ms", "number") : 0
+      if (n < 0 || ms < 0) throw new Fail("bad_request", "the fields \"n\" and \"ms\" of \"count\" must not be negative")
+      return count(n, ms, signal)
+    }
     default:
       throw new Fail("bad_request", `unknown op ${JSON.stringify(p["op"])}: expected one of ${OPS.join(", ")}`)
   }

@@ -17,7 +17,7 @@
  * reaches the caller's logger and ends with the pool's scope. Time comes from
  * Effect's `Clock`.
  */
-import { Cause, Clock, Context, Deferred, Effect, FiberSet, Layer, Schema, type Scope } from "effect"
+import { Cause, Clock, Context, Deferred, Effect, FiberSet, Layer, Queue as Q, Schema, type Scope, Stream } from "effect"
 import type { Severity } from "effect/LogLevel"
 import { InvalidOptions } from "../errors.ts"
 import * as Keeper from "../internal/keeper.ts"
@@ -33,7 +33,7 @@ import { Health } from "./health.ts"
 import { PoolOptions, settings as settingsOf } from "./options.ts"
 import { Queue } from "./queue.ts"
 import { sweeper } from "./recycling.ts"
-import type { Answer, Request } from "./request.ts"
+import type { Answer, Request, StreamSink } from "./request.ts"
 import { makeSlot, slotKeeper } from "./slots.ts"
 import * as View from "./view.ts"
 import type { Worker, WorkerHost } from "./worker.ts"
@@ -51,9 +51,25 @@ export interface PoolHooks {
   readonly onCancel?: ((id: number) => void) | undefined
 }
 
+/** A streaming answer's parts (SPEC §5): the worker's chunks, then its `ok` value. */
+export type StreamPart =
+  | { readonly _tag: "Chunk"; readonly data: unknown }
+  | { readonly _tag: "Done"; readonly value: unknown }
+
+export interface StreamOptions {
+  /** Chunks the worker may send ahead of the consumer (default 16). */
+  readonly credit?: number | undefined
+}
+
 export interface Pool {
   /** One request: the worker's `ok` value, or a tagged error. */
   readonly submit: (payload: unknown) => Effect.Effect<unknown, PoolError>
+  /**
+   * One request with a streaming answer (SPEC §5): its chunks as they come,
+   * then its `Done` value. A slow consumer slows the worker (credit), rather
+   * than filling memory; ending the stream early cancels the request.
+   */
+  readonly stream: (payload: unknown, options?: StreamOptions) => Stream.Stream<StreamPart, PoolError>
   /** At least one worker is ready and the pool has not failed. */
   readonly ready: () => boolean
   /** `ready`, or why not (the failed pool's next try, workers booting): SPEC §8 `/readyz`. */
@@ -235,33 +251,61 @@ export const make = (
     if (sweep !== undefined) yield* FiberSet.run(fibers, sweep)
 
     // ── callers ──────────────────────────────────────────────────────────
+    /** Accepts a request (queued, or given to a worker at once): it, or why it is refused. */
+    const accept = (payload: unknown, answer: (a: Answer) => void, stream: StreamSink | undefined): Request | PoolError => {
+      if (health.failure !== undefined) return health.failure.error
+      if (closing) return new ShuttingDown({ reason: "the pool is stopping" })
+      const id = nextId++
+      let frame: Buffer
+      try {
+        frame = settings.codec.frame(stream === undefined ? { t: "req", id, payload } : { t: "req", id, payload, stream: stream.granted })
+      } catch (e) {
+        return new Protocol({ worker: 0, reason: `the payload cannot be encoded (${(e as Error).message}); nothing was sent` })
+      }
+      const req: Request = { id, frame, acceptedAt: now(), answer, state: "queued", worker: undefined, deadline: 0, stream }
+      if (!dispatch.place(req)) {
+        if (queue.full) return new Busy({ queued: queue.size })
+        queue.push(req)
+      }
+      hooks.onAccept?.(id)
+      return req
+    }
+
     const submit = (payload: unknown) =>
       Effect.callback<unknown, PoolError>((resume) => {
-        if (health.failure !== undefined) return resume(Effect.fail(health.failure.error))
-        if (closing) return resume(Effect.fail(new ShuttingDown({ reason: "the pool is stopping" })))
-        const id = nextId++
-        let frame: Buffer
-        try {
-          frame = settings.codec.frame({ t: "req", id, payload })
-        } catch (e) {
-          return resume(Effect.fail(new Protocol({ worker: 0, reason: `the payload cannot be encoded (${(e as Error).message}); nothing was sent` })))
-        }
-        const req: Request = {
-          id,
-          frame,
-          acceptedAt: now(),
-          answer: (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)),
-          state: "queued",
-          worker: undefined,
-          deadline: 0
-        }
-        if (!dispatch.place(req)) {
-          if (queue.full) return resume(Effect.fail(new Busy({ queued: queue.size })))
-          queue.push(req)
-        }
-        hooks.onAccept?.(id)
+        const req = accept(payload, (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)), undefined)
+        if (!("id" in req)) return resume(Effect.fail(req))
         return Effect.sync(() => cancel(req))
       })
+
+    const stream = (payload: unknown, options?: StreamOptions): Stream.Stream<StreamPart, PoolError> =>
+      Stream.unwrap(Effect.gen(function*() {
+        const credit = Math.max(1, options?.credit ?? 16)
+        // never more in it than the credit outstanding (and the end)
+        const parts = yield* Q.bounded<StreamPart, PoolError | Cause.Done>(credit + 1)
+        const sink: StreamSink = {
+          granted: credit,
+          received: 0,
+          chunk: (data) => void Q.offerUnsafe(parts, { _tag: "Chunk", data })
+        }
+        const req = accept(payload, (a) => {
+          if (!("ok" in a)) return void Q.failCauseUnsafe(parts, Cause.fail(a))
+          Q.offerUnsafe(parts, { _tag: "Done", value: a.ok })
+          Q.endUnsafe(parts)
+        }, sink)
+        if (!("id" in req)) return Stream.fail(req)
+        // the consumer ended the stream early (or was interrupted): the request is cancelled
+        yield* Effect.addFinalizer(() => Effect.sync(() => cancel(req)))
+        /** Chunks taken since the last grant: granted back in halves of the credit. */
+        let taken = 0
+        return Stream.fromQueue(parts).pipe(Stream.tap((part) =>
+          Effect.sync(() => {
+            if (part._tag !== "Chunk" || ++taken < Math.ceil(credit / 2)) return
+            req.worker?.credit(req, taken)
+            taken = 0
+          })
+        ))
+      }))
 
     const cancel = (req: Request) => {
       if (req.state === "queued") {
@@ -293,6 +337,7 @@ export const make = (
     const view = () => View.view(state, now())
     return {
       submit,
+      stream,
       ready: () => View.readiness(state, now()).ready,
       readiness: () => View.readiness(state, now()),
       view,

@@ -5,6 +5,11 @@
  *   host → worker  {"t":"req","id":n,"payload":any}
  *   worker → host  {"t":"res","id":n,"ok":any}  or  {"t":"res","id":n,"err":{"code","message"}}
  *   host → worker  {"t":"cancel","id":n}                      the caller is gone
+ *
+ * Streaming answers: a `req` with `"stream": n` (the first credit) may be
+ * answered by `{"t":"chunk","id":n,"data":any}` frames before its `res`,
+ * never more than the credit granted so far; the host grants more with
+ * `{"t":"credit","id":n,"n":k}` as its consumer takes the chunks.
  */
 import { Schema } from "effect"
 
@@ -13,6 +18,8 @@ export const PROTOCOL_VERSION = 1
 export const Ready = Schema.Struct({ t: Schema.Literal("ready"), pro: Schema.Int })
 export const Req = Schema.Struct({ t: Schema.Literal("req"), id: Schema.Int, payload: Schema.Unknown })
 export const Cancel = Schema.Struct({ t: Schema.Literal("cancel"), id: Schema.Int })
+export const Chunk = Schema.Struct({ t: Schema.Literal("chunk"), id: Schema.Int, data: Schema.Unknown })
+export const Credit = Schema.Struct({ t: Schema.Literal("credit"), id: Schema.Int, n: Schema.Int })
 export const WorkerErr = Schema.Struct({ code: Schema.String, message: Schema.String })
 export const ResOk = Schema.Struct({ t: Schema.Literal("res"), id: Schema.Int, ok: Schema.Unknown })
 export const ResErr = Schema.Struct({ t: Schema.Literal("res"), id: Schema.Int, err: WorkerErr })
@@ -42,3 +49,7 @@ export const checkRes = (m: unknown): Res | string => {
   if ("ok" in m === "err" in m) return "res needs exactly one of ok and err"
   return "res err must be {code: string, message: string}"
 }
+
+/** A `chunk` (its id and data present), or why the message is not one. */
+export const checkChunk = (m: Readonly<Record<string, unknown>>): { readonly id: number; readonly data: unknown } | string =>
+  !isId(m["id"]) ? "chunk needs an integer id" : !("data" in m) ? "chunk needs data" : m as { readonly id: number; readonly data: unknown }

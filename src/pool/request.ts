@@ -6,6 +6,16 @@ import type { Worker } from "./worker.ts"
 
 export type Answer = { readonly ok: unknown } | PoolError
 
+/** A streaming request's consumer side (SPEC §5, streaming answers). */
+export interface StreamSink {
+  /** The credit granted so far (the first in the `req` frame, then each `credit`). */
+  granted: number
+  /** Chunks received so far: never more than `granted`. */
+  received: number
+  /** One chunk from the worker, to the consumer. */
+  readonly chunk: (data: unknown) => void
+}
+
 export interface Request {
   readonly id: number
   /**
@@ -20,6 +30,8 @@ export interface Request {
   state: "queued" | "running" | "done"
   /** The worker it was written to, while running. */
   worker: Worker | undefined
-  /** When it exceeds `execTimeout` (ms on the clock), while running. */
+  /** When it exceeds `execTimeout` (ms on the clock), while running: it covers a whole stream. */
   deadline: number
+  /** Set for a streaming request. */
+  readonly stream: StreamSink | undefined
 }

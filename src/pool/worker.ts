@@ -45,7 +45,7 @@ import type { Link } from "../wire/link.ts"
 import type { End, RecycleReason, WorkerState } from "./end.ts"
 import type { PoolSettings } from "./options.ts"
 import { Application, type PoolError, Protocol, ShuttingDown, Timeout, WorkerDied } from "./errors.ts"
-import { checkReady, checkRes, PROTOCOL_VERSION } from "./protocol.ts"
+import { checkChunk, checkReady, checkRes, PROTOCOL_VERSION } from "./protocol.ts"
 import type { Answer, Request } from "./request.ts"
 
 /** What the pool gives its workers. */
@@ -234,6 +234,7 @@ export class Worker {
     if (this.end !== undefined) return
     if ((m as { t?: unknown }).t === "pong") return this.pong((m as { n?: unknown }).n)
     if (this.readyAt === undefined) return this.handshake(m)
+    if ((m as { t?: unknown }).t === "chunk") return this.chunk(m as Readonly<Record<string, unknown>>)
     const res = checkRes(m)
     if (typeof res === "string") return this.broke(res)
     const req = this.running.get(res.id)
@@ -245,6 +246,30 @@ export class Worker {
     // the next request goes out before this answer's caller resumes: the worker is not kept waiting
     this.served()
     this.host.finish(req, "ok" in res ? { ok: res.ok } : new Application({ code: res.err.code, message: res.err.message }))
+  }
+
+  /** A chunk of a streaming answer: to its consumer, within the credit granted (else a protocol break). */
+  private chunk(m: Readonly<Record<string, unknown>>): void {
+    const chunk = checkChunk(m)
+    if (typeof chunk === "string") return this.broke(chunk)
+    const req = this.running.get(chunk.id)
+    if (req === undefined) {
+      // a cancelled stream may still be under way: its chunks are dropped
+      if (this.cancelled.has(chunk.id)) return
+      return this.broke(`a chunk for request ${chunk.id}, which is not outstanding`)
+    }
+    const sink = req.stream
+    if (sink === undefined) return this.broke(`a chunk for request ${chunk.id}, which did not ask for a stream`)
+    if (sink.received >= sink.granted) return this.broke(`a chunk for request ${chunk.id} beyond its credit (${sink.granted})`)
+    sink.received++
+    sink.chunk(chunk.data)
+  }
+
+  /** The consumer of a streaming request took `n` chunks: the worker may send `n` more. */
+  credit(req: Request, n: number): void {
+    if (this.end !== undefined || req.worker !== this || req.state !== "running" || req.stream === undefined) return
+    req.stream.granted += n
+    this.link.send({ t: "credit", id: req.id, n })
   }
 
   private handshake(m: unknown): void {

@@ -17,6 +17,13 @@
  * that cannot travel exactly (a NaN, a Map, bytes…: see the wire's plain data).
  * The host's heartbeat pings are answered by the wire (io.ts), even while
  * handlers wait on promises.
+ *
+ * A handler streams by returning an async iterable (`async function*`):
+ * for a request that asked for a stream, each value goes out as a `chunk`,
+ * never more than the credit the host granted (the SDK waits for more), and
+ * the iterable's return value is the answer; a cancel stops the iteration.
+ * For a request that did not ask for a stream, the values are collected into
+ * one answer (an array).
  */
 import { EncodeFailure } from "../wire/plain.ts"
 import { connect, type WorkerIo } from "./io.ts"
@@ -37,7 +44,22 @@ export interface RequestContext {
   readonly io: WorkerIo
 }
 
+/**
+ * A handler answers with a value (or a promise of one), or streams: it
+ * returns an async iterable (an `async function*`), each value one chunk.
+ */
 export type Handler = (payload: unknown, ctx: RequestContext) => unknown
+
+/** One request being handled: its cancel, and for a stream its credit (chunks it may still send). */
+interface Running {
+  readonly controller: AbortController
+  credit: number
+  /** Waiting for credit (or the cancel). */
+  wake: (() => void) | undefined
+}
+
+const isAsyncIterable = (u: unknown): u is AsyncIterable<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function"
 
 /**
  * "Name: message" for a thrown error, the text of anything else thrown (never
@@ -52,10 +74,10 @@ const describe = (e: unknown): string => {
 }
 
 export const runWorker = (handler: Handler): WorkerIo => {
-  const running = new Map<number, AbortController>()
+  const running = new Map<number, Running>()
   const answer = (io: WorkerIo, id: number, result: { ok: unknown } | { err: { code: string; message: string } }) => {
-    const controller = running.get(id)
-    if (controller === undefined || controller.signal.aborted) return
+    const r = running.get(id)
+    if (r === undefined || r.controller.signal.aborted) return
     running.delete(id)
     try {
       io.send({ t: "res", id, ...result })
@@ -70,27 +92,74 @@ export const runWorker = (handler: Handler): WorkerIo => {
     e instanceof Fail
       ? { err: { code: e.code, message: e.message } }
       : { err: { code: "internal", message: describe(e) } }
+  /**
+   * Sends an async iterable's values as chunks, never more than the credit
+   * the host granted (waiting for more), then its return value as the answer.
+   * Without `stream` in the request, the values are collected into one answer.
+   */
+  const pump = async (io: WorkerIo, id: number, r: Running, values: AsyncIterable<unknown>, streamed: boolean) => {
+    const iterator = values[Symbol.asyncIterator]()
+    const collected: Array<unknown> = []
+    try {
+      for (;;) {
+        while (streamed && r.credit === 0 && !r.controller.signal.aborted) await new Promise<void>((wake) => (r.wake = wake))
+        if (r.controller.signal.aborted) {
+          await iterator.return?.()
+          return
+        }
+        const next = await iterator.next()
+        if (r.controller.signal.aborted) continue
+        if (next.done === true) return answer(io, id, { ok: streamed ? next.value ?? null : collected })
+        if (!streamed) {
+          collected.push(next.value)
+          continue
+        }
+        r.credit--
+        try {
+          io.send({ t: "chunk", id, data: next.value })
+        } catch (e) {
+          await iterator.return?.()
+          const why = e instanceof EncodeFailure ? e.message : describe(e)
+          return answer(io, id, { err: { code: "internal", message: `a chunk cannot be encoded: ${why}` } })
+        }
+      }
+    } catch (e) {
+      answer(io, id, failure(e))
+    }
+  }
   const io = connect({
     onMessage: (m, io) => {
-      const msg = m as { t?: unknown; id?: unknown; payload?: unknown }
+      const msg = m as { t?: unknown; id?: unknown; payload?: unknown; stream?: unknown; n?: unknown }
       if (msg.t === "cancel" && typeof msg.id === "number") {
-        const controller = running.get(msg.id)
-        if (controller === undefined) return
+        const r = running.get(msg.id)
+        if (r === undefined) return
         running.delete(msg.id)
-        controller.abort()
+        r.controller.abort()
+        r.wake?.()
         return io.send({ t: "res", id: msg.id, err: { code: "cancelled", message: "the caller left" } })
+      }
+      if (msg.t === "credit" && typeof msg.id === "number" && typeof msg.n === "number") {
+        const r = running.get(msg.id)
+        if (r === undefined) return
+        r.credit += msg.n
+        const wake = r.wake
+        r.wake = undefined
+        return wake?.()
       }
       if (msg.t !== "req" || typeof msg.id !== "number") return io.slog(3, `unknown message ${JSON.stringify(m)}`)
       const id = msg.id
-      const controller = new AbortController()
-      running.set(id, controller)
+      const streamed = typeof msg.stream === "number" && msg.stream > 0
+      const r: Running = { controller: new AbortController(), credit: streamed ? msg.stream as number : 0, wake: undefined }
+      running.set(id, r)
       let result: unknown
       try {
-        result = handler(msg.payload, { id, signal: controller.signal, io })
+        result = handler(msg.payload, { id, signal: r.controller.signal, io })
       } catch (e) {
         return answer(io, id, failure(e))
       }
-      if (result instanceof Promise) {
+      if (isAsyncIterable(result)) {
+        void pump(io, id, r, result, streamed)
+      } else if (result instanceof Promise) {
         result.then(
           (ok) => answer(io, id, { ok: ok ?? null }),
           (e) => answer(io, id, failure(e))

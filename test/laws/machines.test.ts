@@ -34,7 +34,8 @@ const request = (id: number): Request => ({
   answer: () => {},
   state: "queued",
   worker: undefined,
-  deadline: 0
+  deadline: 0,
+  stream: undefined
 })
 
 describe("machines", () => {
