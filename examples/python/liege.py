@@ -37,6 +37,7 @@ a log line instead of corrupting the frames.
 from __future__ import annotations
 
 import heapq
+import inspect
 import json
 import math
 import os
@@ -769,15 +770,20 @@ PENDING: Any = _Pending()
 
 
 class Request:
-    """One request from the host. `open` is False once answered or cancelled."""
+    """
+    One request from the host. `open` is False once answered or cancelled.
+    `credit` is None for a request that asked for no stream, else the chunks
+    the host lets the handler send now.
+    """
 
-    __slots__ = ("id", "payload", "open", "cancelled", "_worker")
+    __slots__ = ("id", "payload", "open", "cancelled", "credit", "_worker")
 
-    def __init__(self, worker: "_PoolWorker", rid: Any, payload: Any) -> None:
+    def __init__(self, worker: "_PoolWorker", rid: Any, payload: Any, credit: int | None = None) -> None:
         self.id = rid
         self.payload = payload
         self.open = True
         self.cancelled = False
+        self.credit = credit
         self._worker = worker
 
     def ok(self, value: Any) -> None:
@@ -813,6 +819,8 @@ class _PoolWorker:
         self.open: dict[Any, Request] = {}
         self.timers: list[tuple[float, int, Request, Callable[[], Any]]] = []
         self.seq = 0
+        # generator handlers streaming their answer, by request id
+        self.streams: dict[Any, tuple[Request, Any]] = {}
 
     def answer(self, req: Request, message: dict) -> None:
         req.open = False
@@ -839,15 +847,64 @@ class _PoolWorker:
             traceback.print_exc(file=sys.stderr)
             req.err("internal", _describe(e))
             return
-        if result is not PENDING:
-            req.ok(result)
+        if result is PENDING:
+            return
+        if inspect.isgenerator(result):
+            if req.credit is None:
+                # asked for no stream: the values are collected into one answer
+                self.settle(req, lambda: list(result))
+            else:
+                self.streams[req.id] = (req, result)
+            return
+        req.ok(result)
+
+    def pump(self) -> None:
+        """Advances each streaming generator while it has credit (a bounded number of steps per turn)."""
+        for rid, (req, gen) in list(self.streams.items()):
+            steps = 0
+            while req.open and req.credit and steps < 64:
+                steps += 1
+                try:
+                    value = next(gen)
+                except StopIteration as stop:
+                    del self.streams[rid]
+                    req.ok(stop.value)
+                    break
+                except Fail as f:
+                    del self.streams[rid]
+                    req.err(f.code, f.message)
+                    break
+                except Exception as e:
+                    traceback.print_exc(file=sys.stderr)
+                    del self.streams[rid]
+                    req.err("internal", _describe(e))
+                    break
+                req.credit -= 1
+                try:
+                    self.wire.send({"t": "chunk", "id": rid, "data": value})
+                except (TypeError, ValueError, RecursionError) as e:
+                    del self.streams[rid]
+                    gen.close()
+                    req.err("internal", f"a chunk cannot be encoded: {e}")
+                    break
+            if not req.open and rid in self.streams:
+                # cancelled while streaming: the generator is closed (its finally blocks run)
+                del self.streams[rid]
+                gen.close()
 
     def on_message(self, m: Any) -> None:
         t = m.get("t") if isinstance(m, dict) else None
         if t == "req" and "id" in m:
-            req = Request(self, m["id"], m.get("payload"))
+            stream = m.get("stream")
+            credit = stream if isinstance(stream, int) and not isinstance(stream, bool) and stream > 0 else None
+            req = Request(self, m["id"], m.get("payload"), credit)
             self.open[req.id] = req
             self.settle(req, lambda: self.handler(req.payload, req))
+        elif t == "credit":
+            req = self.open.get(m.get("id"))
+            n = m.get("n")
+            if req is not None and req.credit is not None and isinstance(n, int):
+                req.credit += n
         elif t == "cancel":
             req = self.open.get(m.get("id"))
             if req is not None:
@@ -868,6 +925,8 @@ class _PoolWorker:
             timeout = None
             if self.timers:
                 timeout = max(0.0, self.timers[0][0] - time.monotonic())
+            if any(req.credit for req, _ in self.streams.values()):
+                timeout = 0.0  # a stream can go on: look at stdin, then go on with it
             readable, _, _ = select.select([fd], [], [], timeout)
             if readable:
                 messages = wire.read()
@@ -880,6 +939,7 @@ class _PoolWorker:
                 _, _, req, fn = heapq.heappop(self.timers)
                 if req.open:
                     self.settle(req, fn)
+            self.pump()
             wire.flush()
 
 
@@ -894,5 +954,12 @@ def run_worker(handler: Callable[[Any, Request], Any]) -> NoReturn:
     request is answered err "cancelled" at once (the host discards that
     answer) and closed: its pending `after` callbacks never run. Pings are
     answered whenever the loop reads, so also while requests wait on `after`.
+
+    A handler streams by being a generator: for a request that asked for a
+    stream, each value it yields goes out as a chunk, never more than the
+    credit the host granted (the loop goes on with it as credit comes, and
+    reads stdin between values: pings are answered), and its return value is
+    the answer; a cancel closes the generator. For a request that asked for
+    no stream, the values are collected into one answer (a list).
     """
     _PoolWorker(handler).run()

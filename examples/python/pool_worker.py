@@ -24,6 +24,9 @@ Payloads:
                                      LIEGE_CODEC, LIEGE_PROTOCOL (null when unset)
   {"op":"stderr","text":s}           writes s and a newline to stderr, ok null
   {"op":"slog","text":s}             sends {"t":"slog","pri":1,"msg":s}, ok null
+  {"op":"count","n":n,"ms":m}        streams the chunks {"i": 1} … {"i": n}, each m ms after the last
+                                     (default 0), then ok {"counted": n} (a request without a stream
+                                     gets the chunks as one list); a generator
   anything else                      err {"code":"bad_request","message": what was wrong}
 """
 
@@ -33,14 +36,15 @@ import json
 import math
 import os
 import sys
-from typing import Any
+import time
+from typing import Any, Iterator
 
 sys.dont_write_bytecode = True  # no __pycache__ left in the examples folder
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from liege import Fail, Request, connect, run_worker, slog  # noqa: E402
 
-OPS = ("echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog")
+OPS = ("echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog", "count")
 
 
 class Boom(Exception):
@@ -70,6 +74,15 @@ def need(payload: dict, name: str, kind: str) -> Any:
     if not ok:
         raise bad(f'the field "{name}" of "{op}" must be a {kind}')
     return v
+
+
+def count(n: int, ms: float) -> Iterator[Any]:
+    """`count`'s chunks, as a generator: the SDK streams them within the host's credit."""
+    for i in range(1, n + 1):
+        if ms > 0:
+            time.sleep(ms / 1000)
+        yield {"i": i}
+    return {"counted": n}
 
 
 def handle(payload: Any, req: Request) -> Any:
@@ -125,6 +138,12 @@ def handle(payload: Any, req: Request) -> Any:
     if op == "slog":
         slog(1, need(payload, "text", "string"))
         return None
+    if op == "count":
+        n = need(payload, "n", "integer")
+        ms = need(payload, "ms", "number") if "ms" in payload else 0
+        if n < 0 or ms < 0:
+            raise bad('the fields "n" and "ms" of "count" must not be negative')
+        return count(n, ms)
     raise bad(f"unknown op {json.dumps(op, ensure_ascii=False)}: expected one of {', '.join(OPS)}")
 
 

@@ -3,7 +3,7 @@
  * the same payloads get the same answers, in both codecs, pipelined or not.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Exit, Fiber, Stream } from "effect"
 import { make } from "../../src/pool/pool.ts"
 import { captureLogs } from "../support/logs.ts"
 import { nodeWorker, pythonWorker, readyWorkers } from "../support/pools.ts"
@@ -21,7 +21,9 @@ const script: ReadonlyArray<unknown> = [
   "not an object",
   { op: "env" },
   { op: "slog", text: "hello from the worker" },
-  { op: "stderr", text: "a line on stderr" }
+  { op: "stderr", text: "a line on stderr" },
+  { op: "count", n: 3 },
+  { op: "count", n: -1 }
 ]
 
 const outcome = (exit: Exit.Exit<unknown, { _tag: string; code?: string }>) =>
@@ -39,6 +41,8 @@ describe("pool conformance: the example worker in Node and Python", () => {
               const answers = yield* Effect.forEach(script, (p) => Effect.exit(pool.submit(p)).pipe(Effect.map(outcome)), {
                 concurrency: maxInFlight
               })
+              // a streaming answer: the same chunks, then the same value
+              const streamed = yield* Stream.runCollect(pool.stream({ op: "count", n: 5 }, { credit: 2 }))
               // a cancelled sleep: the worker lets go and keeps serving
               const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 10_000 }))
               yield* until(() => pool.view().inFlight === 1)
@@ -50,7 +54,7 @@ describe("pool conformance: the example worker in Node and Python", () => {
               expect(died._tag).toBe("WorkerDied")
               yield* readyWorkers(pool, 1)
               expect(yield* pool.submit({ op: "add", a: 1, b: 1 })).toBe(2)
-              return answers
+              return [...answers, streamed]
             })))
           const [node, python] = results
           expect(python).toEqual(node)
@@ -60,6 +64,9 @@ describe("pool conformance: the example worker in Node and Python", () => {
           expect(node![4]).toEqual({ err: "E_NOPE" })
           expect(node!.slice(5, 9)).toEqual(Array(4).fill({ err: "bad_request" }))
           expect(node![9]).toEqual({ ok: { id: "1", codec, protocol: "1" } })
+          expect(node![12]).toEqual({ ok: [{ i: 1 }, { i: 2 }, { i: 3 }] })
+          expect(node![13]).toEqual({ err: "bad_request" })
+          expect(node![14]).toEqual([...[1, 2, 3, 4, 5].map((i) => ({ _tag: "Chunk", data: { i } })), { _tag: "Done", value: { counted: 5 } }])
           expect(logs.lines.filter((l) => l.message === "hello from the worker")).toHaveLength(2)
           expect(logs.lines.filter((l) => l.message === "stderr: a line on stderr")).toHaveLength(2)
         }).pipe(Effect.provide(logs.layer))

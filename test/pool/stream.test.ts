@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { make, type StreamPart } from "../../src/pool/pool.ts"
 import { live } from "../support/live.ts"
-import { faulty, nodeWorker, readyWorkers } from "../support/pools.ts"
+import { faulty, nodeWorker, pythonWorker, readyWorkers } from "../support/pools.ts"
 import { until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
 
@@ -25,6 +25,19 @@ describe("streaming answers", () => {
       expect(parts.at(-1)).toEqual({ _tag: "Done", value: { counted: 50 } })
       // the same handler, asked without a stream, answers the chunks as one array
       expect(yield* pool.submit({ op: "count", n: 3 })).toEqual([{ i: 1 }, { i: 2 }, { i: 3 }])
+    }), 20_000)
+
+  live("the Python SDK streams a generator the same way, and a cancel closes it", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ ...pythonWorker, workers: 1 })
+      const parts = yield* Stream.runCollect(pool.stream({ op: "count", n: 40 }, { credit: 3 }))
+      expect(chunks(parts)).toEqual(Array.from({ length: 40 }, (_, i) => ({ i: i + 1 })))
+      expect(parts.at(-1)).toEqual({ _tag: "Done", value: { counted: 40 } })
+      expect(yield* pool.submit({ op: "count", n: 2 })).toEqual([{ i: 1 }, { i: 2 }])
+      const first = yield* pool.stream({ op: "count", n: 100_000, ms: 2 }, { credit: 2 }).pipe(Stream.take(2), Stream.runCollect)
+      expect(chunks(first)).toEqual([{ i: 1 }, { i: 2 }])
+      yield* until(() => pool.view().inFlight === 0)
+      expect(yield* pool.submit({ op: "echo", value: "next" })).toBe("next")
     }), 20_000)
 
   live("a slow consumer slows the worker: it never runs more than the credit ahead", () => {
