@@ -23,7 +23,7 @@ import { makeJobStore } from "../cluster/index.ts"
 import { Refusal, Serf, Session } from "../cluster/protocol.ts"
 import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
 import { jobRoutes } from "../http/pool.ts"
-import { errorResponse } from "../http/response.ts"
+import { answerOf } from "../http/errors.ts"
 import type { Server } from "../http/server.ts"
 import { claim } from "../cluster/event-log.ts"
 import { pierLog } from "../cluster/pier-log.ts"
@@ -120,7 +120,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     const local = (id: string) => sharding.hasShardId(sharding.getShardId(id as never, "default"))
     const reach = <A>(e: Effect.Effect<A, unknown>): Effect.Effect<A, Refusal> =>
       Effect.mapError(e, (err) =>
-        err instanceof Refusal ? err : new Refusal({ status: 503, tag: "SerfUnavailable", message: `the serf could not be reached: ${String((err as { message?: string }).message ?? err)}` }))
+        err instanceof Refusal ? err : new Refusal({ tag: "SerfUnavailable", message: `the serf could not be reached: ${String((err as { message?: string }).message ?? err)}` }))
     const forwarded = { count: 0 }
     const routes = serfRoutes({
       poke: (id, key, ev) => reach(clientFor(id).Poke({ key, ev })),
@@ -149,7 +149,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
           sessions: null
         })
       ),
-      route: routes
+      routes
     })
     yield* serve(server)
   }))
@@ -201,16 +201,16 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
         if (!waking.has(s)) wakeUp(s)
       }
     })))
-    const route = jobRoutes(pool, {
+    const routes = jobRoutes(pool, {
       enqueue: (session, body) =>
         store.add(session, body.text).pipe(
           Effect.tap(() => Effect.sync(() => {
             if (!sharding.hasShardId(sharding.getShardId(session as never, "default"))) forwarded.count++
             wakeUp(session)
           })),
-          Effect.mapError((e) => errorResponse(e._tag === "JobRefused" ? 400 : 503, e._tag, e.message))
+          Effect.mapError(answerOf)
         ),
-      get: (id) => Effect.mapError(store.get(id), (e) => errorResponse(503, e._tag, e.message))
+      get: (id) => Effect.mapError(store.get(id), answerOf)
     })
     const startedAt = Date.now()
     yield* server.start({
@@ -229,7 +229,7 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
         pool: doc,
         sessions: { owned: counters.active, started: counters.started, settled: counters.settled }
       })),
-      route
+      routes
     })
     yield* serve(server)
     yield* pool.shutdown(flags.drain)

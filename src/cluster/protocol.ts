@@ -19,14 +19,28 @@ import { Rpc } from "effect/rpc"
 /** `[A-Za-z0-9_-]{1,64}` (SPEC §9): the log refuses any other. */
 export { SERF_ID } from "./event-log.ts"
 
-/** What went wrong, as the HTTP answer will say it: status, tag, message. */
+/**
+ * What went wrong on the serf's runner, to be answered where the request
+ * came in: the error's tag, message and plain fields (the HTTP edge decides
+ * the status and which fields a body shows, with its one error map).
+ */
 export class Refusal extends Schema.TaggedError<Refusal>()("Refusal", {
-  status: Schema.Int,
   tag: Schema.String,
   message: Schema.String,
+  fields: Schema.optional(Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Number, Schema.Boolean, Schema.Null]))),
   /** A Bail's goofs, as JSON text. */
   goofs: Schema.optional(Schema.String)
 }) {}
+
+/** The plain fields of an error (strings, numbers, booleans, null), for a `Refusal`. */
+export const plainFields = (e: object): Record<string, string | number | boolean | null> => {
+  const out: Record<string, string | number | boolean | null> = {}
+  for (const [k, v] of Object.entries(e)) {
+    if (k === "_tag" || k === "message" || k === "stack") continue
+    if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") out[k] = v
+  }
+  return out
+}
 
 export const PokeReply = Schema.Struct({
   eve: Schema.Int,

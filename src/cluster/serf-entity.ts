@@ -18,8 +18,7 @@ import { Cause, Deferred, Effect, Exit, FiberSet, type Scope } from "effect"
 import { Entity } from "effect/cluster"
 import type { Pier, PokeAnswer, PokeError } from "../pier/pier.ts"
 import type { KeyedEvent } from "./event-log.ts"
-import { statusOf, tagOf } from "../http/serf.ts"
-import { PokeReply, Refusal, Serf } from "./protocol.ts"
+import { plainFields, PokeReply, Refusal, Serf } from "./protocol.ts"
 
 const KEEP = 100_000
 
@@ -60,11 +59,11 @@ export interface SerfCounters {
 export const makeCounters = (): SerfCounters => ({ piers: new Map(), active: 0, activations: 0, replays: 0, commits: 0, refused: 0 })
 
 export const refusal = (e: { readonly _tag: string; readonly message: string }) =>
-  new Refusal({ status: statusOf(e), tag: tagOf(e), message: e.message })
+  new Refusal({ tag: e._tag, message: e.message, fields: plainFields(e) })
 
 const reply = (runner: string) => (answer: PokeAnswer): Effect.Effect<PokeReply, Refusal> => {
   if (answer._tag === "Bail") {
-    return Effect.fail(new Refusal({ status: 422, tag: "Bail", message: "the serf refused the event", goofs: JSON.stringify(answer.goofs) }))
+    return Effect.fail(new Refusal({ tag: "Bail", message: "the serf refused the event", goofs: JSON.stringify(answer.goofs) }))
   }
   return Effect.succeed({
     eve: answer.eve,
@@ -91,7 +90,7 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
       const serving = <A>(handle: Effect.Effect<A, Refusal>, down: Refusal | undefined): Effect.Effect<A, Refusal> =>
         Effect.suspend(() => {
           if (downSince === undefined) return handle
-          if (Date.now() - downSince < DOWN_MS) return Effect.fail(down ?? new Refusal({ status: 503, tag: "SerfUnavailable", message: `serf ${id} lost its log to another runner; it is starting again` }))
+          if (Date.now() - downSince < DOWN_MS) return Effect.fail(down ?? new Refusal({ tag: "SerfUnavailable", message: `serf ${id} lost its log to another runner; it is starting again` }))
           return Effect.die(new Error(`serf ${id} is started again here: it has been unusable for ${DOWN_MS} ms`))
         })
       // the pokes under way: made before the pier, so closed after it (its shutdown answers them first)
@@ -101,7 +100,7 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
         // it could not start here (its log refused it, a replay diverged): say so to every caller
         // for a while, then try again
         const cause = opened.cause
-        const failure = new Refusal({ status: 503, tag: "SerfUnavailable", message: `serf ${id} could not start: ${String(cause).split("\n")[0]}` })
+        const failure = new Refusal({ tag: "SerfUnavailable", message: `serf ${id} could not start: ${String(cause).split("\n")[0]}` })
         yield* Effect.logError(`serf ${id} could not start`, cause)
         downSince = Date.now()
         const refuse = serving(Effect.fail(failure), failure)
@@ -163,7 +162,7 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
               })
             ), Effect.onInterrupt(() => Effect.sync(() => {
               answers.delete(key)
-              Deferred.doneUnsafe(answer, Exit.fail(new Refusal({ status: 503, tag: "ShuttingDown", message: `serf ${id} is being let go here` })))
+              Deferred.doneUnsafe(answer, Exit.fail(new Refusal({ tag: "ShuttingDown", message: `serf ${id} is being let go here` })))
             })))
           )
           return yield* Deferred.await(answer)

@@ -16,9 +16,10 @@
 import { randomUUID } from "node:crypto"
 import { Duration, Effect } from "effect"
 import { type PokeReply, Refusal, SERF_ID } from "../cluster/protocol.ts"
+import { answerOfTag } from "./errors.ts"
 import type { Family } from "./prometheus.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
-import type { Request, Route } from "./server.ts"
+import type { Route, RouteRequest } from "./routes.ts"
 
 /** How long a request waits for a serf's answer (through a failover, say) before a 504. */
 export const ANSWER_TIMEOUT = Duration.seconds(30)
@@ -26,10 +27,11 @@ export const ANSWER_TIMEOUT = Duration.seconds(30)
 const json = (body: string, status = 200, headers?: Record<string, string>): Response =>
   headers === undefined ? { status, contentType: "application/json", body } : { status, contentType: "application/json", body, headers }
 
+/** A refusal from the serf's runner, answered through the one error map (a Bail carries its goofs). */
 export const fromRefusal = (r: Refusal): Response =>
   r.tag === "Bail" && r.goofs !== undefined
     ? json(`{"error":{"tag":"Bail","message":${JSON.stringify(r.message)},"goofs":${r.goofs}}}`, 422)
-    : errorResponse(r.status, r.tag, r.message)
+    : answerOfTag(r.tag, r.message, r.fields)
 
 /** The answer, and which runner gave it (`liege-runner`, for operators and tests). */
 const pokeAnswer = (r: PokeReply): Response =>
@@ -50,53 +52,55 @@ const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response
   effect.pipe(
     Effect.timeoutOrElse({
       duration: ANSWER_TIMEOUT,
-      orElse: () => Effect.fail(new Refusal({ status: 504, tag: "Timeout", message: `no answer within ${Duration.format(ANSWER_TIMEOUT)} (the serf may be moving)` }))
+      orElse: () => Effect.fail(new Refusal({ tag: "Timeout", message: `no answer within ${Duration.format(ANSWER_TIMEOUT)} (the serf may be moving)` }))
     }),
     Effect.map(answer),
     Effect.catch((e) => Effect.succeed(fromRefusal(e))),
-    Effect.catchDefect((d) => Effect.succeed(errorResponse(503, "SerfUnavailable", `the serf's runner did not answer: ${String(d).split("\n")[0]}`)))
+    Effect.catchDefect((d) => Effect.succeed(answerOfTag("SerfUnavailable", `the serf's runner did not answer: ${String(d).split("\n")[0]}`)))
   )
 
-export const serfRoutes = (clients: SerfClients, forwarded: { count: number }) => (request: Request): Route | undefined => {
-  const m = /^\/v1\/serfs\/([^/]*)(\/events|\/snapshot|\/pack|\/peek(?:\/.*)?)$/.exec(request.path)
-  if (m === null) return undefined
-  const rawId = m[1]!
-  const rest = m[2]!
-  let id: string
-  try {
-    id = decodeURIComponent(rawId)
-  } catch {
-    id = rawId
-  }
-  const name = rest.startsWith("/peek") ? "serf_peek" : `serf_${rest.slice(1)}`
-  const answer = (r: Response): Route => ({ name, handle: Effect.succeed(r) })
-  if (!SERF_ID.test(id)) return answer(errorResponse(400, "BadSerfId", "a serf id is 1 to 64 letters, digits, - or _"))
-  const method = rest.startsWith("/peek") ? "GET" : "POST"
-  if (request.method !== method) return answer(errorResponse(405, "MethodNotAllowed", `${method} ${request.path}`))
-  const count = Effect.sync(() => {
+/** The serf routes of a runner: every runner answers every serf's routes, forwarding to its owner. */
+export const serfRoutes = (clients: SerfClients, forwarded: { count: number }): ReadonlyArray<Route> => {
+  /** The serf id, checked (`[A-Za-z0-9_-]{1,64}`, else 400), counted as forwarded unless the serf is here. */
+  const serf = (request: RouteRequest, go: (id: string) => Effect.Effect<Response>): Effect.Effect<Response> => {
+    const id = request.params["id"]!
+    if (!SERF_ID.test(id)) return Effect.succeed(errorResponse(400, "BadSerfId", "a serf id is 1 to 64 letters, digits, - or _"))
     if (!clients.local(id)) forwarded.count++
-  })
-  if (rest === "/events") {
-    return {
-      name,
-      handle: Effect.gen(function*() {
-        const body = yield* request.json
-        yield* count
-        return yield* settle(clients.poke(id, randomUUID(), body.text), pokeAnswer)
-      }).pipe(Effect.catch((r: Response) => Effect.succeed(r)))
+    return go(id)
+  }
+  return [
+    {
+      method: "POST",
+      pattern: "/v1/serfs/:id/events",
+      name: "serf_events",
+      work: true,
+      handle: (request) =>
+        serf(request, (id) =>
+          Effect.flatMap(request.json, (body) => settle(clients.poke(id, randomUUID(), body.text), pokeAnswer)).pipe(
+            Effect.catch((r: Response) => Effect.succeed(r))
+          ))
+    },
+    {
+      method: "GET",
+      pattern: "/v1/serfs/:id/peek/*",
+      name: "serf_peek",
+      handle: (request) => serf(request, (id) => settle(clients.peek(id, request.rest), (dat) => json(`{"dat":${dat}}`)))
+    },
+    {
+      method: "POST",
+      pattern: "/v1/serfs/:id/snapshot",
+      name: "serf_snapshot",
+      work: true,
+      handle: (request) => serf(request, (id) => settle(clients.snapshot(id), (eve) => ok({ eve })))
+    },
+    {
+      method: "POST",
+      pattern: "/v1/serfs/:id/pack",
+      name: "serf_pack",
+      work: true,
+      handle: (request) => serf(request, (id) => settle(clients.pack(id), (eve) => ok({ eve })))
     }
-  }
-  if (rest === "/snapshot" || rest === "/pack") {
-    const op = rest === "/snapshot" ? clients.snapshot(id) : clients.pack(id)
-    return { name, handle: Effect.andThen(count, settle(op, (eve) => ok({ eve }))) }
-  }
-  let path: Array<string>
-  try {
-    path = rest.slice("/peek".length).split("/").filter((s) => s !== "").map(decodeURIComponent)
-  } catch {
-    return answer(errorResponse(400, "BadPath", "the peek path is not valid percent-encoding"))
-  }
-  return { name, handle: Effect.andThen(count, settle(clients.peek(id, path), (dat) => json(`{"dat":${dat}}`))) }
+  ]
 }
 
 export interface RunnerCounters {

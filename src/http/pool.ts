@@ -11,41 +11,17 @@
  *
  * A client that goes away cancels its direct request.
  */
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import type { PoolError } from "../pool/errors.ts"
 import type { Pool } from "../pool/pool.ts"
 import type { Runner } from "../runner/runner.ts"
 import type { Job } from "../runner/store.ts"
+import { answerOf } from "./errors.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
-import type { App, Request, Route } from "./server.ts"
+import type { App, Route, RouteRequest } from "./server.ts"
 
-export const statusOf = (e: PoolError): number => {
-  switch (e._tag) {
-    case "Busy":
-    case "PoolFailed":
-    case "ShuttingDown":
-      return 503
-    case "Timeout":
-      return 504
-    case "Application":
-      // `internal`: the handler crashed (what the SDKs send for an uncaught exception) — a 5xx, not the caller's fault
-      return e.code === "internal" ? 500 : 422
-    case "WorkerDied":
-    case "Protocol":
-    case "Io":
-      return 502
-  }
-}
-
-/** A pool error's answer: its status, tag, message and plain fields. */
-export const errorBody = (e: PoolError) => {
-  const extra: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(e)) {
-    const plain = v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean"
-    if (plain && k !== "_tag" && k !== "message" && k !== "stack") extra[k] = v
-  }
-  return errorResponse(statusOf(e), e._tag, e.message, extra)
-}
+/** A pool error's answer (the one error map). */
+export const errorBody = (e: PoolError): Response => answerOf(e)
 
 /** `GET /v1/jobs/ID`'s answer: `{id, session, state, ok?, error?}`. */
 export const jobBody = (job: Job) => ({
@@ -63,35 +39,63 @@ export interface Sessions {
   readonly get: (id: number) => Effect.Effect<Job | undefined, Response>
 }
 
+/** One Server-Sent Event. */
+const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+
+/**
+ * `POST /v1/jobs` with `Accept: text/event-stream` (SPEC §8): the worker's
+ * chunks as `chunk` events as the client takes them (a slow client slows the
+ * worker), then `done` (the result) or `error` (the error body). A client
+ * that goes away cancels the request.
+ */
+const streamed = (pool: Pool, payload: unknown): Response => ({
+  status: 200,
+  contentType: "text/event-stream",
+  body: "",
+  events: pool.stream(payload).pipe(
+    Stream.map((part) => part._tag === "Chunk" ? event("chunk", part.data) : event("done", part.value)),
+    Stream.catch((e) => Stream.make(event("error", JSON.parse(answerOf(e).body))))
+  )
+})
+
+const wantsEvents = (request: RouteRequest) => {
+  const accept = request.headers["accept"]
+  return typeof accept === "string" && accept.includes("text/event-stream")
+}
+
 /** `POST /v1/jobs` (direct or `?session=S`) and `GET /v1/jobs/ID`, for `liege pool` and `liege cluster pool`. */
-export const jobRoutes = (pool: Pool, sessions: Sessions) => (request: Request): Route | undefined => {
-  const { path } = request
-  if (path === "/v1/jobs") {
-    if (request.method !== "POST") return { name: "jobs", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "POST a job")) }
-    const session = request.query.get("session")
-    return {
-      name: session === null ? "jobs" : "session_jobs",
-      handle: Effect.gen(function*() {
+export const jobRoutes = (pool: Pool, sessions: Sessions): ReadonlyArray<Route> => [
+  {
+    method: "POST",
+    pattern: "/v1/jobs",
+    name: "jobs",
+    work: true,
+    handle: (request) =>
+      Effect.gen(function*() {
         const body = yield* request.json
-        if (session === null) return ok({ ok: yield* pool.submit(body.value).pipe(Effect.mapError(errorBody)) })
+        const session = request.query.get("session")
+        if (session === null) {
+          if (wantsEvents(request)) return streamed(pool, body.value)
+          return ok({ ok: yield* pool.submit(body.value).pipe(Effect.mapError(answerOf)) })
+        }
         if (session === "") return errorResponse(400, "BadSession", "session must not be empty")
         return ok({ id: yield* sessions.enqueue(session, body) }, 202)
       }).pipe(Effect.catch((response) => Effect.succeed(response)))
-    }
-  }
-  const m = /^\/v1\/jobs\/(\d+)$/.exec(path)
-  if (m !== null) {
-    if (request.method !== "GET") return { name: "job", handle: Effect.succeed(errorResponse(405, "MethodNotAllowed", "GET a job")) }
-    return {
-      name: "job",
-      handle: sessions.get(Number(m[1])).pipe(
-        Effect.map((job) => job === undefined ? errorResponse(404, "NotFound", `no job ${m[1]}`) : ok(jobBody(job))),
+  },
+  {
+    method: "GET",
+    pattern: "/v1/jobs/:id",
+    name: "job",
+    handle: (request) => {
+      const id = request.params["id"]!
+      if (!/^\d+$/.test(id)) return Effect.succeed(errorResponse(404, "NotFound", `no job ${id}`))
+      return sessions.get(Number(id)).pipe(
+        Effect.map((job) => job === undefined ? errorResponse(404, "NotFound", `no job ${id}`) : ok(jobBody(job))),
         Effect.catch((response) => Effect.succeed(response))
       )
     }
   }
-  return undefined
-}
+]
 
 export const poolApp = (pool: Pool, runner: Runner): App => ({
   readiness: pool.readiness,
@@ -120,8 +124,8 @@ export const poolApp = (pool: Pool, runner: Runner): App => ({
       { name: "liege_runner_sessions_in_flight", help: "sessions with a job running", type: "gauge", samples: [{ value: r.inFlight }] }
     ]
   },
-  route: jobRoutes(pool, {
-    enqueue: (session, body) => runner.enqueue(session, body.value).pipe(Effect.mapError((e) => errorResponse(500, e._tag, e.message))),
+  routes: jobRoutes(pool, {
+    enqueue: (session, body) => runner.enqueue(session, body.value).pipe(Effect.mapError(answerOf)),
     get: (id) => runner.get(id)
   })
 })

@@ -9,28 +9,10 @@
  *   serf restarts, requests wait for the next one.
  */
 import { Effect } from "effect"
-import type { Pier, PokeError } from "../pier/pier.ts"
+import type { Pier } from "../pier/pier.ts"
+import { answerOf } from "./errors.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import type { App } from "./server.ts"
-
-/** The HTTP status a pier's failure answers with (SPEC §8): also the cluster's (SPEC §9: a moving serf is a 5xx). */
-export const statusOf = (e: { readonly _tag: string }): number => {
-  switch (e._tag) {
-    case "PierIo":
-      return 500
-    case "SerfPoisoned":
-      return 422
-    case "Timeout":
-      return 504
-    default:
-      return 503
-  }
-}
-
-/** The tag an error answers with (SPEC §3: a poison event is `Poison`). */
-export const tagOf = (e: { readonly _tag: string }): string => e._tag === "SerfPoisoned" ? "Poison" : e._tag
-
-const failure = (e: PokeError) => errorResponse(statusOf(e), tagOf(e), e.message)
 
 export const serfApp = (pier: Pier): App => {
   let everReady = false
@@ -39,7 +21,9 @@ export const serfApp = (pier: Pier): App => {
     return everReady
   }
   const notReady = errorResponse(503, "NotReady", "the serf is not ripe yet (booting or replaying)")
-  const answer = (name: string, response: Response) => ({ name, handle: Effect.succeed(response) })
+  /** Before the first serf is ripe, 503; a failure is answered through the one error map. */
+  const guarded = (effect: Effect.Effect<Response, Parameters<typeof answerOf>[0]>): Effect.Effect<Response> =>
+    Effect.suspend(() => ready() ? Effect.catch(effect, (e) => Effect.succeed(answerOf(e))) : Effect.succeed(notReady))
 
   return {
     readiness: pier.readiness,
@@ -61,56 +45,33 @@ export const serfApp = (pier: Pier): App => {
         { name: "liege_serf_replay_target_events", help: "events to replay at the last start", type: "gauge", samples: [{ value: replay.total }] }
       ]
     },
-    route: (request) => {
-      const { method, path } = request
-      if (path === "/v1/events") {
-        if (method !== "POST") return answer("events", errorResponse(405, "MethodNotAllowed", "POST an event"))
-        return {
-          name: "events",
-          handle: Effect.gen(function*() {
-          if (!ready()) return notReady
-          const body = yield* request.json
-          const answer = yield* pier.poke(body.value, body.text)
-          if (answer._tag === "Bail") {
-            return errorResponse(422, "Bail", "the serf refused the event", { goofs: answer.goofs })
-          }
-          return ok(
-            answer._tag === "Swap"
-              ? { eve: answer.eve, mug: answer.mug, effects: answer.effects, swapped: answer.ev }
-              : { eve: answer.eve, mug: answer.mug, effects: answer.effects }
-          )
-        }).pipe(Effect.catch((e) => Effect.succeed("_tag" in e ? failure(e) : e)))
-        }
-      }
-      if (path === "/v1/peek" || path.startsWith("/v1/peek/")) {
-        if (method !== "GET") return answer("peek", errorResponse(405, "MethodNotAllowed", "GET a peek"))
-        let segments: Array<string>
-        try {
-          segments = path.slice("/v1/peek".length).split("/").filter((s) => s !== "").map(decodeURIComponent)
-        } catch {
-          return answer("peek", errorResponse(400, "BadPath", "the peek path is not valid percent-encoding"))
-        }
-        return {
-          name: "peek",
-          handle: Effect.gen(function*() {
+    routes: [
+      {
+        method: "POST",
+        pattern: "/v1/events",
+        name: "events",
+        work: true,
+        handle: (request) =>
+          Effect.gen(function*() {
             if (!ready()) return notReady
-            return ok({ dat: (yield* pier.peek(segments)) ?? null })
-          }).pipe(Effect.catch((e) => Effect.succeed(failure(e))))
-        }
-      }
-      if (path === "/v1/snapshot" || path === "/v1/pack") {
-        const name = path.slice(4)
-        if (method !== "POST") return answer(name, errorResponse(405, "MethodNotAllowed", `POST ${path}`))
-        const op = path === "/v1/snapshot" ? pier.snapshot : pier.pack
-        return {
-          name,
-          handle: Effect.gen(function*() {
-            if (!ready()) return notReady
-            return ok({ eve: yield* op })
-          }).pipe(Effect.catch((e) => Effect.succeed(failure(e))))
-        }
-      }
-      return undefined
-    }
+            const body = yield* request.json
+            const answer = yield* Effect.mapError(pier.poke(body.value, body.text), answerOf)
+            if (answer._tag === "Bail") return errorResponse(422, "Bail", "the serf refused the event", { goofs: answer.goofs })
+            return ok(
+              answer._tag === "Swap"
+                ? { eve: answer.eve, mug: answer.mug, effects: answer.effects, swapped: answer.ev }
+                : { eve: answer.eve, mug: answer.mug, effects: answer.effects }
+            )
+          }).pipe(Effect.catch((r: Response) => Effect.succeed(r)))
+      },
+      {
+        method: "GET",
+        pattern: "/v1/peek/*",
+        name: "peek",
+        handle: (request) => guarded(Effect.map(pier.peek(request.rest), (dat) => ok({ dat: dat ?? null })))
+      },
+      { method: "POST", pattern: "/v1/snapshot", name: "snapshot", work: true, handle: () => guarded(Effect.map(pier.snapshot, (eve) => ok({ eve }))) },
+      { method: "POST", pattern: "/v1/pack", name: "pack", work: true, handle: () => guarded(Effect.map(pier.pack, (eve) => ok({ eve }))) }
+    ]
   }
 }

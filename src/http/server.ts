@@ -30,10 +30,11 @@
 import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Cause, Effect, FiberSet, Schema, type Scope } from "effect"
+import { Cause, Effect, FiberSet, Schema, type Scope, Stream } from "effect"
 import type { Listen } from "../cli/args.ts"
 import { type BodyLimits, readJson } from "./body.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
+import { type Route, type RouteRequest, table } from "./routes.ts"
 import { format, type Family } from "./prometheus.ts"
 import { processFamilies } from "./process.ts"
 import { page } from "../status/page/index.ts"
@@ -42,26 +43,15 @@ import { notReady as notReadyBecause, type Readiness, type Status } from "../sta
 
 export { errorResponse, ok, type Response } from "./response.ts"
 
-export interface Request {
-  readonly method: string
-  readonly path: string
-  readonly query: URLSearchParams
-  /** The body as JSON, checked (size, UTF-8, Unicode, depth); the failure is the response to send. */
-  readonly json: Effect.Effect<{ readonly value: unknown; readonly text: string }, Response>
-}
-
-export interface Route {
-  /** The route's name in `liege_http_requests_total`. */
-  readonly name: string
-  readonly handle: Effect.Effect<Response>
-}
+export type { Route, RouteRequest } from "./routes.ts"
 
 export interface App {
   readonly readiness: () => Readiness
   readonly metrics: () => ReadonlyArray<Family>
   /** The status document (SPEC §10): `GET /v1/status` and its stream. */
   readonly status: Effect.Effect<Status>
-  readonly route: (request: Request) => Route | undefined
+  /** Its routes (the server adds the probes, the page, metrics and status). */
+  readonly routes: ReadonlyArray<Route>
 }
 
 export interface ServerOptions extends BodyLimits {
@@ -128,6 +118,31 @@ const send = (res: http.ServerResponse, r: Response) => {
   res.end(r.body)
 }
 
+/**
+ * Writes an event stream: its first text, then each event as the client
+ * takes it (a slow client slows the stream: the next event is pulled once
+ * the socket has drained), then the end. A client that goes away ends it.
+ */
+const streamOut = (res: http.ServerResponse, r: Response, events: Stream.Stream<string>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (res.headersSent || res.destroyed) return
+    res.writeHead(r.status, { ...r.headers, "content-type": r.contentType, "cache-control": "no-cache", "x-accel-buffering": "no" })
+    if (r.body !== "") res.write(r.body)
+    yield* Stream.runForEach(events, (text) =>
+      res.write(text) || res.destroyed
+        ? Effect.void
+        : Effect.callback<void>((resume) => {
+          const go = () => {
+            res.off("drain", go)
+            res.off("close", go)
+            resume(Effect.void)
+          }
+          res.once("drain", go)
+          res.once("close", go)
+        }))
+    if (!res.destroyed) res.end()
+  })
+
 /** Binds `options.listen` and serves; routes are answered once `start` gave the app. */
 export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFailed, Scope.Scope> =>
   Effect.gen(function*() {
@@ -163,60 +178,77 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       send(res, r)
     }
 
+    /** The server's own routes: the probes, the page, metrics and status. */
+    const builtins: ReadonlyArray<Route> = [
+      { method: "GET", pattern: "/livez", name: "livez", open: true, handle: () => Effect.succeed(ok({ live: true })) },
+      {
+        method: "GET",
+        pattern: "/readyz",
+        name: "readyz",
+        open: true,
+        handle: () => Effect.sync(() => {
+          const now = readiness()
+          return ok(now, now.ready ? 200 : 503)
+        })
+      },
+      {
+        method: "GET",
+        pattern: "/healthz",
+        name: "healthz",
+        open: true,
+        handle: () => Effect.sync(() => {
+          const healthy = readiness().ready
+          return ok({ ok: healthy }, healthy ? 200 : 503)
+        })
+      },
+      // the page holds no data: it asks for the token itself and sends it with every data request
+      { method: "GET", pattern: "/ui", name: "ui", open: true, handle: () => Effect.succeed({ status: 200, contentType: "text/html; charset=utf-8", body: page }) },
+      {
+        method: "GET",
+        pattern: "/metrics",
+        name: "metrics",
+        handle: () => Effect.sync(() => ({ status: 200, contentType: "text/plain; version=0.0.4", body: metrics(app) }))
+      },
+      { method: "GET", pattern: "/v1/status", name: "status", handle: () => app === undefined ? Effect.succeed(notReady) : Effect.map(app.status, ok) },
+      {
+        method: "GET",
+        pattern: "/v1/status/stream",
+        name: "status_stream",
+        handle: () => Effect.succeed(app === undefined ? notReady : { status: 200, contentType: "text/event-stream", body: "", raw: stream.listen })
+      }
+    ]
+    let match = table(builtins)
+
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const url = new URL(req.url ?? "/", "http://liege")
       const path = url.pathname
-      if (req.method === "GET") {
-        if (path === "/livez") return answer(res, "livez", ok({ live: true }))
-        if (path === "/readyz") {
-          const now = readiness()
-          return answer(res, "readyz", ok(now, now.ready ? 200 : 503))
-        }
-        if (path === "/healthz") {
-          const healthy = readiness().ready
-          return answer(res, "healthz", ok({ ok: healthy }, healthy ? 200 : 503))
-        }
-      }
-      if (path === "/ui" && req.method === "GET") {
-        // the page holds no data: it asks for the token itself and sends it with every data request
-        return answer(res, "ui", { status: 200, contentType: "text/html; charset=utf-8", body: page })
-      }
-      if (expected !== undefined && !tokenMatches(expected, req.headers.authorization)) {
+      const method = req.method ?? "GET"
+      const found = match(method, path)
+      const open = found._tag === "Found" && found.route.open === true
+      if (!open && expected !== undefined && !tokenMatches(expected, req.headers.authorization)) {
         req.resume()
         return answer(res, "unauthorized", errorResponse(401, "Unauthorized", "send Authorization: Bearer <token>"))
       }
-      if (path === "/metrics" && req.method === "GET") {
-        return answer(res, "metrics", { status: 200, contentType: "text/plain; version=0.0.4", body: metrics(app) })
-      }
-      if (app === undefined) {
+      if (found._tag === "Refused") {
         req.resume()
-        return answer(res, "unready", notReady)
+        // until the app is attached, its routes are not known yet: not ready, rather than not found
+        return app === undefined ? answer(res, "unready", notReady) : answer(res, found.name, found.response)
       }
-      if (path === "/v1/status" && req.method === "GET") {
-        const current = app
-        run(answering(res, "status", Effect.map(current.status, ok)))
-        return
-      }
-      if (path === "/v1/status/stream" && req.method === "GET") {
-        count("status_stream", 200)
-        return stream.listen(res)
-      }
-      if (drained) {
+      const { route } = found
+      if (route.work === true && drained) {
         req.resume()
-        return answer(res, "draining", draining)
+        return answer(res, route.name, draining)
       }
-      const request: Request = {
-        method: req.method ?? "GET",
+      const request: RouteRequest = {
+        method,
         path,
         query: url.searchParams,
-        json: readJson(req, options)
+        headers: req.headers,
+        json: readJson(req, options),
+        params: found.params,
+        rest: found.rest
       }
-      const route = app.route(request)
-      if (route === undefined) {
-        req.resume()
-        return answer(res, "unmatched", errorResponse(404, "NotFound", `no route for ${request.method} ${path}`))
-      }
-      const fiber = run(answering(res, route.name, route.handle))
+      const fiber = run(answering(res, route.name, route.handle(request)))
       // a client that goes away before its answer interrupts the handler
       res.once("close", () => {
         if (!res.writableFinished) fiber.interruptUnsafe()
@@ -231,7 +263,12 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
             ? Effect.failCause(cause)
             : Effect.as(Effect.logError(`${name}: the handler failed`, cause), errorResponse(500, "Internal", "liege failed to answer this request; see its log"))
         ),
-        Effect.flatMap((r) => Effect.sync(() => answer(res, name, r)))
+        Effect.flatMap((r) => {
+          count(name, r.status)
+          if (r.raw !== undefined) return Effect.sync(() => r.raw!(res))
+          if (r.events !== undefined) return streamOut(res, r, r.events)
+          return Effect.sync(() => send(res, r))
+        })
       )
 
     const stream = makeStatusStream((publish) => {
@@ -267,6 +304,7 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       url: `http://${host}:${bound.port}`,
       start: (given) => Effect.sync(() => {
         app = given
+        match = table([...builtins, ...given.routes])
       }),
       drain: Effect.sync(() => {
         drained = true

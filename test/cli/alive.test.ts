@@ -66,7 +66,7 @@ describe("alive is not well", () => {
       const peek = await get(`${s.url}/v1/peek/hang`)
       expect(peek.status).toBe(504)
       expect(peek.body).toEqual({
-        error: { tag: "Timeout", message: "the serf did not answer the peek within 400 ms (workTimeout); it was killed and is restarting" }
+        error: { tag: "Timeout", message: "the serf did not answer the peek within 400 ms (workTimeout); it was killed and is restarting", writ: "peek", ms: 400 }
       })
       await healthy(s.url)
       expect((await get(`${s.url}/v1/peek/sum`)).body).toEqual({ dat: 3 })

@@ -15,7 +15,10 @@ it.live("a handler that dies is answered 500 Internal, and the server goes on", 
       readiness: () => ({ ready: true }),
       metrics: () => [],
       status: Effect.die(new Error("no status")),
-      route: (r) => ({ name: "boom", handle: r.path === "/boom" ? Effect.die(new Error("a bug")) : Effect.succeed({ status: 200, contentType: "text/plain", body: "fine" }) })
+      routes: [
+        { method: "GET", pattern: "/boom", name: "boom", handle: () => Effect.die(new Error("a bug")) },
+        { method: "GET", pattern: "/other", name: "other", handle: () => Effect.succeed({ status: 200, contentType: "text/plain", body: "fine" }) }
+      ]
     })
     const boom = yield* Effect.promise(() => request("GET", `${server.url}/boom`))
     expect(boom.status).toBe(500)

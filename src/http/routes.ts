@@ -1,0 +1,95 @@
+/**
+ * The route table (SPEC §8): every route of a server as data — method,
+ * pattern, name, whether it needs the token, whether it takes work (and so
+ * is refused while liege drains), and its handler. One matcher decides for
+ * all of them: 404 for a path no route has, 405 (with `Allow`) for a path
+ * whose method is wrong, and the name every answer is counted under.
+ *
+ * Patterns are paths whose segments may be `:name` (one segment, percent-
+ * decoded) or, last, `*` (the rest: zero or more segments, decoded).
+ */
+import type { Effect } from "effect"
+import { errorResponse, type Response } from "./response.ts"
+
+/** What a handler is given of the request. */
+export interface RouteRequest {
+  readonly method: string
+  readonly path: string
+  readonly query: URLSearchParams
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  /** The body as JSON, checked (size, UTF-8, Unicode, depth); the failure is the response to send. */
+  readonly json: Effect.Effect<{ readonly value: unknown; readonly text: string }, Response>
+  /** The pattern's `:name` segments. */
+  readonly params: Readonly<Record<string, string>>
+  /** What the pattern's `*` matched. */
+  readonly rest: ReadonlyArray<string>
+}
+
+export interface Route {
+  readonly method: "GET" | "POST"
+  readonly pattern: string
+  /** Its name in `liege_http_requests_total`. */
+  readonly name: string
+  /** Answered without the token (the probes, the page). */
+  readonly open?: boolean
+  /** It takes new work: while liege drains it is answered 503 `ShuttingDown`. */
+  readonly work?: boolean
+  readonly handle: (request: RouteRequest) => Effect.Effect<Response>
+}
+
+interface Compiled {
+  readonly route: Route
+  readonly segments: ReadonlyArray<string>
+  readonly wild: boolean
+}
+
+export type Match =
+  | { readonly _tag: "Found"; readonly route: Route; readonly params: Record<string, string>; readonly rest: ReadonlyArray<string> }
+  | { readonly _tag: "Refused"; readonly name: string; readonly response: Response }
+
+const split = (path: string) => path.split("/").filter((s) => s !== "")
+
+/** The table's matcher: a path and a method to a route (with its params), or the refusal to answer. */
+export const table = (routes: ReadonlyArray<Route>) => {
+  const compiled: Array<Compiled> = routes.map((route) => {
+    const segments = split(route.pattern)
+    const wild = segments.at(-1) === "*"
+    return { route, segments: wild ? segments.slice(0, -1) : segments, wild }
+  })
+  const bind = (c: Compiled, parts: ReadonlyArray<string>): { params: Record<string, string>; rest: Array<string> } | "bad" | undefined => {
+    if (c.wild ? parts.length < c.segments.length : parts.length !== c.segments.length) return undefined
+    const params: Record<string, string> = {}
+    for (let i = 0; i < c.segments.length; i++) {
+      const seg = c.segments[i]!
+      if (seg.startsWith(":")) params[seg.slice(1)] = parts[i]!
+      else if (seg !== parts[i]) return undefined
+    }
+    try {
+      for (const k of Object.keys(params)) params[k] = decodeURIComponent(params[k]!)
+      return { params, rest: parts.slice(c.segments.length).map(decodeURIComponent) }
+    } catch {
+      return "bad"
+    }
+  }
+  return (method: string, path: string): Match => {
+    const parts = split(path)
+    const allowed: Array<string> = []
+    let name = "unmatched"
+    for (const c of compiled) {
+      const bound = bind(c, parts)
+      if (bound === undefined) continue
+      name = c.route.name
+      if (bound === "bad") {
+        return { _tag: "Refused", name, response: errorResponse(400, "BadPath", "the path is not valid percent-encoding") }
+      }
+      if (c.route.method === method) return { _tag: "Found", route: c.route, params: bound.params, rest: bound.rest }
+      allowed.push(c.route.method)
+    }
+    if (allowed.length === 0) return { _tag: "Refused", name, response: errorResponse(404, "NotFound", `no route for ${method} ${path}`) }
+    return {
+      _tag: "Refused",
+      name,
+      response: { ...errorResponse(405, "MethodNotAllowed", `${path} takes ${allowed.join(" or ")}`), headers: { allow: allowed.join(", ") } }
+    }
+  }
+}
