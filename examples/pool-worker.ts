@@ -16,9 +16,9 @@
  *   {"op":"env"}                       ok {"id", "codec", "protocol"} (null when unset)
  *   {"op":"stderr","text":s}           writes s and a newline to stderr, ok null
  *   {"op":"slog","text":s}             sends a slog line, ok null
- *   {"op":"count","n":n,"ms":m}        streams the chunks {"i": 1} … {"i": n}, each m ms after the last
- *                                      (default 0), then ok {"counted": n} (a request without a stream
- *                                      gets the chunks as one array)
+ *   {"op":"count","n":n,"ms":m,"pad":p} streams the chunks {"i": 1} … {"i": n}, each m ms after the last
+ *                                      (default 0), with "pad": p x's when p is given, then ok
+ *                                      {"counted": n} (a request without a stream gets the chunks as one array)
  *   anything else                      err {"code":"bad_request","message": what was wrong}
  */
 import { Fail, runWorker } from "../src/worker/pool.ts"
@@ -46,10 +46,11 @@ const need = (p: Record<string, unknown>, name: string, kind: "string" | "number
 }
 
 /** `count`'s chunks, as an async generator: the SDK streams them within the host's credit. */
-async function* count(n: number, ms: number, signal: AbortSignal) {
+async function* count(n: number, ms: number, pad: number | undefined, signal: AbortSignal) {
+  const padding = pad === undefined ? undefined : "x".repeat(pad)
   for (let i = 1; i <= n && !signal.aborted; i++) {
     if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms))
-    yield { i }
+    yield padding === undefined ? { i } : { i, pad: padding }
   }
   return { counted: n }
 }
@@ -108,8 +109,9 @@ runWorker((payload, { signal, io }) => {
     case "count": {
       const n = need(p, "n", "integer")
       const ms = "ms" in p ? need(p, "ms", "number") : 0
-      if (n < 0 || ms < 0) throw new Fail("bad_request", "the fields \"n\" and \"ms\" of \"count\" must not be negative")
-      return count(n, ms, signal)
+      const pad = "pad" in p ? need(p, "pad", "integer") : undefined
+      if (n < 0 || ms < 0 || (pad ?? 0) < 0) throw new Fail("bad_request", "the fields of \"count\" must not be negative")
+      return count(n, ms, pad, signal)
     }
     default:
       throw new Fail("bad_request", `unknown op ${JSON.stringify(p["op"])}: expected one of ${OPS.join(", ")}`)

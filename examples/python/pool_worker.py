@@ -24,9 +24,10 @@ Payloads:
                                      LIEGE_CODEC, LIEGE_PROTOCOL (null when unset)
   {"op":"stderr","text":s}           writes s and a newline to stderr, ok null
   {"op":"slog","text":s}             sends {"t":"slog","pri":1,"msg":s}, ok null
-  {"op":"count","n":n,"ms":m}        streams the chunks {"i": 1} … {"i": n}, each m ms after the last
-                                     (default 0), then ok {"counted": n} (a request without a stream
-                                     gets the chunks as one list); a generator
+  {"op":"count","n":n,"ms":m,"pad":p} streams the chunks {"i": 1} … {"i": n}, each m ms after the last
+                                     (default 0), with "pad": p x's when p is given, then ok
+                                     {"counted": n} (a request without a stream gets the chunks as one
+                                     list); a generator
   anything else                      err {"code":"bad_request","message": what was wrong}
 """
 
@@ -76,12 +77,13 @@ def need(payload: dict, name: str, kind: str) -> Any:
     return v
 
 
-def count(n: int, ms: float) -> Iterator[Any]:
+def count(n: int, ms: float, pad: int | None) -> Iterator[Any]:
     """`count`'s chunks, as a generator: the SDK streams them within the host's credit."""
+    padding = None if pad is None else "x" * pad
     for i in range(1, n + 1):
         if ms > 0:
             time.sleep(ms / 1000)
-        yield {"i": i}
+        yield {"i": i} if padding is None else {"i": i, "pad": padding}
     return {"counted": n}
 
 
@@ -141,9 +143,10 @@ def handle(payload: Any, req: Request) -> Any:
     if op == "count":
         n = need(payload, "n", "integer")
         ms = need(payload, "ms", "number") if "ms" in payload else 0
-        if n < 0 or ms < 0:
-            raise bad('the fields "n" and "ms" of "count" must not be negative')
-        return count(n, ms)
+        pad = need(payload, "pad", "integer") if "pad" in payload else None
+        if n < 0 or ms < 0 or (pad or 0) < 0:
+            raise bad('the fields of "count" must not be negative')
+        return count(n, ms, pad)
     raise bad(f"unknown op {json.dumps(op, ensure_ascii=False)}: expected one of {', '.join(OPS)}")
 
 
