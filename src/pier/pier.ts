@@ -188,9 +188,13 @@ export interface Pier {
   readonly fatal: Effect.Effect<PierFatal>
   /**
    * Stops taking events, answers those accepted within `drainMs` (the rest
-   * get `ShuttingDown`), saves a snapshot and stops the serf.
+   * get `ShuttingDown`), saves a snapshot and stops the serf. The window
+   * ends early once `cutShort()` holds (the log is known to be gone). A
+   * commit still in flight when it ends is not waited for: its events are
+   * answered `PierIo` (they may or may not be logged), and the serf, whose
+   * state may be ahead of the log, is stopped unsaved.
    */
-  readonly shutdown: (drainMs: number) => Effect.Effect<void>
+  readonly shutdown: (drainMs: number, cutShort?: () => boolean) => Effect.Effect<void>
 }
 
 interface Pending extends Suspect {
@@ -285,6 +289,8 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
     let batch: Array<Answered> = []
     /** The commit in flight (an asynchronous log), if any: the next one waits for it. */
     let committing: ReadonlyArray<Answered> | undefined = undefined
+    /** A commit in flight that the shutdown stopped waiting for (its outcome is unknown). */
+    let givenUp: ReadonlyArray<Answered> | undefined = undefined
     /** Waiting for every answer so far to be committed. */
     let idleWaiters: Array<() => void> = []
     /** The pier's scope is closing: nothing more is committed. */
@@ -415,7 +421,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
     /** Every answer so far is committed (or refused). */
     const drain: Effect.Effect<void> = Effect.suspend(() => {
       commit()
-      if (committing === undefined) return Effect.void
+      if (committing === undefined || committing === givenUp) return Effect.void
       return Effect.callback<void>((resume) => {
         const waiter = () => resume(Effect.void)
         idleWaiters.push(waiter)
@@ -750,27 +756,50 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
           giveUp(new PierIo({ dir, reason: "the serf's keeper died (see the log)" }))
         )))
 
-    const shutdown = (drainMs: number) =>
-      Effect.gen(function*() {
-        if (closing) return
+    /** Done once a shutdown ended: a second one waits for the first. */
+    const stopped = Deferred.makeUnsafe<void>()
+    const shutdown = (drainMs: number, cutShort?: () => boolean) =>
+      Effect.suspend(() => {
+        if (closing) return Deferred.await(stopped)
         closing = true
+        return Effect.ensuring(stopping(drainMs, cutShort), Effect.sync(() => Deferred.doneUnsafe(stopped, Effect.void)))
+      })
+    const stopping = (drainMs: number, cutShort?: () => boolean) =>
+      Effect.gen(function*() {
         if (fatal === undefined) state = { _tag: "Stopping" }
         const deadline = Date.now() + drainMs
         const busy = () => (pending.size > 0 || committing !== undefined) && fatal === undefined && lost === undefined
-        while (busy() && Date.now() < deadline) yield* Effect.sleep(10)
+        while (busy() && Date.now() < deadline && cutShort?.() !== true) yield* Effect.sleep(10)
         wakeWaiters() // control requests waiting for a serf: ShuttingDown
         const serf = current
-        if (pending.size > 0) {
+        const inFlight = committing
+        if (pending.size > 0 || inFlight !== undefined) {
           // Events the serf may be working on must not be logged after their
           // callers were told ShuttingDown: the serf goes, unsaved, and its
           // state is rebuilt from the log at the next start.
-          serf?.abandon(`${pending.size} events not answered within the drain window`)
-          const late = new ShuttingDown({ reason: `not answered within the drain window (${drainMs} ms)` })
+          serf?.abandon(
+            inFlight === undefined
+              ? `${pending.size} events not answered within the drain window`
+              : "its log did not confirm a commit within the drain window"
+          )
+          const late = new ShuttingDown({
+            reason: cutShort?.() === true
+              ? "not answered: its log cannot be reached, the serf is let go"
+              : `not answered within the drain window (${drainMs} ms)`
+          })
           for (const p of pending.values()) p.done(late)
           // answered, but waiting behind a commit in flight: not logged either
           for (const { p } of batch) p.done(late)
           pending.clear()
           batch = []
+          if (inFlight !== undefined) {
+            // sent to the log, never confirmed: nobody waits for it any more, and its callers are
+            // told the truth (a later confirmation or refusal finds them answered)
+            givenUp = inFlight
+            const unknown = new PierIo({ dir, reason: "the log did not confirm the event before the serf was let go: it may or may not be logged" })
+            for (const { p } of inFlight) p.done(unknown)
+            noteError("PierIo", unknown.message)
+          }
         } else if (serf !== undefined && serf.running()) {
           const saved = yield* Effect.timeoutOption(Effect.exit(serf.save(flush)), stopGraceMs)
           if (Option.isNone(saved)) serf.abandon("the snapshot at shutdown did not finish within stopGrace")
