@@ -45,6 +45,12 @@ export interface SerfHostOptions<R> {
   >
   /** Counters for /metrics. */
   readonly counters: SerfCounters
+  /**
+   * This runner has lost its database (./watch.ts): a serf being let go
+   * stops waiting for its log at once (its callers get 503 instead of
+   * waiting out the drain for commits that cannot be confirmed).
+   */
+  readonly lost?: () => boolean
 }
 
 export interface SerfCounters {
@@ -111,9 +117,10 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
       counters.active++
       counters.piers.set(id, pier)
       yield* Effect.addFinalizer(() =>
-        // let go (idle, or its shard moved): answer what it holds, save, stop the serf
+        // let go (idle, or its shard moved, or this runner lost its database or is leaving):
+        // answer what it holds, save, stop the serf
         Effect.andThen(
-          pier.shutdown(options.drainMs),
+          pier.shutdown(options.drainMs, options.lost),
           Effect.sync(() => {
             counters.active--
             if (counters.piers.get(id) === pier) counters.piers.delete(id)
