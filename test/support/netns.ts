@@ -103,8 +103,9 @@ const sweep = () => {
 }
 
 /**
- * Why this machine cannot make the namespaces these tests need (undefined:
- * it can): not root, no `ip` (iproute2), or the kernel refuses.
+ * Why this machine cannot make what these tests need (undefined: it can):
+ * not root, no `ip` (iproute2), or the kernel refuses a namespace, a veth
+ * pair or a bridge (each is made and removed here to find out).
  */
 export const unavailable = (): string | undefined => {
   if (process.getuid?.() !== 0) return "network namespaces need root"
@@ -113,14 +114,27 @@ export const unavailable = (): string | undefined => {
   } catch {
     return "the ip command (iproute2) is missing"
   }
-  const probe = `lgprobe${process.pid % 100000}`
+  const tag = (process.pid % 100000).toString(36)
+  const [ns, veth, bridge] = [`lgprobe${tag}`, `lgpv${tag}`, `lgpb${tag}`]
+  const steps: Array<[string, ReadonlyArray<string>]> = [
+    ["ip netns add", ["netns", "add", ns]],
+    ["ip link add type veth", ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns]],
+    ["ip link add type bridge", ["link", "add", bridge, "type", "bridge"]]
+  ]
   try {
-    execFileSync("ip", ["netns", "add", probe], { stdio: "pipe" })
-  } catch (e) {
-    return `ip netns add failed: ${String((e as { stderr?: unknown }).stderr ?? e).trim()}`
+    for (const [what, args] of steps) {
+      try {
+        execFileSync("ip", [...args], { stdio: "pipe" })
+      } catch (e) {
+        return `${what} failed: ${String((e as { stderr?: unknown }).stderr ?? e).trim()}`
+      }
+    }
+    return undefined
+  } finally {
+    ipSync(["link", "del", bridge])
+    ipSync(["link", "del", veth])
+    ipSync(["netns", "del", ns])
   }
-  ipSync(["netns", "del", probe])
-  return undefined
 }
 
 export type Cut = "all" | "database" | "runners"
