@@ -2,12 +2,13 @@
  * Whether a runner still reaches its database (SPEC §9: a runner that
  * cannot reach it for longer than the shard lock expiry counts as lost).
  *
- * A probe (`SELECT 1`) at a time, the next `everyMs` after the last one
- * ended; the database is lost when no probe succeeded for longer than
- * `lostAfterMs`. A probe is never timed out: one that hangs (its peer went
- * silent) simply leaves the last success to age, and a slow answer on a
- * loaded machine still counts when it comes (a timer could fire before an
- * answer already in hand).
+ * A probe (`SELECT 1`) at a time, on a connection of its own (a busy pool
+ * is not a lost database), the next `everyMs` after the last one ended; the
+ * database is lost when no probe succeeded for longer than `lostAfterMs`. A
+ * probe is never timed out: one that hangs (its peer went silent) simply
+ * leaves the last success to age, and a slow answer on a loaded machine
+ * still counts when it comes (a timer could fire before an answer already
+ * in hand). A connection that fails is replaced.
  *
  * The runner reads it where waiting would be wrong: a serf being let go
  * stops waiting for a log that cannot answer, and the runner's routes
@@ -36,13 +37,15 @@ export const watchDatabase = (options: { readonly everyMs: number; readonly lost
     const silentMs = () => clock.currentTimeMillisUnsafe() - lastOk
     const lost = () => silentMs() > options.lostAfterMs
     const every = Duration.millis(options.everyMs)
-    const probe = sql`SELECT 1`.pipe(
-      Effect.andThen(Effect.sync(() => {
+    const probing = Effect.scoped(Effect.gen(function*() {
+      const conn = yield* sql.reserve
+      for (;;) {
+        yield* conn.executeRaw("SELECT 1", [])
         lastOk = clock.currentTimeMillisUnsafe()
-      })),
-      Effect.ignore
-    )
-    yield* Effect.forkScoped(Effect.forever(Effect.andThen(probe, Effect.sleep(every))))
+        yield* Effect.sleep(every)
+      }
+    }))
+    yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.ignore(probing), Effect.sleep(every))))
     // the signal follows the clock, not the probes (a probe may hang for minutes)
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(
       Effect.sync(() => {
