@@ -31,8 +31,9 @@ type Env = Readonly<Record<string, string | undefined>>
 
 const PG_VARS = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"] as const
 
-/** `url` without its password. */
-export const redact = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
+/** `url` without its password (in the authority or as a `password=` parameter). */
+export const redact = (url: string): string =>
+  url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@").replace(/([?&]password=)[^&]*/g, "$1***")
 
 const fromUrl = (url: string, where: string, env: Env): Database | UsageError => {
   let parsed: URL
@@ -45,10 +46,11 @@ const fromUrl = (url: string, where: string, env: Env): Database | UsageError =>
     return new UsageError({ message: `${where}: not a postgres:// URL: ${redact(url)}` })
   }
   const password = env["PGPASSWORD"] || undefined
-  const username = parsed.username === "" ? userOf(env) : undefined
+  const hasPassword = parsed.password !== "" || parsed.searchParams.has("password")
+  const username = parsed.username === "" && !parsed.searchParams.has("user") ? userOf(env) : undefined
   const config: PgClient.PgClientConfig = {
     url: Redacted.make(url),
-    ...(parsed.password === "" && password !== undefined ? { password: Redacted.make(password) } : {}),
+    ...(!hasPassword && password !== undefined ? { password: Redacted.make(password) } : {}),
     ...(username === undefined ? {} : { username })
   }
   const from = [

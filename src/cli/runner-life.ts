@@ -32,7 +32,7 @@ import { watchDatabase, type DatabaseWatch } from "../cluster/watch.ts"
 import { listen, reasonOf, type Server } from "../http/server.ts"
 import type { Listen } from "./args.ts"
 import { resolveDatabase } from "./database.ts"
-import { ExitStatus } from "./errors.ts"
+import { ExitStatus, UsageError } from "./errors.ts"
 import { Shutdown } from "./shutdown.ts"
 
 /** How long reaching the database and creating the tables may take at start. */
@@ -118,7 +118,7 @@ export const startRunner = (flags: {
 }): Effect.Effect<Started, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const database = resolveDatabase(flags.database)
-    if (!("config" in database)) return yield* database
+    if (database instanceof UsageError) return yield* database
     const server = yield* listen({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
     process.stdout.write(`listening on ${server.url}\n`)
     const engine = yield* Scope.make()
