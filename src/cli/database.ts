@@ -40,10 +40,11 @@ const fromUrl = (url: string, where: string, env: Env): Database | UsageError =>
   try {
     parsed = new URL(url)
   } catch {
-    return new UsageError({ message: `${where}: not a URL: ${redact(url)} (postgres://user@host:port/database)` })
+    // (not echoed: what is not a URL may hold a password anywhere)
+    return new UsageError({ message: `${where}: not a URL (postgres://user@host:port/database)` })
   }
   if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
-    return new UsageError({ message: `${where}: not a postgres:// URL: ${redact(url)}` })
+    return new UsageError({ message: `${where}: the URL is ${parsed.protocol}//…, not postgres://user@host:port/database` })
   }
   const password = env["PGPASSWORD"] || undefined
   const hasPassword = parsed.password !== "" || parsed.searchParams.has("password")
