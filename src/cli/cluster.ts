@@ -1,21 +1,22 @@
 /**
  * `liege cluster serf` and `liege cluster pool` (SPEC §9): one runner of a
- * cluster on `effect/cluster`, with PostgreSQL (`--database`) holding the
- * cluster's state, the serfs' logs and the session jobs.
+ * cluster on `effect/cluster`, with PostgreSQL (`--database`,
+ * `LIEGE_DATABASE` or the `PG*` variables) holding the cluster's state, the
+ * serfs' logs and the session jobs.
  *
- * Order at start, so that nothing is spawned for a runner that cannot run:
- * flags (exit 2), `--listen` bound (exit 1), the database reached (exit 1),
- * then the runner joins (`/healthz` 200 once it owns shards) and entities
- * start as messages come. SIGTERM/SIGINT: stop taking requests, leave the
- * cluster (its serfs are saved and stopped, its sessions let go: other
- * runners take them over), exit 0.
+ * The start and the leaving are ./runner-life.ts's: nothing is spawned for
+ * a runner that cannot run; on SIGTERM/SIGINT it stops taking requests,
+ * leaves the cluster (its serfs are saved and stopped, its sessions let go:
+ * other runners take them over) and exits, within `--drain` plus its
+ * escalation windows plus the shard lock expiry, whatever the engine is
+ * doing. A runner that loses its database for longer than the lock expiry
+ * answers its serf routes 503 at once (and /healthz 503) until it is back.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, FiberSet, Layer } from "effect"
+import { Cause, Effect, FiberSet, Layer } from "effect"
 import { ShardId } from "effect/cluster"
 import { Sharding } from "effect/cluster/Sharding"
-import { SqlClient } from "effect/sql/SqlClient"
 import * as Runner from "../cluster/runner.ts"
 import * as SerfEntity from "../cluster/serf-entity.ts"
 import * as SessionEntity from "../cluster/session-entity.ts"
@@ -24,7 +25,6 @@ import { Refusal, Serf, Session } from "../cluster/protocol.ts"
 import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
 import { jobRoutes } from "../http/pool.ts"
 import { answerOf } from "../http/errors.ts"
-import type { Server } from "../http/server.ts"
 import { claim } from "../cluster/event-log.ts"
 import { pierLog } from "../cluster/pier-log.ts"
 import { fileLeftover, reap } from "../pier/leftover.ts"
@@ -36,35 +36,29 @@ import { readBoot } from "./boot.ts"
 import { pierOptions, poolOptions } from "./options.ts"
 import type { clusterPool, clusterSerf } from "./commands.ts"
 import { ExitStatus } from "./errors.ts"
-import { bind } from "./serve.ts"
-import { Shutdown } from "./shutdown.ts"
+import { isAlive } from "../supervisor/group.ts"
+import { awaitShutdown, joinFailed, startRunner } from "./runner-life.ts"
 
 const SHARDS = 300
 const unjoined = "the runner has not joined the cluster yet (it owns no shards)"
+const lostDatabase = "this runner cannot reach its database: its serfs are served by the other runners"
 
-/** Binds, prints the listening line, reaches the database: the steps before anything is spawned. */
-const start = (flags: { readonly listen: { host: string; port: number }; readonly token?: string; readonly maxBody: number; readonly maxDepth: number; readonly database: string }) =>
-  Effect.gen(function*() {
-    const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
-    // the database first: an unreachable one stops liege with one line
-    const unreachable = (cause: unknown) =>
-      new ExitStatus({ status: 1, line: `liege: cannot reach the database ${redact(flags.database)}: ${firstLine(cause)}` })
-    const dbContext = yield* Layer.build(Runner.database(flags.database)).pipe(Effect.mapError(unreachable))
-    yield* Effect.flatMap(SqlClient, (sql) => sql`SELECT 1`).pipe(
-      Effect.provide(dbContext),
-      Effect.timeout("10 seconds"),
-      Effect.catchCause((cause) => Effect.fail(unreachable(cause)))
-    )
-    // one client for the runner, its entities and its stores
-    return { server, db: Layer.succeedContext(dbContext), dbContext }
-  })
+/** How many times a request is sent again when the serf was let go before it answered. */
+const RESENDS = 5
 
-const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@")
-const firstLine = (u: unknown) => {
-  const text = String(u)
-  const reason = /reason[^:]*:\s*([^\n]+)/i.exec(text)?.[1] ?? text.split("\n")[0]!
-  return reason.trim()
-}
+/**
+ * A request to a serf, sent again when its answer is an interruption: the
+ * runner that held the serf let it go before it answered (it lost the
+ * serf's shard or its database, or the connection to it dropped), and the
+ * serf is moving. A poke keeps its key, so a re-sent event that was logged
+ * is answered from the log, never logged twice; the others only read or
+ * save.
+ */
+const resend = <A, E>(call: Effect.Effect<A, E>, left: number): Effect.Effect<A, E> =>
+  Effect.catchCause(call, (cause) =>
+    left > 0 && Cause.hasInterruptsOnly(cause)
+      ? Effect.andThen(Effect.sleep(Runner.timing.sendRetryInterval), resend(call, left - 1))
+      : Effect.failCause(cause))
 
 /** Counts the shards this runner owns. */
 const ownedShards = (sharding: Sharding["Service"]) => () => {
@@ -73,18 +67,10 @@ const ownedShards = (sharding: Sharding["Service"]) => () => {
   return n
 }
 
-const serve = (server: Server) =>
-  Effect.gen(function*() {
-    const shutdown = yield* Shutdown
-    yield* shutdown.requested
-    yield* Effect.logInfo("stopping: leaving the cluster (serfs are saved and stopped, sessions let go)")
-    yield* server.drain
-  })
-
 export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterSerf.flags>) =>
   Effect.scoped(Effect.gen(function*() {
     const boot = yield* readBoot(flags.boot)
-    const { server, db } = yield* start(flags)
+    const { server, db, engine, watch, leave } = yield* startRunner(flags)
     const counters = SerfEntity.makeCounters()
     fs.mkdirSync(flags.data, { recursive: true })
     // serfs a killed runner left running in --data are reaped before this one starts any
@@ -96,6 +82,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       idleMs: flags.idle,
       drainMs: flags.drain,
       counters,
+      lostDatabase: watch.whenLost,
       open: (id, dir, keep) =>
         Effect.gen(function*() {
           const log = yield* claim(id)
@@ -112,15 +99,33 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
           return { pier, keyed }
         })
     })
-    const runner = Runner.layer({ database: flags.database, runner: flags.runner })
-    const context = yield* Layer.build(entities.pipe(Layer.provideMerge(runner), Layer.provideMerge(db)))
+    const runner = Runner.layer({ runner: flags.runner })
+    const context = yield* Layer.buildWithScope(entities.pipe(Layer.provideMerge(runner), Layer.provideMerge(db)), engine).pipe(
+      Effect.catchCause(joinFailed(flags.runner))
+    )
+    // (only now: a runner that cannot start says why in the one line it writes to stderr)
+    yield* Effect.logInfo(`status page: ${server.url}/ui`)
     const sharding = yield* Effect.provide(Sharding, context)
     const clientFor = yield* Effect.provide(Serf.client, context)
     const shards = ownedShards(sharding)
     const local = (id: string) => sharding.hasShardId(sharding.getShardId(id as never, "default"))
+    // a runner without its database cannot serve a serf, nor learn where it went: 503 at once, and
+    // a request under way when it loses it is answered 503 then, rather than waiting for a serf
+    // that is no longer anywhere it knows of
+    const unreachable = Effect.suspend(() =>
+      Effect.fail(new Refusal({
+        tag: "DatabaseUnreachable",
+        message: `this runner has not reached its database for ${(watch.silentMs() / 1000).toFixed(1)} s: its serfs are served by the other runners; ask one of them`
+      }))
+    )
     const reach = <A>(e: Effect.Effect<A, unknown>): Effect.Effect<A, Refusal> =>
-      Effect.mapError(e, (err) =>
-        err instanceof Refusal ? err : new Refusal({ tag: "SerfUnavailable", message: `the serf could not be reached: ${String((err as { message?: string }).message ?? err)}` }))
+      Effect.suspend(() =>
+        watch.lost() ? unreachable : Effect.raceFirst(
+          Effect.mapError(resend(e, RESENDS), (err) =>
+            err instanceof Refusal ? err : new Refusal({ tag: "SerfUnavailable", message: `the serf could not be reached: ${String((err as { message?: string }).message ?? err)}` })),
+          Effect.andThen(watch.whenLost, unreachable)
+        )
+      )
     const forwarded = { count: 0 }
     const routes = serfRoutes({
       poke: (id, key, ev) => reach(clientFor(id).Poke({ key, ev })),
@@ -130,8 +135,10 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       local
     }, forwarded)
     const startedAt = Date.now()
+    const readiness = () => watch.lost() ? notReady(lostDatabase) : shards() > 0 ? Ready : notReady(unjoined)
+    const healthy = () => readiness().ready
     yield* server.start({
-      readiness: () => shards() > 0 ? Ready : notReady(unjoined),
+      readiness,
       metrics: () => runnerMetrics({ serfs: counters, forwarded, shards }),
       status: Effect.map(
         Effect.suspend(() => Effect.forEach([...counters.piers], ([id, pier]) => Effect.map(pier.status, (status) => ({ id, status })))),
@@ -140,7 +147,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
           role: "serf",
           now: Date.now(),
           startedAt,
-          healthy: shards() > 0,
+          healthy: healthy(),
           runner: `${flags.runner.host}:${flags.runner.port}`,
           shards: shards(),
           forwarded: forwarded.count,
@@ -151,20 +158,36 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       ),
       routes
     })
-    yield* serve(server)
+    yield* awaitShutdown(server)
+    // the serfs here are saved and stopped by liege itself too: the engine may be held by a partition
+    const stopSerfs = Effect.forEach([...counters.piers.values()], (pier) => pier.shutdown(flags.drain, watch.whenLost), {
+      concurrency: "unbounded",
+      discard: true
+    })
+    yield* leave(stopSerfs, () => {
+      const alive = [...counters.piers].filter(([, pier]) => {
+        const pid = pier.view().pid
+        return pid !== null && isAlive(pid)
+      })
+      return alive.length === 0 ? undefined : `serfs ${alive.map(([id]) => id).join(", ")}`
+    })
   }))
 
 export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterPool.flags>) =>
   Effect.scoped(Effect.gen(function*() {
-    const { server, db, dbContext } = yield* start(flags)
+    const { server, db, dbContext, engine, watch, leave } = yield* startRunner(flags)
     const pool = yield* makePool(poolOptions(flags, command!, args))
     const store = yield* Effect.provide(makeJobStore, dbContext).pipe(
       Effect.mapError((e) => new ExitStatus({ status: 1, line: `liege: ${e.message}` }))
     )
     const counters = SessionEntity.makeCounters()
     const entities = SessionEntity.layer(store, pool, counters, flags.idle)
-    const runner = Runner.layer({ database: flags.database, runner: flags.runner })
-    const context = yield* Layer.build(entities.pipe(Layer.provideMerge(runner), Layer.provideMerge(db)))
+    const runner = Runner.layer({ runner: flags.runner })
+    const context = yield* Layer.buildWithScope(entities.pipe(Layer.provideMerge(runner), Layer.provideMerge(db)), engine).pipe(
+      Effect.catchCause(joinFailed(flags.runner))
+    )
+    // (only now: a runner that cannot start says why in the one line it writes to stderr)
+    yield* Effect.logInfo(`status page: ${server.url}/ui`)
     const sharding = yield* Effect.provide(Sharding, context)
     const sessionFor = yield* Effect.provide(Session.client, context)
     const shards = ownedShards(sharding)
@@ -213,15 +236,17 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       get: (id) => Effect.mapError(store.get(id), answerOf)
     })
     const startedAt = Date.now()
+    const readiness = () => watch.lost() ? notReady(lostDatabase) : shards() > 0 ? pool.readiness() : notReady(unjoined)
+    const healthy = () => readiness().ready
     yield* server.start({
-      readiness: () => shards() > 0 ? pool.readiness() : notReady(unjoined),
+      readiness,
       metrics: () => runnerMetrics({ sessions: counters, forwarded, shards }),
       status: Effect.map(pool.status, (doc): RunnerStatus => ({
         kind: "runner",
         role: "pool",
         now: Date.now(),
         startedAt,
-        healthy: shards() > 0 && pool.ready(),
+        healthy: healthy(),
         runner: `${flags.runner.host}:${flags.runner.port}`,
         shards: shards(),
         forwarded: forwarded.count,
@@ -231,6 +256,8 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       })),
       routes
     })
-    yield* serve(server)
-    yield* pool.shutdown(flags.drain)
+    yield* awaitShutdown(server)
+    // the pool drains (its jobs cut off are queued again for the sessions' next owners) while the
+    // engine lets the sessions go
+    yield* leave(pool.shutdown(flags.drain), () => counters.active === 0 ? undefined : `${counters.active} sessions`)
   }))

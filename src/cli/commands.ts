@@ -91,7 +91,11 @@ export const pool = {
 
 /** What every cluster runner takes (SPEC §9). */
 const runnerFlags = {
-  database: { kind: "string", required: true, meta: "URL", description: "PostgreSQL: postgres://user@host:port/database" },
+  database: {
+    kind: "string",
+    meta: "URL",
+    description: "PostgreSQL: postgres://user@host:port/database (else LIEGE_DATABASE, else PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE; a URL without a password takes PGPASSWORD)"
+  },
   runner: { kind: "listen", required: true, description: "this runner's address, as the other runners reach it" },
   idle: { kind: "duration", default: clusterDefaults.idleMs, description: "let a serf (a session) go after this long without requests" }
 } as const satisfies Record<string, Flag>

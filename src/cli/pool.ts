@@ -27,6 +27,7 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof po
     )
     // then the address: a taken port stops liege before any worker is spawned
     const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
+    yield* Effect.logInfo(`status page: ${server.url}/ui`)
     const workers = yield* makePool(poolOptions(flags, command!, args))
     yield* Deferred.succeed(poolReady, workers)
     yield* server.start(poolApp(workers, runner))

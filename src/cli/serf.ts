@@ -26,6 +26,7 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof se
     const storage = yield* openSqlite(flags.pier)
     // then the address: a taken port stops liege before the serf is spawned
     const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
+    yield* Effect.logInfo(`status page: ${server.url}/ui`)
     const log = yield* makeLogPump({})
     const pier = yield* openWith(storage.log, pierOptions(flags, flags.pier, command!, args, boot), {
       onReplay: replayReporter(log, process.stderr.isTTY ? process.stderr : undefined)

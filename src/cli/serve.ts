@@ -2,6 +2,7 @@
  * What every server subcommand does once its locks are taken (SPEC §8):
  * bind `--listen` (before anything is spawned), say so in one line on
  * stdout, and log SIGHUP rather than die of it (reload is not there yet).
+ * The caller says where the status page is once it knows it can run.
  */
 import { Effect, FiberSet } from "effect"
 import { listen, type ServerOptions } from "../http/server.ts"
@@ -11,7 +12,6 @@ export const bind = (options: ServerOptions) =>
   Effect.gen(function*() {
     const server = yield* listen(options)
     process.stdout.write(`listening on ${server.url}\n`)
-    yield* Effect.logInfo(`status page: ${server.url}/ui`)
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     const shutdown = yield* Shutdown
     yield* shutdown.onHangup(() => {

@@ -2,12 +2,22 @@
  * Idempotent creation of the cluster's tables. Several runners may start at
  * once against an empty database: `CREATE TABLE IF NOT EXISTS` alone is not
  * safe then (two sessions can both find the table missing and one fails on
- * the catalogue's unique index), so the statements run in one transaction
- * under a transaction-level advisory lock, one at a time across the cluster.
+ * the catalogue's unique index: `duplicate key value violates unique
+ * constraint "pg_type_typname_nsp_index"`), so every schema change runs
+ * under one advisory lock, one runner at a time across the cluster:
  *
- * A client runs each schema once (remembered per client).
+ * - liege's own tables (`ensureSchema`): in one transaction under the
+ *   transaction-level lock; a client runs each schema once (remembered per
+ *   client);
+ * - effect/cluster's tables (`migrateCluster`, at a runner's start): its
+ *   own migrations of the runner storage and the message storage, run while
+ *   a reserved connection holds the session-level lock (the migrator opens
+ *   transactions of its own).
  */
 import { Effect } from "effect"
+import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
+import * as Migrator from "effect/sql/Migrator"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 
@@ -35,3 +45,23 @@ export const ensureSchema = (
       })
     ))
   })
+
+/**
+ * Creates (or brings up to date) effect/cluster's tables: `cluster_runners`,
+ * `cluster_locks` and their history `cluster_runner_migrations`;
+ * `cluster_messages`, `cluster_replies` and their history
+ * `cluster_migrations` — one runner at a time.
+ */
+export const migrateCluster: Effect.Effect<void, SqlError | Migrator.MigrationError, SqlClient> = Effect.scoped(
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const lock = yield* sql.reserve
+    yield* Effect.acquireRelease(
+      lock.executeRaw(`SELECT pg_advisory_lock(${SCHEMA_LOCK})`, []),
+      () => Effect.ignore(lock.executeRaw(`SELECT pg_advisory_unlock(${SCHEMA_LOCK})`, []))
+    )
+    const migrate = Migrator.make({})
+    yield* migrate({ loader: SqlRunnerStorage.migrations({}), table: "cluster_runner_migrations" })
+    yield* migrate({ loader: SqlMessageStorage.migrations({}), table: "cluster_migrations" })
+  })
+)

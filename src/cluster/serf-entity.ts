@@ -44,6 +44,12 @@ export interface SerfHostOptions<R> {
   >
   /** Counters for /metrics. */
   readonly counters: SerfCounters
+  /**
+   * Completes when this runner has lost its database (./watch.ts): a serf
+   * being let go stops waiting for its log at once (its callers get 503
+   * instead of waiting out the drain for commits that cannot be confirmed).
+   */
+  readonly lostDatabase?: Effect.Effect<void>
 }
 
 export interface SerfCounters {
@@ -110,9 +116,10 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
       counters.active++
       counters.piers.set(id, pier)
       yield* Effect.addFinalizer(() =>
-        // let go (idle, or its shard moved): answer what it holds, save, stop the serf
+        // let go (idle, or its shard moved, or this runner lost its database or is leaving):
+        // answer what it holds, save, stop the serf
         Effect.andThen(
-          pier.shutdown(options.drainMs),
+          pier.shutdown(options.drainMs, options.lostDatabase),
           Effect.sync(() => {
             counters.active--
             if (counters.piers.get(id) === pier) counters.piers.delete(id)

@@ -14,7 +14,7 @@
  * answers as they came: nothing is parsed and written again.
  */
 import { randomUUID } from "node:crypto"
-import { Duration, Effect } from "effect"
+import { Cause, Duration, Effect } from "effect"
 import { type PokeReply, Refusal, SERF_ID } from "../cluster/protocol.ts"
 import { answerOfTag } from "./errors.ts"
 import type { Family } from "./prometheus.ts"
@@ -47,7 +47,12 @@ export interface SerfClients {
   readonly local: (id: string) => boolean
 }
 
-/** Any failure of the way there (a runner gone, a timeout) is a 5xx: the serf is moving. */
+/**
+ * Any failure of the way there (a runner gone, a timeout) is a 5xx: the
+ * serf is moving. So is an answer that is an interruption: the runner that
+ * held the serf let it go before it answered (it lost the serf's shard, or
+ * its database), and the caller gets 503 rather than no answer at all.
+ */
 const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response): Effect.Effect<Response> =>
   effect.pipe(
     Effect.timeoutOrElse({
@@ -56,7 +61,12 @@ const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response
     }),
     Effect.map(answer),
     Effect.catch((e) => Effect.succeed(fromRefusal(e))),
-    Effect.catchDefect((d) => Effect.succeed(answerOfTag("SerfUnavailable", `the serf's runner did not answer: ${String(d).split("\n")[0]}`)))
+    Effect.catchDefect((d) => Effect.succeed(answerOfTag("SerfUnavailable", `the serf's runner did not answer: ${String(d).split("\n")[0]}`))),
+    Effect.catchCause((cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.succeed(answerOfTag("SerfUnavailable", "the serf was let go before it answered (it is moving to another runner): send it again"))
+        : Effect.failCause(cause)
+    )
   )
 
 /** The serf routes of a runner: every runner answers every serf's routes, forwarding to its owner. */

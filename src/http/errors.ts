@@ -17,7 +17,7 @@ import { errorResponse, type Response } from "./response.ts"
 
 /** Every error a server answers with, and the tags of the cluster's way to a serf (`Refusal`s that carry only a tag). */
 export type Answered = PoolError | PokeError | RunnerStoreError | JobRefused | JobIo
-type Tag = Answered["_tag"] | "SerfUnavailable"
+type Tag = Answered["_tag"] | "SerfUnavailable" | "DatabaseUnreachable"
 
 interface Entry {
   readonly status: number
@@ -53,8 +53,9 @@ const entries: { readonly [T in Tag]: Entry } = {
   RunnerStoreError: { status: 500 },
   JobRefused: { status: 400 },
   JobIo: { status: 503 },
-  // the cluster's way to a serf: it is moving (SPEC §9: a 5xx, never a 4xx)
-  SerfUnavailable: { status: 503 }
+  // the cluster's way to a serf: it is moving (SPEC §9: a 5xx, never a 4xx), or this runner lost its database
+  SerfUnavailable: { status: 503 },
+  DatabaseUnreachable: { status: 503 }
 }
 
 /** What a tag answers with; an unknown tag (from another runner, say) is a 503: liege's side, passing. */

@@ -82,7 +82,8 @@ export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFail
   }
 }
 
-const reasonOf = (e: NodeJS.ErrnoException): string => {
+/** Why an address could not be bound, in words. */
+export const reasonOf = (e: NodeJS.ErrnoException): string => {
   switch (e.code) {
     case "EADDRINUSE":
       return "address already in use"

@@ -61,6 +61,8 @@ export class GroupCommit {
   private batch: Array<Answered> = []
   /** The commit in flight (an asynchronous log), if any: the next one waits for it. */
   private committing: ReadonlyArray<Answered> | undefined = undefined
+  /** A commit in flight that the pier stopped waiting for (its outcome unknown). */
+  private givenUp: ReadonlyArray<Answered> | undefined = undefined
   private waiters: Array<() => void> = []
   private readonly log: PierLog
   private readonly dir: string
@@ -90,6 +92,11 @@ export class GroupCommit {
   /** Nothing waits for a commit and none is in flight. */
   get idle(): boolean {
     return this.batch.length === 0 && this.committing === undefined
+  }
+
+  /** A commit is in flight (sent to the log, not confirmed yet). */
+  get inFlight(): boolean {
+    return this.committing !== undefined
   }
 
   /** An answer to commit with the next batch. */
@@ -144,7 +151,7 @@ export class GroupCommit {
   /** Every answer so far is committed (or refused). */
   readonly drain: Effect.Effect<void> = Effect.suspend(() => {
     this.commit()
-    if (this.committing === undefined) return Effect.void
+    if (this.committing === undefined || this.committing === this.givenUp) return Effect.void
     return Effect.callback<void>((resume) => {
       const waiter = () => resume(Effect.void)
       this.waiters.push(waiter)
@@ -159,6 +166,18 @@ export class GroupCommit {
     const waiting = this.batch
     this.batch = []
     for (const { p } of waiting) p.done(error)
+  }
+
+  /**
+   * The pier stops waiting for the commit in flight (its log does not
+   * answer): its events get `error` (they may or may not be logged), and
+   * `drain` no longer waits for it; a late outcome finds them answered.
+   */
+  giveUp(error: PierIo): void {
+    const inFlight = this.committing
+    if (inFlight === undefined) return
+    this.givenUp = inFlight
+    for (const { p } of inFlight) p.done(error)
   }
 
   /** The commit is durable: its answers go out, in order. */

@@ -93,9 +93,14 @@ export interface Pier {
   readonly fatal: Effect.Effect<PierFatal>
   /**
    * Stops taking events, answers those accepted within `drainMs` (the rest
-   * get `ShuttingDown`), saves a snapshot and stops the serf.
+   * get `ShuttingDown`), saves a snapshot and stops the serf. The window
+   * ends early when `cutShort` completes (the log is known to be gone). A
+   * commit still in flight when it ends is not waited for: its events are
+   * answered `PierIo` (they may or may not be logged), and the serf, whose
+   * state may be ahead of the log, is stopped unsaved. A second call waits
+   * for the first.
    */
-  readonly shutdown: (drainMs: number) => Effect.Effect<void>
+  readonly shutdown: (drainMs: number, cutShort?: Effect.Effect<void>) => Effect.Effect<void>
 }
 
 /** The serf ended under a control flow: run it again on the next serf. */
@@ -243,28 +248,47 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
         })
       })
 
-    const shutdown = (drainMs: number) =>
-      Effect.gen(function*() {
-        if (lifecycle.closing) return
+    /** Done once a shutdown ended: a second one waits for the first. */
+    const stopped = Deferred.makeUnsafe<void>()
+    const shutdown = (drainMs: number, cutShort?: Effect.Effect<void>) =>
+      Effect.suspend(() => {
+        if (lifecycle.closing) return Deferred.await(stopped)
         lifecycle.closing = true
+        return Effect.ensuring(stopping(drainMs, cutShort), Deferred.succeed(stopped, undefined))
+      })
+    const stopping = (drainMs: number, cutShort: Effect.Effect<void> | undefined) =>
+      Effect.gen(function*() {
         if (lifecycle.fatal === undefined) lifecycle.stage = { _tag: "Stopping" }
         quiet = Deferred.makeUnsafe()
         settle()
-        yield* Effect.timeoutOption(Deferred.await(quiet), drainMs)
+        let cut = false
+        const logGone = cutShort === undefined ? Effect.never : Effect.andThen(cutShort, Effect.sync(() => (cut = true)))
+        yield* Effect.timeoutOption(Effect.raceFirst(Deferred.await(quiet), logGone), drainMs)
         lifecycle.wake() // control requests waiting for a serf: ShuttingDown
         const current = lifecycle.current
-        if (pending.size > 0) {
+        if (pending.size > 0 || commit.inFlight) {
           // Events the serf may be working on must not be logged after their
           // callers were told ShuttingDown: the serf goes, unsaved, and its
           // state is rebuilt from the log at the next start.
+          const why = commit.inFlight
+            ? "its log did not confirm a commit within the drain window"
+            : `${pending.size} events not answered within the drain window`
           if (current !== undefined) {
-            yield* Effect.logWarning(`stopping serf ${current.pid} unsaved: ${pending.size} events not answered within the drain window`)
-            current.abandon(`${pending.size} events not answered within the drain window`)
+            yield* Effect.logWarning(`stopping serf ${current.pid} unsaved: ${why}`)
+            current.abandon(why)
           }
-          const late = new ShuttingDown({ reason: `not answered within the drain window (${drainMs} ms)` })
+          const late = new ShuttingDown({
+            reason: cut ? "not answered: its log cannot be reached, the serf is let go" : `not answered within the drain window (${drainMs} ms)`
+          })
           pending.refuseAll(late)
           // answered, but waiting behind a commit in flight: not logged either
           commit.abandon(late)
+          // sent to the log, never confirmed: nobody waits for it any more, and its callers are told the truth
+          if (commit.inFlight) {
+            const unknown = new PierIo({ dir, reason: "the log did not confirm the event before the serf was let go: it may or may not be logged" })
+            commit.giveUp(unknown)
+            lifecycle.noteError("PierIo", unknown.message)
+          }
         } else if (current !== undefined && current.running()) {
           const saved = yield* Effect.timeoutOption(Effect.exit(current.save(commit.drain)), settings.stopGraceMs)
           if (Option.isNone(saved)) {

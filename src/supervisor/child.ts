@@ -231,7 +231,8 @@ class Coordinator {
   readonly startEscalation: Effect.Effect<void> = Effect.suspend(() => {
     if (this.escalating) return Effect.void
     this.escalating = true
-    // The one detached fiber in src/: the escalation must run to its end even when the fiber
+    // One of the two detached fibers in src/ (the other: a cluster runner's leaving, in
+    // src/cli/runner-life.ts): the escalation must run to its end even when the fiber
     // that asked for it (a `stop` caller, a closing scope) is interrupted — a half-done
     // escalation would leave the child running. It is bounded by 2·grace + killWait.
     return Effect.asVoid(Effect.forkDetach(this.escalation))

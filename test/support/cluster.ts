@@ -5,7 +5,9 @@
 import * as net from "node:net"
 import { Schema } from "effect"
 import { RunnerStatus } from "../../src/status/document.ts"
-import { healthy, request, type Running, serve } from "./http.ts"
+import { healthy, request, type Running, serve, serveWith } from "./http.ts"
+import type { NetHost } from "./netns.ts"
+import { liegeBin, node } from "./procs.ts"
 
 /** A free TCP port on 127.0.0.1 (for a runner's own address). */
 export const freePort = (): Promise<number> =>
@@ -22,16 +24,31 @@ export interface RunnerProcess extends Running {
   readonly runnerPort: number
 }
 
-/** Starts one runner: `liege cluster KIND --database URL --runner 127.0.0.1:P --listen 127.0.0.1:0 ARGS…`, ready (healthy). */
+/**
+ * Starts one runner: `liege cluster KIND --database URL --runner 127.0.0.1:P
+ * --listen 127.0.0.1:0 ARGS…`, ready (healthy). In `host` (a network
+ * namespace, ./netns.ts), it runs there, on the host's address: its runner
+ * port is then fixed (34000) unless given.
+ */
 export const startRunner = async (
   kind: "serf" | "pool",
   database: string,
   args: ReadonlyArray<string>,
-  options: { readonly runnerPort?: number; readonly env?: Record<string, string> } = {}
+  options: {
+    readonly runnerPort?: number
+    readonly env?: Record<string, string>
+    readonly host?: NetHost
+    /** No `--database` flag: the runner finds its database in `env`. */
+    readonly noDatabaseFlag?: boolean
+  } = {}
 ): Promise<RunnerProcess> => {
-  const runnerPort = options.runnerPort ?? await freePort()
+  const address = options.host?.address ?? "127.0.0.1"
+  const runnerPort = options.runnerPort ?? (options.host === undefined ? await freePort() : 34000)
   const [flags, command] = splitAt(args)
-  const s = await serve(["cluster", kind, "--database", database, "--runner", `127.0.0.1:${runnerPort}`, "--listen", "127.0.0.1:0", "--log-format", "json", ...flags, "--", ...command], options.env ?? {})
+  const argv = ["cluster", kind, ...(options.noDatabaseFlag === true ? [] : ["--database", database]), "--runner", `${address}:${runnerPort}`, "--listen", `${address}:0`, "--log-format", "json", ...flags, "--", ...command]
+  const s = options.host === undefined
+    ? await serve(argv, options.env ?? {})
+    : await serveWith(...options.host.wrap(node, [liegeBin, ...argv]), { env: options.env ?? {} })
   await healthy(s.url, 30_000)
   return { ...s, runnerPort }
 }

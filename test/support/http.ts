@@ -10,12 +10,16 @@ export interface Reply {
   readonly headers: http.IncomingHttpHeaders
 }
 
-/** One HTTP request on its own connection (no keep-alive pool left behind). */
+/**
+ * One HTTP request on its own connection (no keep-alive pool left behind);
+ * with `timeoutMs`, one that has no answer by then is given up (rejected).
+ */
 export const request = (
   method: string,
   url: string,
   body?: string | Buffer,
-  headers: Record<string, string> = {}
+  headers: Record<string, string> = {},
+  timeoutMs?: number
 ): Promise<Reply> =>
   new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent: false, headers }, (res) => {
@@ -34,11 +38,15 @@ export const request = (
       res.on("error", reject)
     })
     req.on("error", reject)
+    if (timeoutMs !== undefined) {
+      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      req.on("close", () => clearTimeout(timer))
+    }
     req.end(body)
   })
 
-export const post = (url: string, value: unknown, headers?: Record<string, string>) =>
-  request("POST", url, JSON.stringify(value), { "content-type": "application/json", ...headers })
+export const post = (url: string, value: unknown, headers?: Record<string, string>, timeoutMs?: number) =>
+  request("POST", url, JSON.stringify(value), { "content-type": "application/json", ...headers }, timeoutMs)
 
 export interface Running {
   readonly proc: ChildProcess

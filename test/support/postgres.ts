@@ -9,6 +9,9 @@
  *   folder (`-k`), `fsync=off` unless asked for durable commits;
  * - `createDb()` makes a fresh database and returns its URL
  *   `postgres://liege@127.0.0.1:PORT/NAME`;
+ * - options: `also` listens on one more address of this machine too (a
+ *   partition test's database LAN, ./netns.ts), trusting its clients;
+ *   `role` makes a login role that must give its password;
  * - `stop()` runs `pg_ctl stop -m fast -w` (the postmaster waits for its
  *   backends before it exits) and removes the folder.
  *
@@ -40,6 +43,13 @@ export interface PostgresServer {
 export interface PostgresOptions {
   /** `fsync=on` (durable commits, for measurements); default off. */
   readonly fsync?: boolean
+  /**
+   * Also listen on this address of the machine, trusting clients from
+   * `cidr` (a partition test's database LAN, test/support/netns.ts).
+   */
+  readonly also?: { readonly address: string; readonly cidr: string }
+  /** A login role that must give its password (scram-sha-256) on 127.0.0.1; `liege` needs none. */
+  readonly role?: { readonly name: string; readonly password: string }
 }
 
 const run = (file: string, args: ReadonlyArray<string>, asServer: boolean): Promise<string> => {
@@ -71,7 +81,7 @@ const missing = (what: string) =>
   )
 
 const checkInstalled = (): void => {
-  for (const tool of ["initdb", "pg_ctl", "postgres", "createdb"]) {
+  for (const tool of ["initdb", "pg_ctl", "postgres", "createdb", "psql"]) {
     if (!fs.existsSync(path.join(PG_BIN, tool))) throw missing(`${PG_BIN}/${tool} is missing`)
   }
   if (process.getuid?.() === 0) {
@@ -113,13 +123,19 @@ export const startPostgres = async (options: PostgresOptions = {}): Promise<Post
       ["-D", data, "-A", "trust", "-U", "liege", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
       true
     )
+    const hba = path.join(data, "pg_hba.conf")
+    if (options.role !== undefined) {
+      // the first line that matches decides: this one comes before initdb's `trust` for everyone
+      fs.writeFileSync(hba, `host all ${options.role.name} 127.0.0.1/32 scram-sha-256\n${fs.readFileSync(hba, "utf8")}`)
+    }
+    if (options.also !== undefined) fs.appendFileSync(hba, `host all all ${options.also.cidr} trust\n`)
     let port = 0
     for (let attempt = 1;; attempt++) {
       port = await freePort()
       const settings = [
         `-p ${port}`,
         `-k ${dir}`,
-        "-c listen_addresses=127.0.0.1",
+        `-c listen_addresses=127.0.0.1${options.also === undefined ? "" : `,${options.also.address}`}`,
         `-c fsync=${options.fsync === true ? "on" : "off"}`
       ].join(" ")
       try {
@@ -133,6 +149,11 @@ export const startPostgres = async (options: PostgresOptions = {}): Promise<Post
           throw new Error(`${(e as Error).message}\nserver log:\n${text}`)
         }
       }
+    }
+    if (options.role !== undefined) {
+      const { name, password } = options.role
+      if (!/^[a-z_][a-z0-9_]*$/.test(name) || password.includes("'")) throw new Error(`startPostgres: role ${name}: a plain name and a password without quotes`)
+      await run(path.join(PG_BIN, "psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "liege", "-d", "postgres", "-c", `CREATE ROLE ${name} LOGIN SUPERUSER PASSWORD '${password}'`], false)
     }
     let databases = 0
     const server: PostgresServer = {
