@@ -85,5 +85,7 @@ export const answerOf = (e: Answered | { readonly _tag: string; readonly message
   errorResponse(statusOf(e), shownTag(e._tag), e.message, fieldsOf(e))
 
 /** The same, for an error known by its tag, message and fields only (a cluster refusal). */
-export const answerOfTag = (tag: string, message: string, fields: Record<string, unknown> = {}): Response =>
-  errorResponse(statusOf({ _tag: tag, code: fields["code"] }), shownTag(tag), message, fields)
+export const answerOfTag = (tag: string, message: string, fields: Record<string, unknown> = {}): Response => {
+  const e = { ...fields, _tag: tag }
+  return errorResponse(statusOf(e), shownTag(tag), message, fieldsOf(e))
+}

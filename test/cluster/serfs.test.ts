@@ -344,4 +344,24 @@ describe("a serf's life on a runner", () => {
       expect(await r.exited).toBe(0)
     })
   }, 60_000)
+
+  it("a stuck serf in the cluster: 422 Poison naming the limit for its event, 504 Timeout for its peek, and it goes on", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const r = await startRunner("serf", db, [
+        "--data", path.join(dir, "r"), "--work-timeout", "400ms", "--stop-grace", "200ms", "--", "python3", fixture("hang_serf.py")
+      ])
+      expect((await post(`${r.url}/v1/serfs/h1/events`, { n: 1 })).body).toMatchObject({ eve: 1 })
+      const stuck = await post(`${r.url}/v1/serfs/h1/events`, { hang: true })
+      expect(stuck.status).toBe(422)
+      expect(stuck.body).toEqual({ error: { tag: "Poison", message: expect.stringContaining("within 400 ms (workTimeout)") } })
+      const peek = await request("GET", `${r.url}/v1/serfs/h1/peek/hang`)
+      expect(peek.status).toBe(504)
+      expect(peek.body).toMatchObject({ error: { tag: "Timeout", writ: "peek", ms: 400 } })
+      expect((await post(`${r.url}/v1/serfs/h1/events`, { n: 2 })).body).toMatchObject({ eve: 2, effects: [{ sum: 3 }] })
+      expect((await logOf(db)).filter((row) => row.serf === "h1").map((row) => JSON.parse(row.ev))).toEqual([{ n: 1 }, { n: 2 }])
+      r.proc.kill("SIGTERM")
+      expect(await r.exited).toBe(0)
+    })
+  }, 60_000)
 })
