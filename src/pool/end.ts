@@ -3,6 +3,18 @@
  * page shows them, and its ends as data — what each means for the slot (a
  * restart or not, counted or not) is decided from the end's tag and kind,
  * never from its words.
+ *
+ * | end     | when                                                              | what it held gets              | counts |
+ * | ------- | ----------------------------------------------------------------- | ------------------------------ | ------ |
+ * | Retired | recycled (maxJobs, ttl, idleTtl, maxMemoryMb, a cancel it clung to), the pool failed | nothing: it finished it | no |
+ * | Killed  | a request ran past `execTimeout`                                  | `Timeout`; the rest `WorkerDied` | no   |
+ * | Died    | it exited (or was lost) while holding requests                   | `WorkerDied`                   | no (the slot backs off) |
+ * | Failed  | a failed boot, a protocol break, a death with nothing in flight, no pong within `heartbeat` (stuck) | `Protocol` (a break) | yes |
+ * | Closed  | the pool closed under it                                          | `ShuttingDown`                 | no     |
+ *
+ * While liege is stopping (the drain), a worker that dies fails what it held
+ * with `ShuttingDown`: a service manager may signal the whole process group,
+ * and that is not the worker's failure.
  */
 
 export type WorkerState = "booting" | "ready" | "busy" | "retiring"

@@ -18,17 +18,7 @@
  *   and its process is being stopped.
  * - `restarting` is the slot's, between two workers (see `SlotState`).
  *
- * | end     | when                                                              | what it held gets              | counts |
- * | ------- | ----------------------------------------------------------------- | ------------------------------ | ------ |
- * | Retired | recycled (maxJobs, ttl, idleTtl, maxMemoryMb, a cancel it clung to), the pool failed | nothing: it finished it | no |
- * | Killed  | a request ran past `execTimeout`                                  | `Timeout`; the rest `WorkerDied` | no   |
- * | Died    | it exited (or was lost) while holding requests                   | `WorkerDied`                   | no (the slot backs off) |
- * | Failed  | a failed boot, a protocol break, a death with nothing in flight, no pong within `heartbeat` (stuck) | `Protocol` (a break) | yes |
- * | Closed  | the pool closed under it                                          | `ShuttingDown`                 | no     |
- *
- * While liege is stopping (the drain), a worker that dies fails what it held
- * with `ShuttingDown`: a service manager may signal the whole process group,
- * and that is not the worker's failure.
+ * How it ends, and what each end means, is ./end.ts.
  *
  * Every callback here is plain synchronous code (the hot path has no
  * fibers): the link's, the child's exit, the alarm's. Its deadlines (boot,

@@ -2,23 +2,11 @@
  * Runners of a liege cluster for tests: real `liege cluster …` processes on
  * loopback, sharing one PostgreSQL database.
  */
-import * as net from "node:net"
 import { Schema } from "effect"
 import { RunnerStatus } from "../../src/status/document.ts"
 import { healthy, request, type Running, serve, serveWith } from "./http.ts"
 import type { NetHost } from "./netns.ts"
-import { liegeBin, node } from "./procs.ts"
-
-/** A free TCP port on 127.0.0.1 (for a runner's own address). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
+import { freePort, liegeBin, node } from "./procs.ts"
 
 export interface RunnerProcess extends Running {
   readonly runnerPort: number

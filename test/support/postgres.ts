@@ -23,10 +23,10 @@
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import { freePort } from "./procs.ts"
 
 export const PG_BIN = "/usr/lib/postgresql/15/bin"
 
@@ -63,16 +63,6 @@ const run = (file: string, args: ReadonlyArray<string>, asServer: boolean): Prom
     })
   })
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port")))
-    })
-  })
 
 const missing = (what: string) =>
   new Error(

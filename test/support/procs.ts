@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
+import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -68,4 +69,15 @@ export const until = (check: () => boolean, ms = 10_000, what = "condition") =>
       if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
       yield* Effect.sleep(10)
     }
+  })
+
+/** A free TCP port on 127.0.0.1 (a runner's own address, a throwaway PostgreSQL). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
   })
