@@ -17,7 +17,7 @@
  * reaches the caller's logger and ends with the pool's scope. Time comes from
  * Effect's `Clock`.
  */
-import { Cause, Clock, Context, Deferred, Effect, FiberSet, Layer, Queue as Q, Schema, type Scope, Stream } from "effect"
+import { Cause, Clock, Deferred, Effect, FiberSet, Queue as Q, Schema, type Scope, Stream } from "effect"
 import type { Severity } from "effect/LogLevel"
 import { InvalidOptions } from "../errors.ts"
 import * as Keeper from "../internal/keeper.ts"
@@ -29,6 +29,7 @@ import { RateWindow } from "../status/rates.ts"
 import { Dispatch } from "./dispatch.ts"
 import type { RecycleReason } from "./end.ts"
 import { Busy, type PoolError, PoolFailed, Protocol, ShuttingDown } from "./errors.ts"
+import type { SpawnFailed } from "../supervisor/errors.ts"
 import { Health } from "./health.ts"
 import { PoolOptions, settings as settingsOf } from "./options.ts"
 import { Queue } from "./queue.ts"
@@ -84,6 +85,12 @@ export interface Pool {
   readonly pids: () => ReadonlyArray<number>
   /** Completes when the pool is failed: at once if it is now, else at its next failure. */
   readonly failed: Effect.Effect<PoolFailed>
+  /**
+   * Completes once a worker has been ready; fails as soon as it is clear
+   * none will be: its command cannot be spawned (`SpawnFailed`: not found,
+   * not executable), or the pool failed first (`PoolFailed`).
+   */
+  readonly whenReady: Effect.Effect<void, PoolFailed | SpawnFailed>
   /**
    * Stops taking requests, answers those accepted within `drainMs` (the rest
    * get `ShuttingDown`), then stops every worker, in parallel.
@@ -183,6 +190,7 @@ export const make = (
         const error = new PoolFailed({ reason })
         yield* Effect.logError(`${error.message}; one worker is tried again in ${settings.windowMs} ms`)
         health.fail(error, now())
+        Deferred.doneUnsafe(firstReady, Effect.fail(error))
         drainQueue(error)
         for (const w of workers) w?.retire("poolFailed", "the pool failed")
       })
@@ -192,6 +200,7 @@ export const make = (
       stopping: () => closing,
       finish,
       ready: (w) => {
+        Deferred.doneUnsafe(firstReady, Effect.void)
         const slot = slots[w.slot - 1]!
         slot.upSince ??= w.readyAt
         if (health.recovered()) log("Info", `the pool is healthy again: worker ${w.slot} (pid ${w.child.pid}) is ready`, w)
@@ -212,6 +221,8 @@ export const make = (
     }
 
     // ── the slots, each on its keeper ────────────────────────────────────
+    /** Done once a worker was ready, or failed with why none will be. */
+    const firstReady = Deferred.makeUnsafe<void, PoolFailed | SpawnFailed>()
     const slotsHost = {
       settings,
       worker: host,
@@ -222,6 +233,7 @@ export const make = (
       stopping: () => closing,
       fail,
       allStopped: () => drainQueue(new ShuttingDown({ reason: "no worker is left: liege is stopping" })),
+      cannotSpawn: (error: SpawnFailed) => void Deferred.doneUnsafe(firstReady, Effect.fail(error)),
       slots
     }
     for (const slot of slots) {
@@ -345,12 +357,7 @@ export const make = (
       counters,
       pids: () => workers.filter(View.live).map((w) => w.child.pid),
       failed: health.failed,
+      whenReady: Deferred.await(firstReady),
       shutdown
     } satisfies Pool
   })
-
-/** The pool as a service: `Pool.Service.layer(options)`. */
-export class Service extends Context.Service<Service, Pool>()("liege/pool/Pool") {
-  static readonly layer = (options: Schema.Codec.Encoded<typeof PoolOptions> | PoolOptions, hooks?: PoolHooks) =>
-    Layer.effect(Service, make(options, hooks))
-}

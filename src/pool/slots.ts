@@ -17,6 +17,7 @@ import { Effect } from "effect"
 import type { ChildSpec, Ran } from "../internal/keeper.ts"
 import * as Keeper from "../internal/keeper.ts"
 import { backsOff, counts, type End, restartKind } from "./end.ts"
+import type { SpawnFailed } from "../supervisor/errors.ts"
 import type { Health } from "./health.ts"
 import type { PoolSettings } from "./options.ts"
 import { run, type WorkerRun } from "./spawn.ts"
@@ -69,6 +70,8 @@ export interface SlotsHost {
   readonly fail: (reason: string) => Effect.Effect<void>
   /** Every slot stopped while liege stops: nothing will serve what waits. */
   readonly allStopped: () => void
+  /** A worker could not be spawned: the command is missing or not executable (no restart will help). */
+  readonly cannotSpawn: (error: SpawnFailed) => void
   readonly slots: ReadonlyArray<Slot>
 }
 
@@ -113,6 +116,9 @@ export const slotKeeper = (slot: Slot, pool: SlotsHost): ChildSpec<WorkerRun> =>
   verdict: ({ end: ran }) =>
     Effect.gen(function*() {
       const end = ran.end
+      if (ran.spawnFailed !== undefined && (ran.spawnFailed.code === "ENOENT" || ran.spawnFailed.code === "EACCES")) {
+        pool.cannotSpawn(ran.spawnFailed)
+      }
       if (end._tag === "Killed") {
         yield* Effect.logWarning(`killed worker ${slot.number} (pid ${ran.pid}): ${end.reason}; a new one starts`).pipe(inSlot(slot))
       }

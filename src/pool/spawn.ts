@@ -8,6 +8,7 @@ import { Clock, Deferred, Effect } from "effect"
 import * as Alarm from "../internal/alarm.ts"
 import { workerEnv } from "../internal/worker.ts"
 import { type Child, spawn } from "../supervisor/child.ts"
+import type { SpawnFailed } from "../supervisor/errors.ts"
 import { attach } from "../wire/link.ts"
 import type { End } from "./end.ts"
 import { Worker, type WorkerHost } from "./worker.ts"
@@ -21,6 +22,8 @@ export interface WorkerRun {
   readonly readyAt: number | undefined
   /** The process's exit code or signal, once it is gone (undefined: it never started). */
   readonly exit: { readonly code: number | null; readonly signal: string | null } | undefined
+  /** Why it could not be spawned, if it could not. */
+  readonly spawnFailed?: SpawnFailed | undefined
 }
 
 /** Worker number `serial` of the pool, in `slot`. */
@@ -76,7 +79,8 @@ export const run = (
         pid: 0,
         endedAt: now,
         readyAt: undefined,
-        exit: undefined
+        exit: undefined,
+        spawnFailed: e._tag === "SpawnFailed" ? e : undefined
       }))
     )
   )
