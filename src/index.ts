@@ -3,6 +3,7 @@
  */
 export * as Pier from "./pier/index.ts"
 export * as Pool from "./pool/index.ts"
+export * as RpcPool from "./rpc/index.ts"
 export * as Runner from "./runner/index.ts"
 export * as Serf from "./serf/index.ts"
 export * as Supervisor from "./supervisor/index.ts"

@@ -73,7 +73,12 @@ const describe = (e: unknown): string => {
   }
 }
 
-export const runWorker = (handler: Handler): WorkerIo => {
+export interface RunWorkerOptions {
+  /** Called when stdin ends, before the process exits; may return a promise (its finalizers, say). */
+  readonly onEnd?: (() => void | Promise<void>) | undefined
+}
+
+export const runWorker = (handler: Handler, options: RunWorkerOptions = {}): WorkerIo => {
   const running = new Map<number, Running>()
   const answer = (io: WorkerIo, id: number, result: { ok: unknown } | { err: { code: string; message: string } }) => {
     const r = running.get(id)
@@ -128,6 +133,7 @@ export const runWorker = (handler: Handler): WorkerIo => {
     }
   }
   const io = connect({
+    onEnd: options.onEnd,
     onMessage: (m, io) => {
       const msg = m as { t?: unknown; id?: unknown; payload?: unknown; stream?: unknown; n?: unknown }
       if (msg.t === "cancel" && typeof msg.id === "number") {

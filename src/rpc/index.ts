@@ -1,0 +1,6 @@
+/**
+ * rpc — Effect RPC over supervised workers (SPEC §11), host side. The worker
+ * side is `liege/worker/rpc`.
+ */
+export { Client, type ClientOptions, layerProtocol } from "./client.ts"
+export { makeProtocol } from "./protocol.ts"

@@ -1,0 +1,76 @@
+/**
+ * An `effect/rpc` client over a liege pool (SPEC §11, host side): the
+ * `RpcClient.Protocol` whose transport is the pool's wire (SPEC §5), so an
+ * RPC group runs on supervised workers with the ready handshake, timeouts,
+ * recycling, restarts, cancellation and credit underneath.
+ *
+ * - Each RPC `Request` is one pool request streamed (`pool.stream`), the
+ *   Request message its payload; the worker's chunks are RPC `Chunk`
+ *   messages, its answer the RPC `Exit`, handed to the client as they are.
+ *   A slow caller slows the worker: a chunk is taken from the pool (and
+ *   credit granted) only once the client's stream buffer took the last one,
+ *   so the protocol needs no RPC `Ack`s (`supportsAck: false`).
+ * - An RPC `Interrupt` ends that request's stream: the pool cancels it on
+ *   its worker, whose SDK interrupts the handler.
+ * - A request the pool cannot answer (its worker died, timed out, the pool
+ *   is busy, failed or shutting down) fails that call alone, as a defect —
+ *   the group's error schemas cannot carry it — an `Error` named by the
+ *   pool's error tag (`WorkerDied`, `Timeout`, `Busy`, …) with its message.
+ */
+import { Effect, FiberMap, type Scope, Stream } from "effect"
+import { RpcClient, RpcSerialization } from "effect/rpc"
+import type { FromClientEncoded, FromServerEncoded, RequestEncoded } from "effect/rpc/RpcMessage"
+import type { Pool, StreamOptions } from "../pool/pool.ts"
+
+type RequestId = string | number
+
+/** The call's end, as the client reads it: a `Die` whose defect is an `Error` named `name`. */
+const died = (requestId: RequestId, name: string, message: string): FromServerEncoded => ({
+  _tag: "Exit",
+  requestId,
+  exit: { _tag: "Failure", cause: [{ _tag: "Die", defect: { name, message } }] }
+})
+
+const isPart = (u: unknown, tag: "Chunk" | "Exit", requestId: RequestId): u is FromServerEncoded =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === tag &&
+  (u as { requestId?: unknown }).requestId === requestId
+
+/**
+ * The client protocol over `pool`, for the scope's lifetime (its calls end
+ * with it). `credit`: RPC chunk messages the worker may send ahead of the
+ * caller (default 16).
+ */
+export const makeProtocol = (
+  pool: Pick<Pool, "stream">,
+  options: StreamOptions = {}
+): Effect.Effect<RpcClient.Protocol["Service"], never, Scope.Scope> =>
+  RpcClient.Protocol.make(Effect.fnUntraced(function*(writeResponse) {
+    // every call's fiber, ended with the protocol's scope
+    const calls = yield* FiberMap.make<RequestId>()
+    const call = (clientId: number, request: RequestEncoded) =>
+      pool.stream(request, options).pipe(
+        Stream.runForEach((part) => {
+          if (part._tag === "Chunk") {
+            return isPart(part.data, "Chunk", request.id)
+              ? writeResponse(clientId, part.data)
+              : writeResponse(clientId, died(request.id, "Protocol", "the worker sent a chunk that is not this call's RPC Chunk message"))
+          }
+          return isPart(part.value, "Exit", request.id)
+            ? writeResponse(clientId, part.value)
+            : writeResponse(clientId, died(request.id, "Protocol", "the worker answered with something other than this call's RPC Exit message"))
+        }),
+        Effect.catch((error) => writeResponse(clientId, died(request.id, error._tag, error.message)))
+      )
+    const send = (clientId: number, message: FromClientEncoded) => {
+      switch (message._tag) {
+        case "Request":
+          return Effect.asVoid(FiberMap.run(calls, message.id, call(clientId, message)))
+        case "Interrupt":
+          return FiberMap.remove(calls, message.requestId)
+        default:
+          // no Acks (the pool's credit paces a stream), no Eof or Ping to answer
+          return Effect.void
+      }
+    }
+    return { send, supportsAck: false, supportsTransferables: false, codecFor: RpcSerialization.json.codecFor }
+  }))
