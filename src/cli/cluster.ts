@@ -34,6 +34,7 @@ import { notReady, Ready, type RunnerStatus } from "../status/document.ts"
 import type { Parsed } from "./args.ts"
 import { readBoot } from "./boot.ts"
 import { pierOptions, poolOptions } from "./options.ts"
+import { Spans, traced } from "./tracing.ts"
 import type { clusterPool, clusterSerf } from "./commands.ts"
 import { ExitStatus } from "./errors.ts"
 import { isAlive } from "../supervisor/group.ts"
@@ -68,7 +69,8 @@ const ownedShards = (sharding: Sharding["Service"]) => () => {
 }
 
 export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterSerf.flags>) =>
-  Effect.scoped(Effect.gen(function*() {
+  traced(Effect.scoped(Effect.gen(function*() {
+    const spans = yield* Spans
     const boot = yield* readBoot(flags.boot)
     const { server, db, engine, watch, leave } = yield* startRunner(flags)
     const counters = SerfEntity.makeCounters()
@@ -88,7 +90,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
           const log = yield* claim(id)
           // this runner holds the log now: what its last writers logged is final
           const keyed = yield* log.keyed(Math.max(0, (yield* log.last) - keep))
-          const pier = yield* openWith(pierLog(log, dir), pierOptions(flags, dir, command!, args, boot), {
+          const pier = yield* openWith(pierLog(log, dir), { ...pierOptions(flags, dir, command!, args, boot), spans }, {
             onReplay: (r) => {
               if (r.done === 0 && r.total > 0) counters.replays++
             },
@@ -171,12 +173,12 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       })
       return alive.length === 0 ? undefined : `serfs ${alive.map(([id]) => id).join(", ")}`
     })
-  }))
+  })))
 
 export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeof clusterPool.flags>) =>
-  Effect.scoped(Effect.gen(function*() {
+  traced(Effect.scoped(Effect.gen(function*() {
     const { server, db, dbContext, engine, watch, leave } = yield* startRunner(flags)
-    const pool = yield* makePool(poolOptions(flags, command!, args))
+    const pool = yield* makePool({ ...poolOptions(flags, command!, args), spans: yield* Spans })
     const store = yield* Effect.provide(makeJobStore, dbContext).pipe(
       Effect.mapError((e) => new ExitStatus({ status: 1, line: `liege: ${e.message}` }))
     )
@@ -260,4 +262,4 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     // the pool drains (its jobs cut off are queued again for the sessions' next owners) while the
     // engine lets the sessions go
     yield* leave(pool.shutdown(flags.drain), () => counters.active === 0 ? undefined : `${counters.active} sessions`)
-  }))
+  })))

@@ -15,9 +15,10 @@ import { poolOptions } from "./options.ts"
 import type { pool } from "./commands.ts"
 import { bind } from "./serve.ts"
 import { Shutdown } from "./shutdown.ts"
+import { Spans, traced } from "./tracing.ts"
 
 export const program = ({ flags, command: [command, ...args] }: Parsed<typeof pool.flags>) =>
-  Effect.scoped(Effect.gen(function*() {
+  traced(Effect.scoped(Effect.gen(function*() {
     const shutdown = yield* Shutdown
     // the state file first: one another liege holds stops this one before it binds or spawns anything
     const poolReady = yield* Deferred.make<Pool>()
@@ -28,7 +29,7 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof po
     // then the address: a taken port stops liege before any worker is spawned
     const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
     yield* Effect.logInfo(`status page: ${server.url}/ui`)
-    const workers = yield* makePool(poolOptions(flags, command!, args))
+    const workers = yield* makePool({ ...poolOptions(flags, command!, args), spans: yield* Spans })
     yield* Deferred.succeed(poolReady, workers)
     yield* server.start(poolApp(workers, runner))
     yield* shutdown.requested
@@ -36,4 +37,4 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof po
     yield* server.drain
     yield* runner.shutdown
     yield* workers.shutdown(flags.drain)
-  }))
+  })))

@@ -17,9 +17,10 @@ import { bind } from "./serve.ts"
 import type { Parsed } from "./args.ts"
 import type { serf } from "./commands.ts"
 import { Shutdown } from "./shutdown.ts"
+import { Spans, traced } from "./tracing.ts"
 
 export const program = ({ flags, command: [command, ...args] }: Parsed<typeof serf.flags>) =>
-  Effect.scoped(Effect.gen(function*() {
+  traced(Effect.scoped(Effect.gen(function*() {
     const shutdown = yield* Shutdown
     const boot = yield* readBoot(flags.boot)
     // the pier's lock first: a pier another liege holds stops this one before it binds or spawns anything
@@ -28,7 +29,7 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof se
     const server = yield* bind({ listen: flags.listen, token: flags.token, maxBody: flags.maxBody, maxDepth: flags.maxDepth })
     yield* Effect.logInfo(`status page: ${server.url}/ui`)
     const log = yield* makeLogPump({})
-    const pier = yield* openWith(storage.log, pierOptions(flags, flags.pier, command!, args, boot), {
+    const pier = yield* openWith(storage.log, { ...pierOptions(flags, flags.pier, command!, args, boot), spans: yield* Spans }, {
       onReplay: replayReporter(log, process.stderr.isTTY ? process.stderr : undefined)
     }, storage.leftover)
     yield* server.start(serfApp(pier))
@@ -43,4 +44,4 @@ export const program = ({ flags, command: [command, ...args] }: Parsed<typeof se
       return yield* new ExitStatus({ status: 3, line: `ReplayDiverged: ${fatal.message}` })
     }
     return yield* new ExitStatus({ status: fatal._tag === "InvalidOptions" ? 2 : 1, line: `liege: ${fatal.message}` })
-  }))
+  })))

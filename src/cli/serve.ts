@@ -7,10 +7,11 @@
 import { Effect, FiberSet } from "effect"
 import { listen, type ServerOptions } from "../http/server.ts"
 import { Shutdown } from "./shutdown.ts"
+import { Spans } from "./tracing.ts"
 
-export const bind = (options: ServerOptions) =>
+export const bind = (options: Omit<ServerOptions, "spans">) =>
   Effect.gen(function*() {
-    const server = yield* listen(options)
+    const server = yield* listen({ ...options, spans: yield* Spans })
     process.stdout.write(`listening on ${server.url}\n`)
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     const shutdown = yield* Shutdown

@@ -31,6 +31,7 @@ import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Cause, Effect, FiberSet, Schema, type Scope, Stream } from "effect"
+import * as Trace from "../internal/trace.ts"
 import type { Listen } from "../cli/args.ts"
 import { type BodyLimits, readJson } from "./body.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
@@ -57,6 +58,12 @@ export interface App {
 export interface ServerOptions extends BodyLimits {
   readonly listen: Listen
   readonly token: string | undefined
+  /**
+   * Record a server span for each request to the app's routes (SPEC §8
+   * Tracing), continuing the request's `traceparent`. Without it, a
+   * request's `traceparent` is still handed on as it is.
+   */
+  readonly spans?: boolean | undefined
 }
 
 export interface Server {
@@ -249,10 +256,26 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
         params: found.params,
         rest: found.rest
       }
-      const fiber = run(answering(res, route.name, route.handle(request)))
+      const fiber = run(traced(req, method, route, answering(res, route.name, route.handle(request))))
       // a client that goes away before its answer interrupts the handler
       res.once("close", () => {
         if (!res.writableFinished) fiber.interruptUnsafe()
+      })
+    }
+
+    const builtin = new Set(builtins)
+    /**
+     * An app route's answer in the request's trace: the `traceparent` it came
+     * with (W3C) is its parent; with `spans` on, it runs in a server span.
+     */
+    const traced = (req: http.IncomingMessage, method: string, route: Route, answer: Effect.Effect<void>): Effect.Effect<void> => {
+      if (builtin.has(route)) return answer
+      const parent = Trace.fromTraceparent(req.headers["traceparent"])
+      if (options.spans !== true) return parent === undefined ? answer : Effect.withParentSpan(answer, parent)
+      return Effect.withSpan(answer, `${method} ${route.pattern}`, {
+        kind: "server",
+        ...(parent === undefined ? {} : { parent }),
+        attributes: { "http.request.method": method, "http.route": route.pattern, "url.path": req.url ?? "/" }
       })
     }
 
@@ -266,9 +289,12 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
         ),
         Effect.flatMap((r) => {
           count(name, r.status)
-          if (r.raw !== undefined) return Effect.sync(() => r.raw!(res))
-          if (r.events !== undefined) return streamOut(res, r, r.events)
-          return Effect.sync(() => send(res, r))
+          const write = r.raw !== undefined
+            ? Effect.sync(() => r.raw!(res))
+            : r.events !== undefined
+            ? streamOut(res, r, r.events)
+            : Effect.sync(() => send(res, r))
+          return options.spans === true ? Effect.andThen(Effect.annotateCurrentSpan("http.response.status_code", r.status), write) : write
         })
       )
 

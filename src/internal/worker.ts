@@ -22,7 +22,14 @@ export const WorkerFields = {
    * Ping a worker that has owed nothing this long; no pong within as long
    * again and it is stuck: killed and replaced (SPEC §1). Default: off.
    */
-  heartbeat: Schema.optional(DurationInput)
+  heartbeat: Schema.optional(DurationInput),
+  /**
+   * Record liege's own spans between a caller's span and the worker's part
+   * (SPEC §8 Tracing): the wait in the queue and the exec (pool), the work
+   * and the log commit (serf); the worker's part runs in the exec or work
+   * span. Default off: a caller's span context is sent as it is.
+   */
+  spans: Schema.optional(Schema.Boolean)
 }
 
 /** `env` plus `LIEGE_PROTOCOL`, `LIEGE_CODEC`, `LIEGE_WORKER_ID` (and, for a serf, `LIEGE_PIER`). */

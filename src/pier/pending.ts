@@ -7,7 +7,8 @@
  * to blame for the ends (poison isolation, ./poison.ts): then the next serf
  * gets it alone first, and the others wait.
  */
-import { Effect } from "effect"
+import { type Clock, Effect, type Tracer } from "effect"
+import * as Trace from "../internal/trace.ts"
 import type { Serf } from "../serf/host.ts"
 import { isError } from "../serf/window.ts"
 import type { GroupCommit } from "./commit.ts"
@@ -28,6 +29,17 @@ export interface Pending extends Suspect {
   gen: number
   /** Cancels that submission while it stands (true: the writ was not sent yet). */
   cancel: (() => boolean) | undefined
+  /** Its caller's span, when in one: its context goes with the `work` writ. */
+  readonly caller: Trace.Caller | undefined
+  /** With `spans` on: the serf's work, then the log commit. */
+  work: Tracer.Span | undefined
+  committing: Tracer.Span | undefined
+}
+
+/** Whether the pier records spans of its own (SPEC §8 Tracing), and its clock. */
+export interface Spans {
+  readonly on: boolean
+  readonly clock: Clock.Clock
 }
 
 /** The serf events go to now, and its generation. */
@@ -46,10 +58,13 @@ export class PendingEvents {
   /** Told whenever an event leaves (the drain waits for none to be left). */
   private readonly left: () => void
 
-  constructor(commit: GroupCommit, dir: string, left: () => void) {
+  private readonly spans: Spans
+
+  constructor(commit: GroupCommit, dir: string, left: () => void, spans: Spans) {
     this.commit = commit
     this.dir = dir
     this.left = left
+    this.spans = spans
   }
 
   get size(): number {
@@ -70,10 +85,11 @@ export class PendingEvents {
     refused: () => PokeError | undefined,
     serving: () => Serving | undefined
   ): Effect.Effect<PokeAnswer, PokeError> {
-    return Effect.callback<PokeAnswer, PokeError>((resume) => {
+    return Effect.withFiber((fiber) => Effect.callback<PokeAnswer, PokeError>((resume) => {
       const refusal = refused()
       if (refusal !== undefined) return resume(Effect.fail(refusal))
       let gone = false
+      let answered = false
       const p: Pending = {
         id: this.nextId++,
         ev,
@@ -81,13 +97,19 @@ export class PendingEvents {
         key,
         wen,
         done: (answer) => {
+          if (answered) return
+          answered = true
+          if (this.spans.on) this.ended(p, answer)
           if (gone) return
           gone = true
           resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
         },
         gen: 0,
         cancel: undefined,
-        lostIn: 0
+        lostIn: 0,
+        caller: Trace.callerOf(fiber),
+        work: undefined,
+        committing: undefined
       }
       this.pending.set(p.id, p)
       const now = serving()
@@ -99,7 +121,24 @@ export class PendingEvents {
           this.left()
         }
       })
-    })
+    }))
+  }
+
+  /** The event's spans end with its answer. */
+  private ended(p: Pending, answer: PokeAnswer | PokeError): void {
+    const error = isError(answer) ? answer : answer._tag === "Bail" ? answer : undefined
+    if (p.work !== undefined) Trace.end(p.work, this.spans.clock, error)
+    if (p.committing !== undefined) Trace.end(p.committing, this.spans.clock, error)
+  }
+
+  /** The `trace` of `p`'s writ to the serf `pid`: with `spans` on, a new work span's. */
+  private traceOf(p: Pending, pid: number, gen: number): string | undefined {
+    if (p.caller === undefined) return undefined
+    if (!this.spans.on) return Trace.traceparent(p.caller.parent)
+    // sent before, to a serf that ended owing it: that work is over
+    if (p.work !== undefined) Trace.end(p.work, this.spans.clock, "the serf ended owing its answer")
+    p.work = Trace.start(p.caller, "work", this.spans.clock, { "process.pid": pid, "liege.generation": gen })
+    return Trace.traceparent(p.work)
   }
 
   /** Submits `p` to the serving serf. */
@@ -124,10 +163,16 @@ export class PendingEvents {
       if (answer._tag === "Bail") {
         p.done(answer)
         this.left()
-      } else this.commit.push({ p, answer })
+      } else {
+        if (p.work !== undefined) {
+          Trace.end(p.work, this.spans.clock)
+          p.committing = Trace.start(p.caller!, "commit", this.spans.clock)
+        }
+        this.commit.push({ p, answer })
+      }
       // the serf survived it: if it was alone, the others follow in order
       if (this.isolation.answered(p)) this.sendAll(to)
-    }, p.json)
+    }, p.json, this.traceOf(p, serf.pid, gen))
     if (!settled) p.cancel = cancel
   }
 

@@ -171,7 +171,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       },
       idle: () => settle()
     })
-    const pending = new PendingEvents(commit, dir, () => settle())
+    const pending = new PendingEvents(commit, dir, () => settle(), { on: settings.spans, clock })
 
     /** While draining: done once every accepted event is answered, or nothing more can be. */
     let quiet: Deferred.Deferred<void> | undefined = undefined

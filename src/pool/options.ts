@@ -53,6 +53,7 @@ export interface PoolSettings {
   readonly codec: Codec
   readonly maxFrameBytes: number
   readonly heartbeatMs: number
+  readonly spans: boolean
   readonly workers: number
   readonly maxInFlight: number
   readonly bootMs: number
@@ -81,6 +82,7 @@ export const settings = (o: PoolOptions): PoolSettings => {
     codec: codecOf(codecName),
     maxFrameBytes: o.maxFrameBytes ?? workerDefaults.maxFrameBytes,
     heartbeatMs: ms(o.heartbeat, workerDefaults.heartbeatMs),
+    spans: o.spans ?? false,
     workers: o.workers ?? availableParallelism(),
     maxInFlight: o.maxInFlight ?? poolDefaults.maxInFlight,
     bootMs: ms(o.bootTimeout, poolDefaults.bootTimeoutMs),

@@ -21,6 +21,7 @@ import { Cause, Clock, Deferred, Effect, FiberSet, Queue as Q, Schema, type Scop
 import type { Severity } from "effect/LogLevel"
 import { InvalidOptions } from "../errors.ts"
 import * as Keeper from "../internal/keeper.ts"
+import * as Trace from "../internal/trace.ts"
 import { decodeOptions } from "../internal/options.ts"
 import * as RestartPolicy from "../internal/restart-policy.ts"
 import { Histogram } from "../status/counters.ts"
@@ -34,7 +35,7 @@ import { Health } from "./health.ts"
 import { PoolOptions, settings as settingsOf } from "./options.ts"
 import { Queue } from "./queue.ts"
 import { sweeper } from "./recycling.ts"
-import type { Answer, Request, StreamSink } from "./request.ts"
+import { type Answer, type Request, RequestTrace, type StreamSink } from "./request.ts"
 import { makeSlot, slotKeeper } from "./slots.ts"
 import * as View from "./view.ts"
 import type { Worker, WorkerHost } from "./worker.ts"
@@ -156,6 +157,7 @@ export const make = (
       if (req.state === "done") return
       req.state = "done"
       req.frame = undefined
+      req.trace?.finished(answer)
       const at = now()
       const ms = at - req.acceptedAt
       const outcome = "ok" in answer ? "ok" : answer._tag
@@ -263,18 +265,35 @@ export const make = (
     if (sweep !== undefined) yield* FiberSet.run(fibers, sweep)
 
     // ── callers ──────────────────────────────────────────────────────────
+    /**
+     * The `req` frame. A caller in a span sends its context as `trace`; with
+     * `spans` on, the exec span's, written in when the request is dispatched.
+     */
+    const frameOf = (id: number, payload: unknown, stream: StreamSink | undefined, caller: Trace.Caller | undefined): Buffer => {
+      const req: { t: "req"; id: number; payload: unknown; stream?: number; trace?: string } = { t: "req", id, payload }
+      if (stream !== undefined) req.stream = stream.granted
+      if (caller !== undefined) req.trace = settings.spans ? Trace.placeholder(caller) : Trace.traceparent(caller.parent)!
+      return settings.codec.frame(req)
+    }
+
     /** Accepts a request (queued, or given to a worker at once): it, or why it is refused. */
-    const accept = (payload: unknown, answer: (a: Answer) => void, stream: StreamSink | undefined): Request | PoolError => {
+    const accept = (
+      payload: unknown,
+      answer: (a: Answer) => void,
+      stream: StreamSink | undefined,
+      caller: Trace.Caller | undefined
+    ): Request | PoolError => {
       if (health.failure !== undefined) return health.failure.error
       if (closing) return new ShuttingDown({ reason: "the pool is stopping" })
       const id = nextId++
       let frame: Buffer
       try {
-        frame = settings.codec.frame(stream === undefined ? { t: "req", id, payload } : { t: "req", id, payload, stream: stream.granted })
+        frame = frameOf(id, payload, stream, caller)
       } catch (e) {
         return new Protocol({ worker: 0, reason: `the payload cannot be encoded (${(e as Error).message}); nothing was sent` })
       }
-      const req: Request = { id, frame, acceptedAt: now(), answer, state: "queued", worker: undefined, deadline: 0, stream }
+      const trace = settings.spans && caller !== undefined ? new RequestTrace(caller, clock, id, frame) : undefined
+      const req: Request = { id, frame, acceptedAt: now(), answer, state: "queued", worker: undefined, deadline: 0, stream, trace }
       if (!dispatch.place(req)) {
         if (queue.full) return new Busy({ queued: queue.size })
         queue.push(req)
@@ -284,11 +303,13 @@ export const make = (
     }
 
     const submit = (payload: unknown) =>
-      Effect.callback<unknown, PoolError>((resume) => {
-        const req = accept(payload, (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)), undefined)
-        if (!("id" in req)) return resume(Effect.fail(req))
-        return Effect.sync(() => cancel(req))
-      })
+      Effect.withFiber((fiber) =>
+        Effect.callback<unknown, PoolError>((resume) => {
+          const req = accept(payload, (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)), undefined, Trace.callerOf(fiber))
+          if (!("id" in req)) return resume(Effect.fail(req))
+          return Effect.sync(() => cancel(req))
+        })
+      )
 
     const stream = (payload: unknown, options?: StreamOptions): Stream.Stream<StreamPart, PoolError> =>
       Stream.unwrap(Effect.gen(function*() {
@@ -300,11 +321,12 @@ export const make = (
           received: 0,
           chunk: (data) => void Q.offerUnsafe(parts, { _tag: "Chunk", data })
         }
+        const caller = yield* Effect.withFiber((fiber) => Effect.succeed(Trace.callerOf(fiber)))
         const req = accept(payload, (a) => {
           if (!("ok" in a)) return void Q.failCauseUnsafe(parts, Cause.fail(a))
           Q.offerUnsafe(parts, { _tag: "Done", value: a.ok })
           Q.endUnsafe(parts)
-        }, sink)
+        }, sink, caller)
         if (!("id" in req)) return Stream.fail(req)
         // the consumer ended the stream early (or was interrupted): the request is cancelled
         yield* Effect.addFinalizer(() => Effect.sync(() => cancel(req)))

@@ -1,6 +1,8 @@
 /**
  * One accepted request, from acceptance to its one answer (SPEC §5).
  */
+import type { Clock, Tracer } from "effect"
+import * as Trace from "../internal/trace.ts"
 import type { PoolError } from "./errors.ts"
 import type { Worker } from "./worker.ts"
 
@@ -34,4 +36,45 @@ export interface Request {
   deadline: number
   /** Set for a streaming request. */
   readonly stream: StreamSink | undefined
+  /** Its spans, when traced with `spans` on. */
+  readonly trace: RequestTrace | undefined
+}
+
+/**
+ * A traced request's spans, with `spans` on (SPEC §8 Tracing): the wait in
+ * the queue from acceptance, then the worker's exec from the moment it is
+ * written to a worker — whose span id is written into the frame's `trace`
+ * then, in place of the placeholder it was encoded with.
+ */
+export class RequestTrace {
+  private readonly caller: Trace.Caller
+  private readonly clock: Clock.Clock
+  private readonly queue: Tracer.Span
+  private exec: Tracer.Span | undefined = undefined
+  /** Where the span id of `trace` is in the frame (the codecs write a string's ASCII as it is). */
+  private readonly at: number
+
+  constructor(caller: Trace.Caller, clock: Clock.Clock, id: number, frame: Buffer) {
+    this.caller = caller
+    this.clock = clock
+    this.queue = Trace.start(caller, "queue", clock, { "liege.request": id })
+    const found = frame.lastIndexOf(Trace.placeholder(caller), undefined, "latin1")
+    this.at = found < 0 ? -1 : found + Trace.SPAN_OFFSET
+  }
+
+  /** The request is being written to `worker` (its slot and pid): the exec span starts, and is the frame's `trace`. */
+  dispatched(frame: Buffer, slot: number, pid: number): void {
+    Trace.end(this.queue, this.clock)
+    // written before, to a worker that turned out to be gone: that exec is over
+    if (this.exec !== undefined) Trace.end(this.exec, this.clock, "the worker was gone before it got the request")
+    this.exec = Trace.start(this.caller, "exec", this.clock, { "liege.worker": slot, "process.pid": pid })
+    if (this.at >= 0) frame.write(this.exec.spanId, this.at, "latin1")
+  }
+
+  /** Its answer: the span under way ends with it. */
+  finished(answer: Answer): void {
+    const error = "ok" in answer ? undefined : answer
+    if (this.exec !== undefined) Trace.end(this.exec, this.clock, error)
+    Trace.end(this.queue, this.clock, error)
+  }
 }

@@ -161,6 +161,7 @@ export class Worker {
     if (frame === undefined) return true // over already (answered or cancelled): nothing to send
     if (stdin === undefined) return this.refuse("it has no stdin")
     if (!this.child.running()) return this.refuse("it has exited")
+    req.trace?.dispatched(frame, this.slot, this.child.pid)
     if (!this.link.sendFrame(frame)) return this.refuse("its stdin is closed")
     // a write that fails at once (the worker is gone) marks the stream errored before `write` returns
     if (stdin.errored !== null) return this.refuse(`writing to it failed (${stdin.errored.message})`)

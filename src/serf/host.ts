@@ -15,6 +15,7 @@
  */
 import { Deferred, Effect, Exit, FiberSet, Option, Schema, type Scope, Stream } from "effect"
 import * as Alarm from "../internal/alarm.ts"
+import * as Trace from "../internal/trace.ts"
 import { decodeOptions } from "../internal/options.ts"
 import { workerEnv } from "../internal/worker.ts"
 import { SerfOptions, settings } from "./options.ts"
@@ -63,7 +64,7 @@ export interface Serf {
   readonly swim: <E>(
     events: Stream.Stream<Event, E>
   ) => Effect.Effect<ReadonlyArray<SwimEffect>, SerfError | SwimFailed | E>
-  /** One event through the `run` pipeline. */
+  /** One event through the `run` pipeline; inside a span, the span's context goes with it (`trace`). */
   readonly work: (ev: unknown, wen?: number) => Effect.Effect<WorkAnswer, SerfError>
   /**
    * The callback form of `work` for hot paths (the pier); returns a cancel
@@ -72,13 +73,15 @@ export interface Serf {
    * called once; a failure is `SerfDied` or `SerfProtocolError` when the writ
    * was sent and the serf ended owing its answer, `SerfNotRunning` when it
    * was never sent (or the handle was given up), `EventNotEncodable` when the
-   * codec cannot carry the event.
+   * codec cannot carry the event. `trace`, when given, is the traceparent of
+   * the span the serf's work runs in (SPEC §1).
    */
   readonly submit: (
     ev: unknown,
     wen: number,
     done: (answer: WorkAnswer | SerfError) => void,
-    json?: string
+    json?: string,
+    trace?: string
   ) => () => boolean
   /** `save` at the current event, after `before` ran under the lock; returns the event. */
   readonly save: <E = never>(before?: Effect.Effect<void, E>) => Effect.Effect<number, SerfError | E>
@@ -229,15 +232,15 @@ export const start = (
      * The `work` writ. With the json codec, JSON text given with the event goes
      * into the frame as it is: the serf gets exactly the text that is logged.
      */
-    const workFrame = (ev: unknown, wen: number, json: string | undefined): Buffer =>
+    const workFrame = (ev: unknown, wen: number, json: string | undefined, trace: string | undefined): Buffer =>
       json !== undefined && codecName === "json"
-        ? codec.frame(new RawJson(`{"t":"work","wen":${JSON.stringify(wen)},"ev":${json}}`))
-        : codec.frame({ t: "work", wen, ev })
+        ? codec.frame(new RawJson(`{"t":"work","wen":${JSON.stringify(wen)},"ev":${json}${trace === undefined ? "" : `,"trace":"${trace}"`}}`))
+        : codec.frame(trace === undefined ? { t: "work", wen, ev } : { t: "work", wen, ev, trace })
 
-    const submit = (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void, json?: string) => {
+    const submit = (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void, json?: string, trace?: string) => {
       let frame: Buffer
       try {
-        frame = workFrame(ev, wen, json)
+        frame = workFrame(ev, wen, json, trace)
       } catch (e) {
         done(new EventNotEncodable({ reason: (e as Error).message }))
         return () => false
@@ -252,17 +255,18 @@ export const start = (
     }
 
     const work = (ev: unknown, wen?: number) =>
-      Effect.callback<WorkAnswer, SerfError>((resume) => {
+      Effect.withFiber((fiber) => Effect.callback<WorkAnswer, SerfError>((resume) => {
         let gone = false
+        const caller = Trace.callerOf(fiber)
         const cancel = submit(ev, wen ?? alarm.now(), (answer) => {
           if (!gone) resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
-        })
+        }, undefined, caller === undefined ? undefined : Trace.traceparent(caller.parent))
         return Effect.sync(() => {
           // not sent: it never will be; sent: the serf answers, nobody listens
           gone = true
           cancel()
         })
-      })
+      }))
 
     const live = (t: "save" | "pack") => <E = never>(before?: Effect.Effect<void, E>) =>
       withLock(Effect.andThen(

@@ -50,6 +50,8 @@ export interface SerfSettings {
   readonly maxInFlight: number
   readonly workTimeoutMs: number
   readonly heartbeatMs: number
+  /** Record spans of its own (SPEC §8 Tracing; the pier's work and commit). */
+  readonly spans: boolean
 }
 
 const ms = (d: SerfOptions["stopGrace"], fallback: number) => d === undefined ? fallback : toMillis(d)
@@ -62,5 +64,6 @@ export const settings = (o: Omit<SerfOptions, "pier" | "workerId" | "annotations
   batchSize: o.batchSize ?? serfDefaults.batchSize,
   maxInFlight: o.maxInFlight ?? serfDefaults.maxInFlight,
   workTimeoutMs: ms(o.workTimeout, serfDefaults.workTimeoutMs),
-  heartbeatMs: ms(o.heartbeat, workerDefaults.heartbeatMs)
+  heartbeatMs: ms(o.heartbeat, workerDefaults.heartbeatMs),
+  spans: o.spans ?? false
 })

@@ -35,7 +35,8 @@ const request = (id: number): Request => ({
   state: "queued",
   worker: undefined,
   deadline: 0,
-  stream: undefined
+  stream: undefined,
+  trace: undefined
 })
 
 describe("machines", () => {

@@ -1,0 +1,87 @@
+/**
+ * Trace context through the library's pool (SPEC §1, §8 Tracing): `submit`
+ * and `stream` inside a span send that span's context as `trace`; with
+ * `spans`, the pool records the wait in the queue and the worker's exec as
+ * children of the caller's span, and the worker's part runs in the exec.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option, Stream, Tracer } from "effect"
+import * as Pool from "../../src/pool/index.ts"
+import { quiet } from "../support/live.ts"
+import { fixture, node } from "../support/procs.ts"
+
+const worker = { command: node, args: [fixture("trace-worker.ts")], workers: 1 }
+
+/** A tracer that keeps every span it makes. */
+const recording = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span(options) {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { spans, tracer }
+}
+
+const parentId = (span: Tracer.Span) => Option.getOrUndefined(Option.map(span.parent, (p) => p.spanId))
+
+describe("trace context through a pool", () => {
+  it.live("outside a span no trace is sent; inside one, its context, as a W3C traceparent", () =>
+    Effect.gen(function*() {
+      const pool = yield* Pool.make(worker)
+      expect(yield* pool.submit(1)).toBeNull()
+      const { answer, span } = yield* Effect.gen(function*() {
+        return { answer: yield* pool.submit(1), span: yield* Effect.orDie(Effect.currentSpan) }
+      }).pipe(Effect.withSpan("caller"))
+      expect(answer).toBe(`00-${span.traceId}-${span.spanId}-01`)
+      // a span made up by hand, whose ids are not W3C ids, is not sent
+      const madeUp = Tracer.externalSpan({ traceId: "trace-1", spanId: "span-1" })
+      expect(yield* pool.submit(1).pipe(Effect.withParentSpan(madeUp))).toBeNull()
+      // an unsampled one is sent unsampled
+      const unsampled = Tracer.externalSpan({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", sampled: false })
+      expect(yield* pool.submit(1).pipe(Effect.withParentSpan(unsampled))).toBe("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+    }).pipe(Effect.scoped, Effect.provide(quiet)))
+
+  it.live("with spans: queue and exec are the caller's children, the worker runs in the exec span; msgpack alike", () =>
+    Effect.gen(function*() {
+      for (const codec of ["json", "msgpack"] as const) {
+        const { spans, tracer } = recording()
+        const { answers, caller } = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* Pool.make({ ...worker, codec, spans: true, maxInFlight: 1 })
+          return yield* Effect.gen(function*() {
+            const caller = yield* Effect.orDie(Effect.currentSpan)
+            // three at once on one worker taking one at a time: two of them wait in the queue
+            const answers = yield* Effect.all([pool.submit(1), pool.submit(2), pool.submit(3)], { concurrency: "unbounded" })
+            return { answers, caller }
+          }).pipe(Effect.withSpan("caller"))
+        })).pipe(Effect.provideService(Tracer.Tracer, tracer))
+        const execs = spans.filter((s) => s.name === "exec")
+        const queues = spans.filter((s) => s.name === "queue")
+        expect(execs).toHaveLength(3)
+        expect(queues).toHaveLength(3)
+        for (const s of [...execs, ...queues]) {
+          expect(s.traceId).toBe(caller.traceId)
+          expect(parentId(s)).toBe(caller.spanId)
+          expect(s.status._tag).toBe("Ended")
+        }
+        // each worker's part ran in its own exec span
+        expect((answers as Array<string>).sort()).toEqual(execs.map((s) => `00-${s.traceId}-${s.spanId}-01`).sort())
+        // a queue span ends as its exec starts
+        for (const q of queues) {
+          const ended = q.status._tag === "Ended" ? q.status.endTime : 0n
+          expect(execs.some((e) => e.status.startTime >= ended)).toBe(true)
+        }
+      }
+    }).pipe(Effect.provide(quiet)))
+
+  it.live("a stream inside a span sends its context too", () =>
+    Effect.gen(function*() {
+      const pool = yield* Pool.make(worker)
+      const { parts, span } = yield* Effect.gen(function*() {
+        return { parts: yield* Stream.runCollect(pool.stream(1)), span: yield* Effect.orDie(Effect.currentSpan) }
+      }).pipe(Effect.withSpan("caller"))
+      expect(parts).toEqual([{ _tag: "Done", value: `00-${span.traceId}-${span.spanId}-01` }])
+    }).pipe(Effect.scoped, Effect.provide(quiet)))
+})
