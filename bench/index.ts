@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- name…]`: one JSON line per case on stdout.
- * Names: frames, counters, startup, serf, pool, cluster (default: all).
+ * Names: frames, counters, startup, serf, pool, trace, stream, cluster (default: all).
  */
 const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknown> }>> = {
   frames: () => import("./frames.ts"),
@@ -8,6 +8,8 @@ const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknow
   startup: () => import("./startup.ts"),
   serf: () => import("./serf.ts"),
   pool: () => import("./pool.ts"),
+  trace: () => import("./trace.ts"),
+  stream: () => import("./stream.ts"),
   cluster: () => import("./cluster.ts")
 }
 

@@ -75,7 +75,7 @@ export interface ServiceOptions {
 
 /** A pool as a service class of its own (see the top of this file). */
 export const Service = <Self>() =>
-<const Key extends string, const Options extends PoolInput & Partial<Schemas<any, any>> & ServiceOptions>(key: Key, options: Options) => {
+<const Key extends string, const Options extends PoolInput & Partial<Schemas<any, any>> & ServiceOptions>(key: Key, options: Options): Context.ServiceClass<Self, Key, PoolOf<Options>> & { readonly layer: Layer.Layer<Self, InvalidOptions | PoolFailed | SpawnFailed> } => {
   const Tag = Context.Service<Self, PoolOf<Options>>()(key)
   const layer: Layer.Layer<Self, InvalidOptions | PoolFailed | SpawnFailed> = Layer.effect(
     Tag,

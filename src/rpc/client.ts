@@ -37,7 +37,7 @@ export const layerProtocol = (
 
 /** A group's client over a pool of its own, as a service class (see the top of this file). */
 export const Client = <Self>() =>
-<const Key extends string, Rpcs extends Rpc.Any>(key: Key, group: RpcGroup.RpcGroup<Rpcs>, options: ClientOptions) => {
+<const Key extends string, Rpcs extends Rpc.Any>(key: Key, group: RpcGroup.RpcGroup<Rpcs>, options: ClientOptions): Context.ServiceClass<Self, Key, RpcClient.RpcClient<Rpcs, RpcClientError.RpcClientError>> & { readonly layer: Layer.Layer<Self, InvalidOptions | PoolFailed | SpawnFailed, Rpc.MiddlewareClient<Rpcs>> } => {
   const Tag = Context.Service<Self, RpcClient.RpcClient<Rpcs, RpcClientError.RpcClientError>>()(key)
   const layer: Layer.Layer<Self, InvalidOptions | PoolFailed | SpawnFailed, Rpc.MiddlewareClient<Rpcs>> = Layer.effect(
     Tag,

@@ -1,0 +1,72 @@
+/**
+ * What tracing costs a pool request (SPEC §8 Tracing), in one run:
+ * - none: `submit` outside any span (no `trace` field);
+ * - field: `submit` inside a caller's span, `spans` off — the span's
+ *   context goes as `trace` (what the command line pays with no exporter
+ *   when a request comes with a `traceparent`);
+ * - spans: `spans` on — a queue span and an exec span per request, made by
+ *   Effect's own tracer (not exported: the exporter's batching is off the
+ *   request's path).
+ * 64 B echo requests from 64 callers, 2 workers, 64 in flight each; three
+ * rounds, interleaved, each in its own process; medians, and ratios to none.
+ */
+import { spawn } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect, Logger } from "effect"
+import { make } from "../src/pool/pool.ts"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const workerScript = path.join(here, "../examples/pool-worker.ts")
+const payload = { op: "echo", value: "x".repeat(38) }
+const TOTAL = 40_000
+const CONCURRENCY = 64
+
+const runCase = (variant: string) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const pool = yield* make({ command: process.execPath, args: [workerScript], workers: 2, maxInFlight: 64, spans: variant === "spans" })
+    yield* pool.whenReady
+    while (pool.view().ready < 2) yield* Effect.sleep(2)
+    const one = variant === "none" ? pool.submit(payload) : Effect.withSpan(pool.submit(payload), "caller")
+    const run = (n: number) =>
+      Effect.gen(function*() {
+        let next = 0
+        const caller = Effect.whileLoop({ while: () => next++ < n, body: () => one, step: () => {} })
+        const t0 = performance.now()
+        yield* Effect.all(Array.from({ length: CONCURRENCY }, () => caller), { concurrency: "unbounded", discard: true })
+        return Math.round(n / ((performance.now() - t0) / 1000))
+      })
+    yield* run(2_000)
+    return yield* run(TOTAL)
+  })).pipe(Effect.provide(Logger.layer([]))))
+
+const isolated = (variant: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const cp = spawn(process.execPath, [fileURLToPath(import.meta.url), "case", variant], { stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    cp.stdout!.on("data", (d: Buffer) => (out += d))
+    cp.on("exit", (code) => code === 0 ? resolve(Number(out)) : reject(new Error(`case ${variant} exited ${code}`)))
+  })
+
+const tracing = async () => {
+  const variants = ["none", "field", "spans"]
+  const rounds = new Map<string, Array<number>>(variants.map((v) => [v, []]))
+  for (let r = 0; r < 3; r++) for (const v of variants) rounds.get(v)!.push(await isolated(v))
+  const m = (v: string) => rounds.get(v)!.sort((a, b) => a - b)[1]!
+  return {
+    bench: "pool-tracing",
+    payloadBytes: 64,
+    concurrency: CONCURRENCY,
+    workers: 2,
+    window: 64,
+    perSec: { none: m("none"), field: m("field"), spans: m("spans") },
+    ratio: { field: Number((m("field") / m("none")).toFixed(2)), spans: Number((m("spans") / m("none")).toFixed(2)) }
+  }
+}
+
+export const benches = [tracing]
+
+if (import.meta.main && process.argv[2] === "case") {
+  process.stdout.write(String(await runCase(process.argv[3]!)))
+  process.exit(0)
+}
