@@ -5,13 +5,18 @@
  *
  * (a) the README's Library example, written into the project as it stands
  *     in the README: `Supervisor.spawn`, a `Pool` on a `liege/worker` worker
- *     of the project, a `Pier` on a `liege/worker` serf;
+ *     of the project (an answer and a streamed one), a `Pier` on a
+ *     `liege/worker` serf;
+ * (e) the README's Effect RPC example, likewise: an `effect/rpc` group served
+ *     by `liege/worker/rpc`, called through `RpcPool.Client`, beside a
+ *     `Pool.Service` typed by Schemas;
  * (b) a TypeScript program type-checks against the shipped `.d.ts` under
- *     strict settings with `skipLibCheck: false`, and a deliberate type
- *     error in it is reported;
- * (c) `npx liege run` and `npx liege pool` work, and the pool's status page
- *     (`GET /ui`, its script bundled and minified) runs in chromium under
- *     its Content-Security-Policy: no violation, no error.
+ *     strict settings with `skipLibCheck: false` (typed pools and an RPC
+ *     client included), and deliberate type errors in it are reported;
+ * (c) `npx liege run` and `npx liege pool` work (a streamed answer as
+ *     Server-Sent Events too), and the pool's status page (`GET /ui`, its
+ *     script bundled and minified) runs in chromium under its
+ *     Content-Security-Policy: no violation, no error.
  */
 import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -30,6 +35,16 @@ const run = promisify(execFile)
 const pidsOf = (needle: string): Array<string> => liveProcesses({ cmdline: needle }).map((p) => String(p.pid))
 
 const running = (needle: string): boolean => pidsOf(needle).length > 0
+
+/** The live processes running a `…worker.mjs` of the project `cwd`. */
+const workersIn = (cwd: string): Array<string> =>
+  liveProcesses({ cmdline: "worker.mjs" }).filter((p) => {
+    try {
+      return fs.realpathSync(`/proc/${p.pid}/cwd`) === fs.realpathSync(cwd)
+    } catch {
+      return false
+    }
+  }).map((p) => p.cmdline)
 const chromium = useBrowser()
 const repo = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
   readonly version: string
@@ -105,8 +120,42 @@ const files: Record<string, string> = {
     },
     files: ["typed.ts"]
   }),
-  "typed.ts": `import { Effect } from "effect"
-import { Pier, Pool, Supervisor } from "liege"
+  "typed.ts": `import { Effect, Schema, Stream } from "effect"
+import { Rpc, RpcGroup } from "effect/rpc"
+import { Pier, Pool, RpcPool, Supervisor } from "liege"
+import { serve } from "liege/worker/rpc"
+
+const Doubled = Schema.Struct({ doubled: Schema.Number })
+class Doubler extends Pool.Service<Doubler>()("Doubler", {
+  command: "node",
+  args: ["worker.mjs"],
+  request: Schema.Struct({ n: Schema.Number }),
+  response: Doubled
+}) {}
+
+const Group = RpcGroup.make(
+  Rpc.make("Add", { payload: { a: Schema.Number, b: Schema.Number }, success: Schema.Number }),
+  Rpc.make("Range", { payload: { to: Schema.Number }, success: Schema.Number, stream: true })
+)
+class Client extends RpcPool.Client<Client>()("Client", Group, { command: "node", args: ["rpc-worker.mjs"], credit: 4 }) {}
+
+export const serving = () => serve(Group, Group.toLayer({ Add: ({ a, b }) => Effect.succeed(a + b), Range: ({ to }) => Stream.range(1, to) }))
+
+export const services = Effect.gen(function*() {
+  const doubler = yield* Doubler
+  const doubled: number = (yield* doubler.submit({ n: 21 })).doubled
+  // @ts-expect-error — the request's Schema wants a number
+  yield* doubler.submit({ n: "21" })
+  const typed = yield* Pool.make({ command: "node", args: ["worker.mjs"], request: Schema.Struct({ n: Schema.Number }), response: Doubled })
+  const parts: ReadonlyArray<Pool.StreamPart> = yield* Stream.runCollect(typed.stream({ n: 1 }, { credit: 2 }))
+  yield* typed.whenReady
+  const client = yield* Client
+  const sum: number = yield* client.Add({ a: 1, b: 2 })
+  // @ts-expect-error — Add takes numbers
+  yield* client.Add({ a: "1", b: 2 })
+  const range: ReadonlyArray<number> = yield* Stream.runCollect(client.Range({ to: 3 }))
+  return { doubled, parts, sum, range }
+}).pipe(Effect.scoped)
 
 export const program = Effect.scoped(Effect.gen(function*() {
   const child = yield* Supervisor.spawn({ command: "sh", args: ["-c", "exit 3"], grace: "1 second" })
@@ -133,7 +182,7 @@ describe("the packed package in an empty project", () => {
   it("ships dist/, docs, the Python SDK, README and LICENSE, and no tests, benches or CI files", async () => {
     const { stdout } = await run("tar", ["-tzf", path.join(dir, `liege-${repo.version}.tgz`)])
     const listed = stdout.split("\n").filter((l) => l !== "").map((l) => l.replace(/^package\//, ""))
-    for (const wanted of ["package.json", "README.md", "LICENSE", "docs/protocol.md", "examples/python/liege.py", "dist/index.js", "dist/index.d.ts", "dist/worker/index.js", "dist/worker/index.d.ts", "dist/bin/liege.js"]) {
+    for (const wanted of ["package.json", "README.md", "LICENSE", "docs/protocol.md", "examples/python/liege.py", "dist/index.js", "dist/index.d.ts", "dist/worker/index.js", "dist/worker/index.d.ts", "dist/worker/rpc.js", "dist/worker/rpc.d.ts", "dist/bin/liege.js"]) {
       expect(listed).toContain(wanted)
     }
     expect(listed.filter((f) => /^(test|bench|src|scripts|\.ci)\/|vitest|tsconfig/.test(f))).toEqual([])
@@ -145,10 +194,25 @@ describe("the packed package in an empty project", () => {
       const { stdout } = await run(node.bin, ["main.mjs"], { cwd: app, env: envFor(node.bin) })
       expect(stdout).toMatch(/code: 3/)
       expect(stdout).toMatch(/answer: \{ doubled: 42 \}/)
+      expect(stdout).toMatch(/streamed: \[ 1, 2, 3, \{ counted: 3 \} \]/)
       // the counter's log is kept between runs: total = 2 × eve
-      const m = /eve: (\d+), total: (\d+)/.exec(stdout)
+      const m = /eve: (\d+),\s+total: (\d+)/.exec(stdout)
       expect(m, stdout).not.toBeNull()
       expect(Number(m![2])).toBe(2 * Number(m![1]))
+    })
+  }
+
+  for (const index of [0, 1]) {
+    it(`(e) the README's Effect RPC example runs as written: an RpcPool.Client on a liege/worker/rpc worker beside a typed Pool.Service — ${index === 0 ? "Node 24" : "the oldest declared Node"}`, async () => {
+      const node = nodes[index]!
+      const { stdout } = await run(node.bin, ["rpc-main.mjs"], { cwd: app, env: envFor(node.bin) })
+      expect(stdout).toMatch(/sum: 42,/)
+      expect(stdout).toMatch(/divided: '1 \/ 0 refused',/)
+      expect(stdout).toMatch(/range: \[ 1, 2, 3, 4, 5 \],/)
+      expect(stdout).toMatch(/doubled: 42,/)
+      expect(stdout).toMatch(/refused: 'SchemaError'/)
+      // both pools had stopped their workers when the program printed
+      expect(workersIn(app)).toEqual([])
     })
   }
 
@@ -210,6 +274,11 @@ describe("the packed package in an empty project", () => {
         const answer = await post(`${url}/v1/jobs`, { n: 2 })
         expect(answer.status).toBe(200)
         expect(answer.body.ok.doubled).toBe(4)
+        // the README's streamed answer, as Server-Sent Events
+        const events = await fetch(`${url}/v1/jobs`, { method: "POST", headers: { accept: "text/event-stream" }, body: JSON.stringify({ upTo: 2 }) })
+        expect(events.status).toBe(200)
+        expect(events.headers.get("content-type")).toBe("text/event-stream")
+        expect(await events.text()).toBe('event: chunk\ndata: 1\n\nevent: chunk\ndata: 2\n\nevent: done\ndata: {"counted":2}\n\n')
         // the liege that answered runs on the Node first on PATH
         const liegePid = pidsOf(`state-${index}.db`).find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").includes("liege pool"))
         expect(liegePid).toBeDefined()
@@ -218,8 +287,8 @@ describe("the packed package in an empty project", () => {
         // the page as the package serves it: its script is the bundle's, minified
         const page = await chromium.open(`${url}/ui`)
         await page.waitForFunction(() => document.querySelector("#slots tr[data-slot='1'] .pill")?.textContent === "ready")
-        // the job above, counted in the last 60 s
-        await page.waitForFunction(() => document.querySelector("#r-count")?.textContent === "1")
+        // the two jobs above, counted in the last 60 s
+        await page.waitForFunction(() => document.querySelector("#r-count")?.textContent === "2")
         await page.locator("body[data-conn=live]").waitFor({ state: "attached" })
         expect(troubleOf(page)).toEqual({ csp: [], uncaught: [], console: [] })
         await page.close()
