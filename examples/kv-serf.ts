@@ -8,6 +8,9 @@
  *           {"op":"incr","key":k,"by":n}     effects [{"key":k,"value":new value}]
  *           anything else is refused (work-bail)
  *           {"op":"crash"}                   refused, but swapped for {"op":"crashed"} (counts crashes)
+ *           {"op":"trace"}                   changes nothing; effects [{"trace": the writ's W3C
+ *                                            traceparent, or null}] (never part of the state: a
+ *                                            replayed event has no trace)
  * Peeks:    ["get",k] → value or null;  ["size"] → n;  ["keys"] → sorted keys
  * Mug:      XOR over entries of FNV-1a-32(canonical JSON of [k, v]) — the same
  *           state gives the same mug whatever the history, in either language.
@@ -104,7 +107,7 @@ runSerf({
     if (mug !== snap.mug) throw new Error(`snapshot ${snapshotFile(pier)} is corrupt: mug ${mug} ≠ ${snap.mug}`)
     return { eve: snap.eve, mug }
   },
-  poke: (raw) => {
+  poke: (raw, ctx) => {
     const ev = (raw ?? {}) as Record<string, unknown>
     switch (ev["op"]) {
       case "put": {
@@ -135,6 +138,8 @@ runSerf({
       }
       case "crash":
         throw new Error("crash on purpose")
+      case "trace":
+        return [{ trace: ctx.trace ?? null }]
       default:
         throw new TypeError(`unknown op ${JSON.stringify(ev["op"])}`)
     }

@@ -19,11 +19,12 @@
  *   {"op":"count","n":n,"ms":m,"pad":p} streams the chunks {"i": 1} … {"i": n}, each m ms after the last
  *                                      (default 0), with "pad": p x's when p is given, then ok
  *                                      {"counted": n} (a request without a stream gets the chunks as one array)
+ *   {"op":"trace"}                     ok the request's trace (its W3C traceparent), or null without one
  *   anything else                      err {"code":"bad_request","message": what was wrong}
  */
 import { Fail, runWorker } from "../src/worker/pool.ts"
 
-const OPS = ["echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog", "count"]
+const OPS = ["echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog", "count", "trace"]
 
 /** An ordinary error, named alike in both languages. */
 class Boom extends Error {
@@ -55,7 +56,7 @@ async function* count(n: number, ms: number, pad: number | undefined, signal: Ab
   return { counted: n }
 }
 
-runWorker((payload, { signal, io }) => {
+runWorker((payload, { signal, io, trace }) => {
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
     throw new Fail("bad_request", "the payload must be an object with a string field \"op\"")
   }
@@ -113,6 +114,8 @@ runWorker((payload, { signal, io }) => {
       if (n < 0 || ms < 0 || (pad ?? 0) < 0) throw new Fail("bad_request", "the fields of \"count\" must not be negative")
       return count(n, ms, pad, signal)
     }
+    case "trace":
+      return trace ?? null
     default:
       throw new Fail("bad_request", `unknown op ${JSON.stringify(p["op"])}: expected one of ${OPS.join(", ")}`)
   }

@@ -9,6 +9,9 @@ Events:   {"op":"put","key":k,"value":v}   effects [{"key":k,"old":previous or n
           {"op":"incr","key":k,"by":n}     effects [{"key":k,"value":new value}]
           anything else is refused (work-bail)
           {"op":"crash"}                   refused, but swapped for {"op":"crashed"} (counts crashes)
+          {"op":"trace"}                   changes nothing; effects [{"trace": the writ's W3C
+                                           traceparent, or null}] (never part of the state: a
+                                           replayed event has no trace)
 Peeks:    ["get",k] → value or null;  ["size"] → n;  ["keys"] → sorted keys
 Mug:      XOR over entries of FNV-1a-32(canonical JSON of [k, v]) — the same
           state gives the same mug whatever the history, in either language.
@@ -272,6 +275,8 @@ def poke(raw: Any, ctx: PokeContext) -> list:
         return [{"key": "crashes", "value": entries.get("crashes")}]
     if op == "crash":
         raise RuntimeError("crash on purpose")
+    if op == "trace":
+        return [{"trace": ctx.trace}]
     raise TypeError(f"unknown op {js_json(op)}")
 
 

@@ -27,6 +27,12 @@ so also while requests wait on `after` timers); a handler that is busy
 computing answers when the loop next reads. (The host pings only a worker
 with nothing outstanding.)
 
+Trace context (SPEC §1): a `req` or a `work` writ may carry `trace`, the W3C
+traceparent (`00-<trace id>-<span id>-<flags>`) of the span it runs in. A
+pool handler finds it in `req.trace`, a serf's `poke` and `swap` in
+`ctx.trace`; None when the host sent none (or sent something that is not a
+str), and always None during `play`.
+
 Like every liege worker, a worker built on this module exits 0 when its stdin
 ends. Answers are written in batches: everything sent while handling the bytes
 of one read from stdin goes out in one write, then stdout is flushed. Once the
@@ -596,6 +602,9 @@ class PokeContext:
     eve: int  # the event number this event will have
     wen: Any  # the event's time (ms)
     replaying: bool  # True during play (boot and replay), False for live work
+    # the W3C traceparent of the span a live event is worked in; None during play
+    # and when the writ has none (it is not logged: the state must not depend on it)
+    trace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -613,6 +622,11 @@ def goof_of(e: BaseException) -> dict:
     text = str(e)
     lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")] if text else []
     return {"mote": type(e).__name__, "tang": lines}
+
+
+def _trace_of(v: Any) -> str | None:
+    """A message's `trace`: the traceparent when it is a str, else None (no trace)."""
+    return v if isinstance(v, str) else None
 
 
 def _js_quote(v: Any) -> str:
@@ -641,7 +655,9 @@ def run_serf(
       load(pier)            restore the snapshot in $LIEGE_PIER: (eve, mug),
                             {"eve": e, "mug": m}, or None when there is none
       poke(ev, ctx)         apply one event, return its effects (a list or
-                            None); raise to refuse it
+                            None); raise to refuse it. ctx is a PokeContext:
+                            eve, wen, replaying, and trace (the live event's
+                            traceparent, or None)
       swap(ev, goof, ctx)   a replacement for a live event that raised, or
                             None to bail
       mug()                 the 32-bit unsigned hash of the state
@@ -687,9 +703,9 @@ def run_serf(
             eve += 1
         wire.send({"t": "play-done", "mug": mug()})
 
-    def work(wen: Any, ev: Any) -> None:
+    def work(wen: Any, ev: Any, trace: Any) -> None:
         nonlocal eve
-        ctx = PokeContext(eve + 1, wen, False)
+        ctx = PokeContext(eve + 1, wen, False, _trace_of(trace))
         try:
             fec = poke(ev, ctx)
         except Exception as e:
@@ -717,7 +733,7 @@ def run_serf(
     def on_message(writ: Any) -> None:
         t = writ.get("t") if isinstance(writ, dict) else None
         if t == "work":
-            work(writ.get("wen"), writ.get("ev"))
+            work(writ.get("wen"), writ.get("ev"), writ.get("trace"))
         elif t == "play":
             play(writ.get("eve"), writ.get("events") or [])
         elif t == "peek":
@@ -773,17 +789,21 @@ class Request:
     """
     One request from the host. `open` is False once answered or cancelled.
     `credit` is None for a request that asked for no stream, else the chunks
-    the host lets the handler send now.
+    the host lets the handler send now. `trace` is the W3C traceparent of the
+    span the request runs in, or None when the host sent none.
     """
 
-    __slots__ = ("id", "payload", "open", "cancelled", "credit", "_worker")
+    __slots__ = ("id", "payload", "open", "cancelled", "credit", "trace", "_worker")
 
-    def __init__(self, worker: "_PoolWorker", rid: Any, payload: Any, credit: int | None = None) -> None:
+    def __init__(
+        self, worker: "_PoolWorker", rid: Any, payload: Any, credit: int | None = None, trace: str | None = None
+    ) -> None:
         self.id = rid
         self.payload = payload
         self.open = True
         self.cancelled = False
         self.credit = credit
+        self.trace = trace
         self._worker = worker
 
     def ok(self, value: Any) -> None:
@@ -897,7 +917,7 @@ class _PoolWorker:
         if t == "req" and "id" in m:
             stream = m.get("stream")
             credit = stream if isinstance(stream, int) and not isinstance(stream, bool) and stream > 0 else None
-            req = Request(self, m["id"], m.get("payload"), credit)
+            req = Request(self, m["id"], m.get("payload"), credit, _trace_of(m.get("trace")))
             self.open[req.id] = req
             self.settle(req, lambda: self.handler(req.payload, req))
         elif t == "credit":
@@ -961,5 +981,8 @@ def run_worker(handler: Callable[[Any, Request], Any]) -> NoReturn:
     reads stdin between values: pings are answered), and its return value is
     the answer; a cancel closes the generator. For a request that asked for
     no stream, the values are collected into one answer (a list).
+
+    `req.trace` is the W3C traceparent the host sent with the request (the
+    span it runs in), or None.
     """
     _PoolWorker(handler).run()

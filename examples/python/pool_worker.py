@@ -28,6 +28,8 @@ Payloads:
                                      (default 0), with "pad": p x's when p is given, then ok
                                      {"counted": n} (a request without a stream gets the chunks as one
                                      list); a generator
+  {"op":"trace"}                     ok the request's trace (its W3C traceparent, req.trace), or null
+                                     without one
   anything else                      err {"code":"bad_request","message": what was wrong}
 """
 
@@ -45,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from liege import Fail, Request, connect, run_worker, slog  # noqa: E402
 
-OPS = ("echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog", "count")
+OPS = ("echo", "add", "sleep", "fail", "throw", "exit", "pid", "env", "stderr", "slog", "count", "trace")
 
 
 class Boom(Exception):
@@ -147,6 +149,8 @@ def handle(payload: Any, req: Request) -> Any:
         if n < 0 or ms < 0 or (pad or 0) < 0:
             raise bad('the fields of "count" must not be negative')
         return count(n, ms, pad)
+    if op == "trace":
+        return req.trace
     raise bad(f"unknown op {json.dumps(op, ensure_ascii=False)}: expected one of {', '.join(OPS)}")
 
 

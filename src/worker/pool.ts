@@ -24,6 +24,10 @@
  * the iterable's return value is the answer; a cancel stops the iteration.
  * For a request that did not ask for a stream, the values are collected into
  * one answer (an array).
+ *
+ * Trace context (SPEC §1): a `req` may carry `trace`, the W3C traceparent of
+ * the span the request runs in; it is `ctx.trace` (undefined when the
+ * request has none, or when its `trace` is not a string).
  */
 import { EncodeFailure } from "../wire/plain.ts"
 import { connect, type WorkerIo } from "./io.ts"
@@ -42,6 +46,11 @@ export interface RequestContext {
   /** Aborted when the host cancels the request (its caller left). */
   readonly signal: AbortSignal
   readonly io: WorkerIo
+  /**
+   * The W3C traceparent (`00-<trace id>-<span id>-<flags>`) of the span this
+   * request runs in, as the host sent it; undefined when it sent none.
+   */
+  readonly trace: string | undefined
 }
 
 /**
@@ -135,7 +144,7 @@ export const runWorker = (handler: Handler, options: RunWorkerOptions = {}): Wor
   const io = connect({
     onEnd: options.onEnd,
     onMessage: (m, io) => {
-      const msg = m as { t?: unknown; id?: unknown; payload?: unknown; stream?: unknown; n?: unknown }
+      const msg = m as { t?: unknown; id?: unknown; payload?: unknown; stream?: unknown; n?: unknown; trace?: unknown }
       if (msg.t === "cancel" && typeof msg.id === "number") {
         const r = running.get(msg.id)
         if (r === undefined) return
@@ -157,9 +166,11 @@ export const runWorker = (handler: Handler, options: RunWorkerOptions = {}): Wor
       const streamed = typeof msg.stream === "number" && msg.stream > 0
       const r: Running = { controller: new AbortController(), credit: streamed ? msg.stream as number : 0, wake: undefined }
       running.set(id, r)
+      // a trace that is not a string is no trace (the handler never sees a malformed field)
+      const trace = typeof msg.trace === "string" ? msg.trace : undefined
       let result: unknown
       try {
-        result = handler(msg.payload, { id, signal: r.controller.signal, io })
+        result = handler(msg.payload, { id, signal: r.controller.signal, io, trace })
       } catch (e) {
         return answer(io, id, failure(e))
       }

@@ -17,6 +17,12 @@
  * state as it was before that event). A `work` event that throws is answered
  * `work-swap` when `swap` offers a replacement that applies, else `work-bail`.
  * A goof carries the error's name and message lines, never its stack.
+ *
+ * Trace context (SPEC §1): a `work` writ may carry `trace`, the W3C
+ * traceparent of the span the event is worked in; it is `ctx.trace` in
+ * `poke` and `swap` (undefined during `play`, for a writ without one, and
+ * for a `trace` that is not a string). It is not logged: a replayed event
+ * has none, so the state must never depend on it.
  */
 import { connect, type WorkerIo } from "./io.ts"
 
@@ -31,6 +37,11 @@ export interface PokeContext {
   readonly wen: number
   /** True during `play` (boot and replay), false for live `work`. */
   readonly replaying: boolean
+  /**
+   * The W3C traceparent of the span a live event is worked in, as the host
+   * sent it; undefined during `play` and when the writ carries none.
+   */
+  readonly trace: string | undefined
 }
 
 export interface SerfDefinition {
@@ -92,7 +103,7 @@ export const runSerf = (serf: SerfDefinition): WorkerIo => {
     for (const { wen, ev } of events) {
       const mugBefore = serf.mug()
       try {
-        serf.poke(ev, { eve: eve + 1, wen, replaying: true })
+        serf.poke(ev, { eve: eve + 1, wen, replaying: true, trace: undefined })
       } catch (e) {
         return io.send({ t: "play-bail", eve: eve + 1, mug: mugBefore, dud: goofOf(e) })
       }
@@ -101,8 +112,8 @@ export const runSerf = (serf: SerfDefinition): WorkerIo => {
     io.send({ t: "play-done", mug: serf.mug() })
   }
 
-  const work = (io: WorkerIo, wen: number, ev: unknown) => {
-    const ctx = { eve: eve + 1, wen, replaying: false }
+  const work = (io: WorkerIo, wen: number, ev: unknown, trace: unknown) => {
+    const ctx: PokeContext = { eve: eve + 1, wen, replaying: false, trace: typeof trace === "string" ? trace : undefined }
     try {
       const fec = effectsOf(serf.poke(ev, ctx))
       eve++
@@ -133,7 +144,7 @@ export const runSerf = (serf: SerfDefinition): WorkerIo => {
       const writ = (typeof m === "object" && m !== null ? m : { t: String(m) }) as Writ
       switch (writ.t) {
         case "work":
-          return work(io, writ["wen"] as number, writ["ev"])
+          return work(io, writ["wen"] as number, writ["ev"], writ["trace"])
         case "play":
           return play(io, writ["eve"] as number, writ["events"] as ReadonlyArray<{ wen: number; ev: unknown }>)
         case "peek":
