@@ -43,7 +43,7 @@ export const Client = <Self>() =>
     Tag,
     Effect.gen(function*() {
       const pool = yield* readyPool(options)
-      const protocol = yield* makeProtocol(pool, options)
+      const protocol = yield* makeProtocol(pool, { credit: options.credit, group })
       return yield* Effect.provideService(RpcClient.make(group), RpcClient.Protocol, protocol)
     })
   )

@@ -3,4 +3,4 @@
  * side is `liege/worker/rpc`.
  */
 export { Client, type ClientOptions, layerProtocol } from "./client.ts"
-export { makeProtocol } from "./protocol.ts"
+export { makeProtocol, type ProtocolOptions } from "./protocol.ts"

@@ -4,9 +4,11 @@
  * RPC group runs on supervised workers with the ready handshake, timeouts,
  * recycling, restarts, cancellation and credit underneath.
  *
- * - Each RPC `Request` is one pool request streamed (`pool.stream`), the
- *   Request message its payload; the worker's chunks are RPC `Chunk`
- *   messages, its answer the RPC `Exit`, handed to the client as they are.
+ * - Each RPC `Request` is one pool request, the Request message its
+ *   payload: streamed (`pool.stream`) for a streaming RPC, the worker's
+ *   chunks RPC `Chunk` messages; its answer the RPC `Exit`. Both are handed
+ *   to the client as they are. (A unary RPC is a plain `submit` when the
+ *   protocol knows the group.)
  *   A slow caller slows the worker: a chunk is taken from the pool (and
  *   credit granted) only once the client's stream buffer took the last one,
  *   so the protocol needs no RPC `Ack`s (`supportsAck: false`).
@@ -18,7 +20,7 @@
  *   pool's error tag (`WorkerDied`, `Timeout`, `Busy`, …) with its message.
  */
 import { Effect, FiberMap, type Scope, Stream } from "effect"
-import { RpcClient, RpcSerialization } from "effect/rpc"
+import { type Rpc, RpcClient, RpcSchema, RpcSerialization } from "effect/rpc"
 import type { FromClientEncoded, FromServerEncoded, RequestEncoded } from "effect/rpc/RpcMessage"
 import type { Pool, StreamOptions } from "../pool/pool.ts"
 
@@ -38,16 +40,40 @@ const isPart = (u: unknown, tag: "Chunk" | "Exit", requestId: RequestId): u is F
 /**
  * The client protocol over `pool`, for the scope's lifetime (its calls end
  * with it). `credit`: RPC chunk messages the worker may send ahead of the
- * caller (default 16).
+ * caller (default 16); `group`: see `ProtocolOptions`.
  */
+export interface ProtocolOptions extends StreamOptions {
+  /**
+   * The group the client calls: its RPCs that do not stream are sent as
+   * plain requests (cheaper than a stream of one part). Without it, every
+   * call is streamed.
+   */
+  readonly group?: { readonly requests: ReadonlyMap<string, unknown> } | undefined
+}
+
 export const makeProtocol = (
-  pool: Pick<Pool, "stream">,
-  options: StreamOptions = {}
+  pool: Pick<Pool, "stream" | "submit">,
+  options: ProtocolOptions = {}
 ): Effect.Effect<RpcClient.Protocol["Service"], never, Scope.Scope> =>
   RpcClient.Protocol.make(Effect.fnUntraced(function*(writeResponse) {
     // every call's fiber, ended with the protocol's scope
     const calls = yield* FiberMap.make<RequestId>()
-    const call = (clientId: number, request: RequestEncoded) =>
+    const unaryTags = new Set<string>()
+    options.group?.requests.forEach((rpc, tag) => {
+      if (!RpcSchema.isStreamSchema((rpc as Rpc.AnyWithProps).successSchema)) unaryTags.add(tag)
+    })
+    /** A unary RPC: one request, its RPC Exit the answer. */
+    const unary = (clientId: number, request: RequestEncoded) =>
+      pool.submit(request).pipe(
+        Effect.flatMap((answer) =>
+          isPart(answer, "Exit", request.id)
+            ? writeResponse(clientId, answer)
+            : writeResponse(clientId, died(request.id, "Protocol", "the worker answered with something other than this call's RPC Exit message"))
+        ),
+        Effect.catch((error) => writeResponse(clientId, died(request.id, error._tag, error.message)))
+      )
+    /** A streaming RPC (or one of a group not known): streamed, within the credit. */
+    const streamed = (clientId: number, request: RequestEncoded) =>
       pool.stream(request, options).pipe(
         Stream.runForEach((part) => {
           if (part._tag === "Chunk") {
@@ -64,7 +90,7 @@ export const makeProtocol = (
     const send = (clientId: number, message: FromClientEncoded) => {
       switch (message._tag) {
         case "Request":
-          return Effect.asVoid(FiberMap.run(calls, message.id, call(clientId, message)))
+          return Effect.asVoid(FiberMap.run(calls, message.id, unaryTags.has(message.tag) ? unary(clientId, message) : streamed(clientId, message)))
         case "Interrupt":
           return FiberMap.remove(calls, message.requestId)
         default:

@@ -18,12 +18,12 @@
  * The host's heartbeat pings are answered by the wire (io.ts), even while
  * handlers wait on promises.
  *
- * A handler streams by returning an async iterable (`async function*`):
- * for a request that asked for a stream, each value goes out as a `chunk`,
+ * A handler streams by returning an async iterable (`async function*`, or
+ * a promise of one): for a request that asked for a stream, each value goes out as a `chunk`,
  * never more than the credit the host granted (the SDK waits for more), and
  * the iterable's return value is the answer; a cancel stops the iteration.
- * For a request that did not ask for a stream, the values are collected into
- * one answer (an array).
+ * For a request that did not ask for a stream (`ctx.streamed` false), the
+ * values are collected into one answer (an array).
  *
  * Trace context (SPEC §1): a `req` may carry `trace`, the W3C traceparent of
  * the span the request runs in; it is `ctx.trace` (undefined when the
@@ -51,6 +51,8 @@ export interface RequestContext {
    * request runs in, as the host sent it; undefined when it sent none.
    */
   readonly trace: string | undefined
+  /** The host asked for a streaming answer: an async iterable's values go out as chunks. */
+  readonly streamed: boolean
 }
 
 /**
@@ -170,7 +172,7 @@ export const runWorker = (handler: Handler, options: RunWorkerOptions = {}): Wor
       const trace = typeof msg.trace === "string" ? msg.trace : undefined
       let result: unknown
       try {
-        result = handler(msg.payload, { id, signal: r.controller.signal, io, trace })
+        result = handler(msg.payload, { id, signal: r.controller.signal, io, trace, streamed })
       } catch (e) {
         return answer(io, id, failure(e))
       }
@@ -178,7 +180,8 @@ export const runWorker = (handler: Handler, options: RunWorkerOptions = {}): Wor
         void pump(io, id, r, result, streamed)
       } else if (result instanceof Promise) {
         result.then(
-          (ok) => answer(io, id, { ok: ok ?? null }),
+          // an async function that returns an async iterable streams it too
+          (ok) => isAsyncIterable(ok) ? void pump(io, id, r, ok, streamed) : answer(io, id, { ok: ok ?? null }),
           (e) => answer(io, id, failure(e))
         )
       } else {

@@ -29,17 +29,20 @@ import { runWorker } from "./pool.ts"
 /** One RPC call in flight: the chunks the server sent, waiting for the SDK to take them, then its Exit. */
 class Call {
   private readonly parts: Array<{ readonly chunk: ResponseChunkEncoded; readonly taken: () => void }> = []
-  private exit: ResponseExitEncoded | undefined
+  private exit_: ResponseExitEncoded | undefined
   private wake: (() => void) | undefined
+  /** Chunks have nowhere to go: they are taken as they come (the server runs on to its Exit). */
+  private dropping = false
 
   /** A chunk from the server; `taken` once the SDK has sent it (within the host's credit). */
   chunk(chunk: ResponseChunkEncoded, taken: () => void) {
+    if (this.dropping) return taken()
     this.parts.push({ chunk, taken })
     this.poke()
   }
 
   finish(exit: ResponseExitEncoded) {
-    this.exit ??= exit
+    this.exit_ ??= exit
     this.poke()
   }
 
@@ -47,6 +50,19 @@ class Call {
     const wake = this.wake
     this.wake = undefined
     wake?.()
+  }
+
+  /** The Exit alone (a call that was not streamed: a chunk for it breaks the call). */
+  async exit(): Promise<ResponseExitEncoded> {
+    for (;;) {
+      if (this.parts.length > 0) {
+        this.dropping = true
+        for (const part of this.parts.splice(0)) part.taken()
+        throw new TypeError("a streaming RPC was called without a stream")
+      }
+      if (this.exit_ !== undefined) return this.exit_
+      await new Promise<void>((wake) => (this.wake = wake))
+    }
   }
 
   /** The chunks, in order, then the Exit as the answer. */
@@ -58,7 +74,7 @@ class Call {
         yield part.chunk
         continue
       }
-      if (this.exit !== undefined) return this.exit
+      if (this.exit_ !== undefined) return this.exit_
       await new Promise<void>((wake) => (this.wake = wake))
     }
   }
@@ -79,7 +95,7 @@ const protocol = (onEnd: () => Promise<void>): Layer.Layer<RpcServer.Protocol> =
         call.finish({ _tag: "Exit", requestId, exit: { _tag: "Failure", cause: [{ _tag: "Die", defect }] } })
       }
     }
-    runWorker((payload, { signal }) => {
+    runWorker((payload, { signal, streamed }) => {
       if (!isRequest(payload)) throw new TypeError("the payload is not an effect/rpc Request message")
       const id = payload.id
       const call = new Call()
@@ -89,7 +105,8 @@ const protocol = (onEnd: () => Promise<void>): Layer.Layer<RpcServer.Protocol> =
         run(writeRequest(0, { _tag: "Interrupt", requestId: id }))
       }, { once: true })
       run(writeRequest(0, payload))
-      return call.answer()
+      // a call the host did not stream (a unary RPC) has no chunks: its Exit is the answer
+      return streamed ? call.answer() : call.exit()
     }, { onEnd })
     const send = (_clientId: number, response: FromServerEncoded): Effect.Effect<void> => {
       switch (response._tag) {

@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { make, type StreamPart } from "../../src/pool/pool.ts"
 import { live } from "../support/live.ts"
 import { faulty, nodeWorker, pythonWorker, readyWorkers } from "../support/pools.ts"
-import { until } from "../support/procs.ts"
+import { fixture, until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
 
 const chunks = (parts: ReadonlyArray<StreamPart>) => parts.filter((p) => p._tag === "Chunk").map((p) => (p as { data: unknown }).data)
@@ -25,6 +25,14 @@ describe("streaming answers", () => {
       expect(parts.at(-1)).toEqual({ _tag: "Done", value: { counted: 50 } })
       // the same handler, asked without a stream, answers the chunks as one array
       expect(yield* pool.submit({ op: "count", n: 3 })).toEqual([{ i: 1 }, { i: 2 }, { i: 3 }])
+    }), 20_000)
+
+  live("an async handler returning an async generator is streamed too; ctx.streamed says whether a stream was asked for", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ command: process.execPath, args: [fixture("async-stream-worker.ts")], workers: 1 })
+      const parts = yield* Stream.runCollect(pool.stream(3, { credit: 2 }))
+      expect(parts).toEqual([{ _tag: "Chunk", data: 1 }, { _tag: "Chunk", data: 2 }, { _tag: "Chunk", data: 3 }, { _tag: "Done", value: "done" }])
+      expect(yield* pool.submit(2)).toEqual({ streamed: false, values: [1, 2] })
     }), 20_000)
 
   live("the Python SDK streams a generator the same way, and a cancel closes it", () =>

@@ -138,6 +138,14 @@ describe("Effect RPC over a pool", () => {
       expect(fs.readFileSync(mark, "utf8")).toBe("finalized")
     }).pipe(Effect.scoped, Effect.provide(quiet)))
 
+  it.live("by hand: RpcClient.make over RpcPool.layerProtocol (every call streamed, the group unknown to the protocol)", () =>
+    Effect.gen(function*() {
+      const maths = yield* RpcClient.make(Maths)
+      expect(yield* maths.Add({ a: 2, b: 40 })).toBe(42)
+      expect(yield* Effect.flip(maths.Divide({ a: 1, b: 0 }))).toMatchObject({ _tag: "DivisionByZero", dividend: 1 })
+      expect(yield* Stream.runCollect(maths.Count({ n: 3 }))).toEqual([1, 2, 3])
+    }).pipe(Effect.scoped, Effect.provide(RpcPool.layerProtocol({ ...worker, workers: 1 })), Effect.provide(quiet)))
+
   it.live("a layer whose worker cannot be spawned fails at once with SpawnFailed", () =>
     Effect.gen(function*() {
       class Missing extends RpcPool.Client<Missing>()("test/Missing", Maths, { command: "/no/such/worker" }) {}
