@@ -6,10 +6,13 @@
  * exec span; without one, nothing is exported and the worker gets the
  * caller's context as it came.
  */
-import { describe, expect, it } from "vitest"
-import { post, serve } from "../support/http.ts"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it, onTestFinished } from "vitest"
+import { healthy, post, serve } from "../support/http.ts"
 import { receiver } from "../support/otlp.ts"
-import { fixture, node } from "../support/procs.ts"
+import { fixture, node, root } from "../support/procs.ts"
+import { tempDir } from "../support/serfs.ts"
 
 const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
 const callerSpan = "00f067aa0ba902b7"
@@ -53,6 +56,28 @@ describe("tracing on the command line", () => {
     const mine = otlp.spans().filter((s) => s.traceId === own.trace)
     expect(mine.map((s) => s.name).sort()).toEqual(["POST /v1/jobs", "exec", "queue"])
     expect(mine.find((s) => s.name === "POST /v1/jobs")!.parentSpanId).toBeUndefined()
+  }, 30_000)
+
+  it("liege serf with OTLP/JSON: an event's HTTP request, the serf's work and the log commit; the serf runs in the work span", async () => {
+    const otlp = await receiver()
+    const dir = tempDir("liege-trace-serf-")
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const liege = await serve(["serf", "--pier", dir, "--listen", "127.0.0.1:0", "--", node, path.join(root, "examples/kv-serf.ts")], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json"
+    })
+    await healthy(liege.url)
+    const r = await post(`${liege.url}/v1/events`, { op: "trace" }, { traceparent })
+    expect(r.status).toBe(200)
+    const seen = parse(r.body.effects[0].trace as string)
+    expect(seen).toMatchObject({ trace: traceId, flags: "01" })
+    liege.proc.kill("SIGTERM")
+    expect(await liege.exited).toBe(0)
+    const spans = otlp.spans().filter((s) => s.traceId === traceId)
+    const http = spans.find((s) => s.name === "POST /v1/events")!
+    expect(http).toMatchObject({ service: "liege", kind: 2, parentSpanId: callerSpan })
+    expect(spans.find((s) => s.name === "work")).toMatchObject({ parentSpanId: http.spanId, spanId: seen.span })
+    expect(spans.find((s) => s.name === "commit")).toMatchObject({ parentSpanId: http.spanId })
   }, 30_000)
 
   it("OTLP over http/protobuf by default, to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given", async () => {
