@@ -15,6 +15,8 @@ import { type Clock, Context, Exit, type Fiber, Option, Tracer } from "effect"
 export interface Caller {
   readonly parent: Tracer.AnySpan
   readonly tracer: Tracer.Tracer
+  /** The parent's traceparent. */
+  readonly traceparent: string
 }
 
 const traceIdText = /^[0-9a-f]{32}$/
@@ -40,8 +42,8 @@ export const fromTraceparent = (header: string | ReadonlyArray<string> | undefin
 export const callerOf = (fiber: Fiber.Fiber<unknown, unknown>): Caller | undefined => {
   const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
   if (parent === undefined || fiber.getRef(Tracer.DisablePropagation)) return undefined
-  if (traceparent(parent) === undefined) return undefined
-  return { parent, tracer: fiber.getRef(Tracer.Tracer) }
+  const text = traceparent(parent)
+  return text === undefined ? undefined : { parent, tracer: fiber.getRef(Tracer.Tracer), traceparent: text }
 }
 
 /** A child span of the caller's, started now. */

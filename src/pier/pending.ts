@@ -134,7 +134,7 @@ export class PendingEvents {
   /** The `trace` of `p`'s writ to the serf `pid`: with `spans` on, a new work span's. */
   private traceOf(p: Pending, pid: number, gen: number): string | undefined {
     if (p.caller === undefined) return undefined
-    if (!this.spans.on) return Trace.traceparent(p.caller.parent)
+    if (!this.spans.on) return p.caller.traceparent
     // sent before, to a serf that ended owing it: that work is over
     if (p.work !== undefined) Trace.end(p.work, this.spans.clock, "the serf ended owing its answer")
     p.work = Trace.start(p.caller, "work", this.spans.clock, { "process.pid": pid, "liege.generation": gen })

@@ -272,7 +272,7 @@ export const make = (
     const frameOf = (id: number, payload: unknown, stream: StreamSink | undefined, caller: Trace.Caller | undefined): Buffer => {
       const req: { t: "req"; id: number; payload: unknown; stream?: number; trace?: string } = { t: "req", id, payload }
       if (stream !== undefined) req.stream = stream.granted
-      if (caller !== undefined) req.trace = settings.spans ? Trace.placeholder(caller) : Trace.traceparent(caller.parent)!
+      if (caller !== undefined) req.trace = settings.spans ? Trace.placeholder(caller) : caller.traceparent
       return settings.codec.frame(req)
     }
 

@@ -260,7 +260,7 @@ export const start = (
         const caller = Trace.callerOf(fiber)
         const cancel = submit(ev, wen ?? alarm.now(), (answer) => {
           if (!gone) resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
-        }, undefined, caller === undefined ? undefined : Trace.traceparent(caller.parent))
+        }, undefined, caller?.traceparent)
         return Effect.sync(() => {
           // not sent: it never will be; sent: the serf answers, nobody listens
           gone = true
