@@ -14,7 +14,8 @@
  * a chunk before it pulls the next one); the answer (`res.ok`) is its RPC
  * `Exit` (success or typed failure alike). A `cancel` interrupts the
  * handler (an RPC `Interrupt`). The handler's spans are children of the
- * caller's: the Request carries its trace, the server propagates it.
+ * caller's: the Request carries its trace (or the `req`'s `trace`, the
+ * host's exec span, when it records spans), the server propagates it.
  *
  * The worker says `ready` once the handlers' layer is built (so the host's
  * boot timeout covers it), answers pings from the SDK's wire, and when
@@ -84,6 +85,18 @@ const isRequest = (u: unknown): u is RequestEncoded =>
   typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Request" &&
   (typeof (u as { id?: unknown }).id === "number" || typeof (u as { id?: unknown }).id === "string")
 
+/**
+ * The Request as the server should run it: in the span the host says the
+ * request runs in (`trace`: the exec span when the host records spans of
+ * its own, else the caller's), so the handler's spans are its children.
+ */
+const withTrace = (request: RequestEncoded, trace: string | undefined): RequestEncoded => {
+  const parts = trace?.split("-")
+  if (parts === undefined || parts.length !== 4 || parts[1]!.length !== 32 || parts[2]!.length !== 16) return request
+  if (request.traceId === parts[1] && request.spanId === parts[2]) return request
+  return { ...request, traceId: parts[1]!, spanId: parts[2]!, sampled: (parseInt(parts[3]!, 16) & 1) === 1 }
+}
+
 /** The server `Protocol` over the worker's wire; `onEnd` runs when stdin ends, before the process exits. */
 const protocol = (onEnd: () => Promise<void>): Layer.Layer<RpcServer.Protocol> => Layer.effect(RpcServer.Protocol)(
   RpcServer.Protocol.make(Effect.fnUntraced(function*(writeRequest) {
@@ -95,8 +108,9 @@ const protocol = (onEnd: () => Promise<void>): Layer.Layer<RpcServer.Protocol> =
         call.finish({ _tag: "Exit", requestId, exit: { _tag: "Failure", cause: [{ _tag: "Die", defect }] } })
       }
     }
-    runWorker((payload, { signal, streamed }) => {
-      if (!isRequest(payload)) throw new TypeError("the payload is not an effect/rpc Request message")
+    runWorker((given, { signal, streamed, trace }) => {
+      if (!isRequest(given)) throw new TypeError("the payload is not an effect/rpc Request message")
+      const payload = withTrace(given, trace)
       const id = payload.id
       const call = new Call()
       calls.set(id, call)

@@ -43,6 +43,16 @@ describe("pools as services", () => {
       expect(error._tag).toBe("SchemaError")
     }).pipe(Effect.scoped, Effect.provide(quiet)))
 
+  it.live("an error Schema types the worker's refusals it fits; the others stay Application errors", () =>
+    Effect.gen(function*() {
+      const NotFound = Schema.Struct({ code: Schema.Literal("not_found"), message: Schema.String })
+      const pool = yield* Pool.make({ ...nodeWorker, workers: 1, request: Schema.Unknown, response: Schema.Unknown, error: NotFound })
+      const typed = yield* Effect.flip(pool.submit({ op: "fail", code: "not_found", message: "no such key" }))
+      expect(typed).toEqual({ code: "not_found", message: "no such key" })
+      const other = yield* Effect.flip(pool.submit({ op: "fail", code: "bad", message: "what" }))
+      expect(other).toMatchObject({ _tag: "Application", code: "bad", message: "what" })
+    }).pipe(Effect.scoped, Effect.provide(quiet)))
+
   it.live("a layer fails at once, saying why, when no worker will be ready: a command that does not exist", () =>
     Effect.gen(function*() {
       class Missing extends Pool.Service<Missing>()("test/Missing", { command: "/no/such/command", workers: 2 }) {}

@@ -9,7 +9,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Layer, Queue, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Queue, Stream, Tracer } from "effect"
 import { RpcClient } from "effect/rpc"
 import { DivisionByZero, Greeter, Maths } from "../../examples/rpc/maths.ts"
 import * as RpcPool from "../../src/rpc/index.ts"
@@ -109,6 +109,27 @@ describe("Effect RPC over a pool", () => {
       expect(handler.parentSpanId).toMatch(/^[0-9a-f]{16}$/)
       expect(handler.parentSpanId).not.toBe(caller.spanId)
     }).pipe(Effect.provide(OneClient.layer), Effect.provide(quiet)))
+
+  it.live("with spans on the pool, the handler runs in liege's exec span, itself in the caller's trace", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      class Spanned extends RpcPool.Client<Spanned>()("test/Spanned", Maths, { ...worker, workers: 1, spans: true }) {}
+      const { caller, handler } = yield* Effect.gen(function*() {
+        const maths = yield* Spanned
+        const caller = yield* Effect.orDie(Effect.currentSpan)
+        return { caller, handler: yield* maths.Span() }
+      }).pipe(Effect.withSpan("caller"), Effect.provide(Spanned.layer), Effect.provideService(Tracer.Tracer, tracer))
+      const exec = spans.find((s) => s.name === "exec")!
+      expect(exec.traceId).toBe(caller.traceId)
+      expect(handler).toEqual({ traceId: caller.traceId, parentSpanId: exec.spanId })
+    }).pipe(Effect.scoped, Effect.provide(quiet)))
 
   it.live("a worker that dies fails its own call alone (WorkerDied); the pool replaces it", () =>
     Effect.gen(function*() {
