@@ -118,8 +118,9 @@ export const main = (argv: ReadonlyArray<string>): void => {
         Effect.provideService(Shutdown, shutdown.service),
         Effect.provide(Logging.layer(loaded.format ?? Logging.defaultFormat()))
       )
-      // The process's root fiber, the one `runFork` in src/: it owns the subcommand's
-      // scope, and with it every component and fiber liege starts.
+      // The liege process's root fiber (the host's one `runFork`; the other in src/ is the root
+      // of an RPC worker process, worker/rpc.ts): it owns the subcommand's scope, and with it
+      // every component and fiber liege starts.
       const fiber = Effect.runFork(program)
       interrupt = () => fiber.interruptUnsafe()
       fiber.addObserver((exit) => {

@@ -194,6 +194,7 @@ export const serve = <Rpcs extends Rpc.Any, E>(
         process.exit(70)
       }))
   )
-  // The worker process's root fiber: the one `runFork` on the worker side (the host's is in cli/main.ts).
+  // Unowned on purpose: this is the worker process's root fiber (nothing above it could own it;
+  // the host's root is in cli/main.ts). It owns the server's scope, and stdin's end interrupts it.
   root = Effect.runFork(program)
 }

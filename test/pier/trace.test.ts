@@ -6,11 +6,12 @@
  * trace.
  */
 import { describe, expect } from "@effect/vitest"
-import { Effect, Option, Tracer } from "effect"
+import { Effect, Tracer } from "effect"
 import { open } from "../../src/pier/pier.ts"
 import type { PokeAnswer } from "../../src/pier/types.ts"
 import { liveIn } from "../support/live.ts"
 import { kvSerf } from "../support/serfs.ts"
+import { parentId, recording } from "../support/tracer.ts"
 
 const live = liveIn("liege-pier-trace-")
 
@@ -33,14 +34,7 @@ describe("trace context through a pier", () => {
 
   live("with spans: work and commit are the caller's children; the serf's part runs in the work span", (dir) =>
     Effect.gen(function*() {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span(options) {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recording()
       const pier = yield* open({ dir, ...kvSerf, spans: true })
       const { answer, caller } = yield* Effect.gen(function*() {
         return { answer: yield* pier.poke({ op: "trace" }), caller: yield* Effect.orDie(Effect.currentSpan) }
@@ -49,7 +43,7 @@ describe("trace context through a pier", () => {
       const commit = spans.find((s) => s.name === "commit")!
       for (const s of [work, commit]) {
         expect(s.traceId).toBe(caller.traceId)
-        expect(Option.getOrUndefined(s.parent)?.spanId).toBe(caller.spanId)
+        expect(parentId(s)).toBe(caller.spanId)
         expect(s.status._tag).toBe("Ended")
       }
       expect(traceOf(answer)).toBe(`00-${work.traceId}-${work.spanId}-01`)

@@ -5,27 +5,13 @@
  * children of the caller's span, and the worker's part runs in the exec.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option, Stream, Tracer } from "effect"
+import { Effect, Stream, Tracer } from "effect"
 import * as Pool from "../../src/pool/index.ts"
 import { quiet } from "../support/live.ts"
 import { fixture, node } from "../support/procs.ts"
+import { parentId, recording } from "../support/tracer.ts"
 
 const worker = { command: node, args: [fixture("trace-worker.ts")], workers: 1 }
-
-/** A tracer that keeps every span it makes. */
-const recording = () => {
-  const spans: Array<Tracer.NativeSpan> = []
-  const tracer = Tracer.make({
-    span(options) {
-      const span = new Tracer.NativeSpan(options)
-      spans.push(span)
-      return span
-    }
-  })
-  return { spans, tracer }
-}
-
-const parentId = (span: Tracer.Span) => Option.getOrUndefined(Option.map(span.parent, (p) => p.spanId))
 
 describe("trace context through a pool", () => {
   it.live("outside a span no trace is sent; inside one, its context, as a W3C traceparent", () =>

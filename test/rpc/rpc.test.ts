@@ -1,10 +1,13 @@
 /**
- * Effect RPC over supervised workers (SPEC §11): an `RpcGroup` served by a
- * liege pool worker (`liege/worker/rpc`), called through `RpcPool.Client`.
- * Unary and streaming calls, typed failures, headers, interruption (the
- * worker's handler is interrupted), the trace, a worker's death (that call
- * alone fails), two groups on two pools in one program, and the handlers'
- * finalizers when the pool stops the worker.
+ * Effect RPC over supervised workers (SPEC §11): an `RpcGroup` called
+ * through `RpcPool.Client`, served by a Node worker on `liege/worker/rpc`
+ * and — the same calls, the same answers — by a Python worker on liege.py
+ * that speaks the RPC messages itself (../worker/fixtures/rpc_worker.py,
+ * docs/protocol.md §11). Unary and streaming calls, typed failures, headers,
+ * the trace, two groups on two pools in one program; then, with the Node
+ * worker: interruption (the handler is interrupted), liege's exec span, a
+ * worker's death (that call alone fails), and the handlers' finalizers when
+ * the pool stops the worker.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -14,15 +17,16 @@ import { RpcClient } from "effect/rpc"
 import { DivisionByZero, Greeter, Maths } from "../../examples/rpc/maths.ts"
 import * as RpcPool from "../../src/rpc/index.ts"
 import { quiet } from "../support/live.ts"
+import { recording } from "../support/tracer.ts"
 import { node, root, until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
 
 const worker = { command: node, args: [path.join(root, "examples/rpc/maths-worker.ts")] }
+const pythonWorker = { command: "python3", args: [path.join(root, "test/worker/fixtures/rpc_worker.py")] }
 
-class MathsClient extends RpcPool.Client<MathsClient>()("test/Maths", Maths, { ...worker, workers: 2 }) {}
+class TwoClient extends RpcPool.Client<TwoClient>()("test/Two", Maths, { ...worker, workers: 2 }) {}
 /** One worker taking several calls at once. */
 class OneClient extends RpcPool.Client<OneClient>()("test/One", Maths, { ...worker, workers: 1, maxInFlight: 4, credit: 4 }) {}
-class GreeterClient extends RpcPool.Client<GreeterClient>()("test/Greeter", Greeter, { ...worker, workers: 1 }) {}
 
 /** The defect a call died of. */
 const defectOf = <A, E>(exit: Exit.Exit<A, E>): unknown =>
@@ -41,48 +45,64 @@ const settled = <A>(read: Effect.Effect<A, unknown>, times = 4, ms = 50) =>
     return last
   })
 
-describe("Effect RPC over a pool", () => {
-  it.live("unary calls, typed failures, headers; two groups on two pools, side by side", () =>
-    Effect.gen(function*() {
-      const maths = yield* MathsClient
-      const greeter = yield* GreeterClient
-      expect(yield* maths.Add({ a: 20, b: 22 })).toBe(42)
-      expect(yield* maths.Divide({ a: 1, b: 4 })).toBe(0.25)
-      const failure = yield* Effect.flip(maths.Divide({ a: 7, b: 0 }))
-      expect(failure).toBeInstanceOf(DivisionByZero)
-      expect(failure).toMatchObject({ _tag: "DivisionByZero", dividend: 7 })
-      expect(yield* greeter.Hello({ name: "ada" }).pipe(RpcClient.withHeaders({ "x-tenant": "t1" }))).toBe("hello ada from t1")
-      // two pools: the greeter's worker is none of the maths' workers
-      const mathsPids = new Set<number>()
-      for (let i = 0; i < 6; i++) mathsPids.add(yield* maths.Pid())
-      expect(mathsPids.has(yield* greeter.Whoami())).toBe(false)
-      // many calls at once, pipelined on two workers, each answered
-      const sums = yield* Effect.forEach(Array.from({ length: 200 }, (_, i) => i), (i) => maths.Add({ a: i, b: i }), { concurrency: "unbounded" })
-      expect(sums).toEqual(Array.from({ length: 200 }, (_, i) => 2 * i))
-    }).pipe(Effect.provide(Layer.mergeAll(MathsClient.layer, GreeterClient.layer)), Effect.provide(quiet)))
+for (const [language, served] of [["Node", worker], ["Python", pythonWorker]] as const) {
+  describe(`an RPC group served by a ${language} worker`, () => {
+    class MathsClient extends RpcPool.Client<MathsClient>()(`test/Maths/${language}`, Maths, { ...served, workers: 2 }) {}
+    class StreamClient extends RpcPool.Client<StreamClient>()(`test/Stream/${language}`, Maths, { ...served, workers: 1, maxInFlight: 4, credit: 4 }) {}
+    class GreeterClient extends RpcPool.Client<GreeterClient>()(`test/Greeter/${language}`, Greeter, { ...served, workers: 1 }) {}
 
-  it.live("a streaming call: its values in order; a slow caller slows the worker; leaving early interrupts it", () =>
-    Effect.gen(function*() {
-      const maths = yield* OneClient
-      const dir = tempDir("liege-rpc-")
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
-      const mark = path.join(dir, "ended")
-      expect(yield* Stream.runCollect(maths.Count({ n: 5 }))).toEqual([1, 2, 3, 4, 5])
-      // take 3 of a million, then wait: the worker has produced only what the credit and the buffers allow
-      const produced = yield* Effect.scoped(Effect.gen(function*() {
-        const queue = yield* maths.Count({ n: 1_000_000, mark }, { asQueue: true, streamBufferSize: 4 })
-        for (let i = 1; i <= 3; i++) expect(yield* Queue.take(queue)).toBe(i)
-        return yield* settled(maths.Produced())
-      }))
-      // the client's buffer (4), the pool's queue (credit + 1), the credit outstanding (4), the server's pull
-      expect(produced).toBeGreaterThanOrEqual(3)
-      expect(produced).toBeLessThan(40)
-      // leaving early interrupted the handler (what was already granted may still come); the worker goes on
-      yield* until(() => fs.existsSync(mark), 10_000, "the stream's end in the worker")
-      expect(yield* settled(maths.Produced())).toBeLessThan(produced + 20)
-      expect(yield* maths.Add({ a: 1, b: 1 })).toBe(2)
-    }).pipe(Effect.provide(OneClient.layer), Effect.provide(quiet)))
+    it.live("unary calls, typed failures, headers, the caller's span; two groups on two pools, side by side", () =>
+      Effect.gen(function*() {
+        const maths = yield* MathsClient
+        const greeter = yield* GreeterClient
+        expect(yield* maths.Add({ a: 20, b: 22 })).toBe(42)
+        expect(yield* maths.Divide({ a: 1, b: 4 })).toBe(0.25)
+        const failure = yield* Effect.flip(maths.Divide({ a: 7, b: 0 }))
+        expect(failure).toBeInstanceOf(DivisionByZero)
+        expect(failure).toMatchObject({ _tag: "DivisionByZero", dividend: 7 })
+        expect(yield* greeter.Hello({ name: "ada" }).pipe(RpcClient.withHeaders({ "x-tenant": "t1" }))).toBe("hello ada from t1")
+        // the handler's span is in the caller's trace, its parent the client's span of the call
+        const { caller, handler } = yield* Effect.gen(function*() {
+          const caller = yield* Effect.orDie(Effect.currentSpan)
+          return { caller, handler: yield* maths.Span() }
+        }).pipe(Effect.withSpan("caller"))
+        expect(handler.traceId).toBe(caller.traceId)
+        expect(handler.parentSpanId).toMatch(/^[0-9a-f]{16}$/)
+        expect(handler.parentSpanId).not.toBe(caller.spanId)
+        // two pools: the greeter's worker is none of the maths' workers
+        const mathsPids = new Set<number>()
+        for (let i = 0; i < 6; i++) mathsPids.add(yield* maths.Pid())
+        expect(mathsPids.has(yield* greeter.Whoami())).toBe(false)
+        // many calls at once, pipelined on two workers, each answered
+        const sums = yield* Effect.forEach(Array.from({ length: 200 }, (_, i) => i), (i) => maths.Add({ a: i, b: i }), { concurrency: "unbounded" })
+        expect(sums).toEqual(Array.from({ length: 200 }, (_, i) => 2 * i))
+      }).pipe(Effect.provide(Layer.mergeAll(MathsClient.layer, GreeterClient.layer)), Effect.provide(quiet)))
 
+    it.live("a streaming call: its values in order; a slow caller slows the worker; leaving early ends the handler's stream", () =>
+      Effect.gen(function*() {
+        const maths = yield* StreamClient
+        const dir = tempDir("liege-rpc-")
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+        const mark = path.join(dir, "ended")
+        expect(yield* Stream.runCollect(maths.Count({ n: 5 }))).toEqual([1, 2, 3, 4, 5])
+        // take 3 of a million, then wait: the worker has produced only what the credit and the buffers allow
+        const produced = yield* Effect.scoped(Effect.gen(function*() {
+          const queue = yield* maths.Count({ n: 1_000_000, mark }, { asQueue: true, streamBufferSize: 4 })
+          for (let i = 1; i <= 3; i++) expect(yield* Queue.take(queue)).toBe(i)
+          return yield* settled(maths.Produced())
+        }))
+        // the client's buffer (4), the pool's queue (credit + 1), the credit outstanding (4), the server's pull
+        expect(produced).toBeGreaterThanOrEqual(3)
+        expect(produced).toBeLessThan(40)
+        // leaving early ended the handler's stream (what was already granted may still come); the worker goes on
+        yield* until(() => fs.existsSync(mark), 10_000, "the stream's end in the worker")
+        expect(yield* settled(maths.Produced())).toBeLessThan(produced + 20)
+        expect(yield* maths.Add({ a: 1, b: 1 })).toBe(2)
+      }).pipe(Effect.scoped, Effect.provide(StreamClient.layer), Effect.provide(quiet)))
+  })
+}
+
+describe("an RPC group on liege/worker/rpc", () => {
   it.live("an interrupted call interrupts the handler in the worker, which goes on serving", () =>
     Effect.gen(function*() {
       const maths = yield* OneClient
@@ -95,31 +115,11 @@ describe("Effect RPC over a pool", () => {
       yield* until(() => fs.existsSync(mark), 10_000, "the handler's interruption")
       expect(fs.readFileSync(mark, "utf8")).toBe("interrupted")
       expect(yield* maths.Pid()).toBe(pid)
-    }).pipe(Effect.provide(OneClient.layer), Effect.provide(quiet)))
-
-  it.live("the handler's span is in the caller's trace", () =>
-    Effect.gen(function*() {
-      const maths = yield* OneClient
-      const { caller, handler } = yield* Effect.gen(function*() {
-        const caller = yield* Effect.orDie(Effect.currentSpan)
-        return { caller, handler: yield* maths.Span() }
-      }).pipe(Effect.withSpan("caller"))
-      expect(handler.traceId).toBe(caller.traceId)
-      // its parent is the client's span of the call, itself a child of the caller's
-      expect(handler.parentSpanId).toMatch(/^[0-9a-f]{16}$/)
-      expect(handler.parentSpanId).not.toBe(caller.spanId)
-    }).pipe(Effect.provide(OneClient.layer), Effect.provide(quiet)))
+    }).pipe(Effect.scoped, Effect.provide(OneClient.layer), Effect.provide(quiet)))
 
   it.live("with spans on the pool, the handler runs in liege's exec span, itself in the caller's trace", () =>
     Effect.gen(function*() {
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span(options) {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recording()
       class Spanned extends RpcPool.Client<Spanned>()("test/Spanned", Maths, { ...worker, workers: 1, spans: true }) {}
       const { caller, handler } = yield* Effect.gen(function*() {
         const maths = yield* Spanned
@@ -133,7 +133,7 @@ describe("Effect RPC over a pool", () => {
 
   it.live("a worker that dies fails its own call alone (WorkerDied); the pool replaces it", () =>
     Effect.gen(function*() {
-      const maths = yield* MathsClient
+      const maths = yield* TwoClient
       const dir = tempDir("liege-rpc-")
       yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
       // one worker sleeps, the other crashes
@@ -145,8 +145,7 @@ describe("Effect RPC over a pool", () => {
       expect(Exit.isSuccess(yield* Fiber.await(sleeping))).toBe(true)
       expect(fs.existsSync(path.join(dir, "never"))).toBe(false)
       expect(yield* maths.Add({ a: 2, b: 3 })).toBe(5)
-    }).pipe(Effect.provide(MathsClient.layer), Effect.provide(quiet)))
-
+    }).pipe(Effect.scoped, Effect.provide(TwoClient.layer), Effect.provide(quiet)))
   it.live("stopping the pool runs the handlers' finalizers in the worker (stdin ends, the server is interrupted)", () =>
     Effect.gen(function*() {
       const dir = tempDir("liege-rpc-")
