@@ -22,7 +22,10 @@ const MathsLive = Maths.toLayer({
     ),
   Produced: () => Effect.sync(() => produced),
   Sleep: ({ mark, ms }) =>
-    Effect.sleep(ms).pipe(Effect.onInterrupt(() => Effect.sync(() => fs.writeFileSync(mark, "interrupted")))),
+    Effect.sync(() => fs.writeFileSync(mark, "started")).pipe(
+      Effect.andThen(Effect.sleep(ms)),
+      Effect.onInterrupt(() => Effect.sync(() => fs.writeFileSync(mark, "interrupted")))
+    ),
   Span: () =>
     Effect.map(Effect.orDie(Effect.currentSpan), (span) => ({
       traceId: span.traceId,

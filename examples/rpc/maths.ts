@@ -20,7 +20,7 @@ export class Maths extends RpcGroup.make(
   Rpc.make("Count", { payload: { n: Schema.Number, mark: Schema.optional(Schema.String) }, success: Schema.Number, stream: true }),
   /** How many values `Count` produced in this worker so far. */
   Rpc.make("Produced", { success: Schema.Number }),
-  /** Waits `ms`; interrupted, it writes "interrupted" to the file `mark`. */
+  /** Writes "started" to the file `mark`, waits `ms`; interrupted, it writes "interrupted" there. */
   Rpc.make("Sleep", { payload: { ms: Schema.Number, mark: Schema.String }, success: Schema.Void }),
   /** The handler's span: its trace and its parent's span id. */
   Rpc.make("Span", { success: Schema.Struct({ traceId: Schema.String, parentSpanId: Schema.NullOr(Schema.String) }) }),

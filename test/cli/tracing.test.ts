@@ -43,6 +43,7 @@ describe("tracing on the command line", () => {
     // stopping liege flushes what it has not exported yet
     liege.proc.kill("SIGTERM")
     expect(await liege.exited).toBe(0)
+    expect(otlp.exports.length).toBeGreaterThan(0)
     expect(otlp.exports.every((e) => e.path === "/v1/traces")).toBe(true)
     const spans = otlp.spans().filter((s) => s.traceId === traceId)
     const http = spans.find((s) => s.name === "POST /v1/jobs")
@@ -85,7 +86,9 @@ describe("tracing on the command line", () => {
     const liege = await serve(["pool", "--workers", "1", "--listen", "127.0.0.1:0", ...worker], {
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/custom/path`
     })
-    const seen = parse((await post(`${liege.url}/v1/jobs`, 1, { traceparent })).body.ok as string)
+    const answered = await post(`${liege.url}/v1/jobs`, 1, { traceparent })
+    expect(answered.status).toBe(200)
+    const seen = parse(answered.body.ok as string)
     liege.proc.kill("SIGTERM")
     expect(await liege.exited).toBe(0)
     expect(otlp.exports.length).toBeGreaterThan(0)

@@ -6,12 +6,13 @@
  * stays flat.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { onTestFinished } from "vitest"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
 import { healthy, request, serve } from "../support/http.ts"
 import { inTemp } from "../support/serfs.ts"
-import { root } from "../support/procs.ts"
+import { eventually, root } from "../support/procs.ts"
 
 const python = ["--", "python3", path.join(root, "examples/python/pool_worker.py")]
 
@@ -48,6 +49,8 @@ const sse = (url: string, payload: unknown): Promise<Sse> =>
       resolve({ res, req, events, ended })
     })
     req.on("error", reject)
+    // a test that fails midway does not leave the stream open (liege would drain it at its stop)
+    onTestFinished(() => void req.destroy())
     req.end(JSON.stringify(payload))
   })
 
@@ -82,7 +85,7 @@ describe("streaming answers over HTTP", () => {
       await healthy(s.url)
       const pidBefore = (await request("POST", `${s.url}/v1/jobs`, JSON.stringify({ op: "pid" }))).body.ok
       const stream = await sse(s.url, { op: "count", n: 1_000_000, ms: 1 })
-      while (stream.events.length < 3) await new Promise((r) => setTimeout(r, 10))
+      await eventually(() => stream.events.length >= 3, 10_000, "three chunk events")
       stream.req.destroy()
       for (let i = 0; ; i++) {
         const doc = (await request("GET", `${s.url}/v1/status`)).body as { inFlight: number }
@@ -103,7 +106,7 @@ describe("streaming answers over HTTP", () => {
       // 4,096 chunks of 16 KiB: 64 MB, which liege would hold if the worker ran ahead of the client
       const stream = await sse(s.url, { op: "count", n: 4096, pad: 16_384 })
       try {
-        while (stream.events.length < 2) await new Promise((r) => setTimeout(r, 10))
+        await eventually(() => stream.events.length >= 2, 10_000, "two chunk events")
         stream.res.pause()
         const before = rssKb(s.proc.pid!)
         // ample time for the worker to produce everything, were it not held back

@@ -8,13 +8,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { open, type Pier, type PokeAnswer, type PokeError } from "../../src/pier/pier.ts"
+import { open } from "../../src/pier/pier.ts"
 import { start } from "../../src/serf/host.ts"
 import { healthy, post, request, serve } from "../support/http.ts"
 import { readLog } from "../support/log.ts"
 import { captureLogs } from "../support/logs.ts"
 import { fixture, node, root, until } from "../support/procs.ts"
-import { inTemp, tempDir } from "../support/serfs.ts"
+import { failureOf, inTemp, pokeAll, tempDir } from "../support/serfs.ts"
 import { liveIn } from "../support/live.ts"
 
 const poisonSerf = { command: node, args: [fixture("poison-serf.ts")] }
@@ -22,12 +22,6 @@ const pythonKv = { command: "python3", args: [path.join(root, "examples/python/k
 
 const withPier = liveIn("liege-poison-")
 
-/** Pokes every event, in this order, without waiting for the answers; then waits for them all. */
-const pokeAll = (pier: Pier, events: ReadonlyArray<unknown>) =>
-  Effect.forEach(events, (ev) => Effect.exit(pier.poke(ev)), { concurrency: "unbounded" })
-
-const failureOf = (exit: Exit.Exit<PokeAnswer, PokeError>) =>
-  Exit.isFailure(exit) ? Exit.findErrorOption(exit).pipe((o) => (o._tag === "Some" ? o.value : undefined)) : undefined
 
 /** A fresh serf (no snapshot) replaying the whole log: where it ends. */
 const replayFromScratch = (dir: string, serf: { command: string; args: ReadonlyArray<string> }) =>

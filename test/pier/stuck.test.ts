@@ -10,24 +10,19 @@ import { describe, expect } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { open, type Pier, type PokeAnswer, type PokeError } from "../../src/pier/pier.ts"
+import { open, type PokeAnswer, type PokeError } from "../../src/pier/pier.ts"
 import { readLog } from "../support/log.ts"
 import { fixture, node, until } from "../support/procs.ts"
-import { testSerf } from "../support/serfs.ts"
+import { failureOf, pokeAll, testSerf } from "../support/serfs.ts"
 import { liveIn } from "../support/live.ts"
 
 const nodeSerf = { command: node, args: [fixture("poison-serf.ts")] }
 const pythonSerf = { command: "python3", args: [fixture("hang_serf.py")] }
 /** A short limit, and short escalation windows: a stuck serf is gone in about a second. */
-const stuckFast = { workTimeout: "300 millis", stopGrace: "200 millis" } as const
+const stuckFast = { workTimeout: "600 millis", stopGrace: "200 millis" } as const
 
 const withDir = liveIn("liege-stuck-")
 
-const pokeAll = (pier: Pier, events: ReadonlyArray<unknown>) =>
-  Effect.forEach(events, (ev) => Effect.exit(pier.poke(ev)), { concurrency: "unbounded" })
-
-const failureOf = (exit: Exit.Exit<unknown, PokeError>) =>
-  Exit.isFailure(exit) ? Exit.findErrorOption(exit).pipe((o) => (o._tag === "Some" ? o.value : undefined)) : undefined
 
 const doneEves = (answers: ReadonlyArray<Exit.Exit<PokeAnswer, PokeError>>) =>
   answers.map((a) => Exit.isSuccess(a) && a.value._tag !== "Bail" ? a.value.eve : failureOf(a)?._tag)
@@ -43,9 +38,9 @@ describe("stuck serfs", () => {
         const answers = yield* pokeAll(pier, events)
         expect(doneEves(answers)).toEqual([1, 2, "SerfPoisoned", 3, 4])
         const poison = failureOf(answers[2]!)!
-        expect(poison).toMatchObject({ _tag: "SerfPoisoned", stuckMs: 300 })
+        expect(poison).toMatchObject({ _tag: "SerfPoisoned", stuckMs: 600 })
         expect(poison.message).toBe(
-          "the serf did not answer this event within 300 ms (workTimeout) twice, the second time with it alone; it was refused and not logged"
+          "the serf did not answer this event within 600 ms (workTimeout) twice, the second time with it alone; it was refused and not logged"
         )
         const status = pier.view()
         expect(status.poisoned).toBe(1)
@@ -54,7 +49,7 @@ describe("stuck serfs", () => {
         expect(status.restarts.recent.every((r) => !r.counted)).toBe(true)
         expect(status.restarts.recent.map((r) => r.poison).filter(Boolean)).toHaveLength(1)
         expect(status.restarts.recent[0]!.poison).toBe(true) // newest first
-        for (const r of status.restarts.recent) expect(r.reason).toMatch(/is stuck: no answer to its work within 300 ms \(workTimeout\)$/)
+        for (const r of status.restarts.recent) expect(r.reason).toMatch(/is stuck: no answer to its work within 600 ms \(workTimeout\)$/)
         expect(status.restarts.byReason).toEqual({ stuck: status.restarts.total })
         // the pier goes on
         expect(yield* pier.poke({ n: 5 })).toMatchObject({ _tag: "Done", eve: 5 })
@@ -83,8 +78,8 @@ describe("stuck serfs", () => {
         Effect.exit(pier.poke({ n: 3 }))
       ], { concurrency: "unbounded" })
       const timeout = failureOf(peek!)!
-      expect(timeout).toMatchObject({ _tag: "Timeout", writ: "peek", ms: 300 })
-      expect(timeout.message).toBe("the serf did not answer the peek within 300 ms (workTimeout); it was killed and is restarting")
+      expect(timeout).toMatchObject({ _tag: "Timeout", writ: "peek", ms: 600 })
+      expect(timeout.message).toBe("the serf did not answer the peek within 600 ms (workTimeout); it was killed and is restarting")
       expect(doneEves(after)).toEqual([2, 3])
       expect(yield* pier.peek(["sum"])).toBe(6)
       // a serf stuck on a peek has no event to blame: it counts
@@ -93,14 +88,14 @@ describe("stuck serfs", () => {
 
   withDir("heartbeat: a serf that freezes while idle misses its pong, is killed and replaced, and counts", (dir) =>
     Effect.gen(function*() {
-      const pier = yield* open({ dir, ...testSerf({ TEST_SERF_FREEZE_MS: "600" }), heartbeat: "200 millis", stopGrace: "100 millis" })
+      const pier = yield* open({ dir, ...testSerf({ TEST_SERF_FREEZE_MS: "1200" }), heartbeat: "400 millis", stopGrace: "100 millis" })
       expect(yield* pier.poke({ n: 1 })).toMatchObject({ _tag: "Done", eve: 1 })
       const first = pier.view().pid
-      // pinged every 200 ms while idle; 600 ms after ripe it freezes, and the next ping goes unanswered
+      // pinged every 400 ms while idle; 1200 ms after ripe it freezes, and the next ping goes unanswered
       yield* until(() => pier.view().restarts.total >= 1, 10_000, "the frozen serf's restart")
       const [restart] = pier.view().restarts.recent
       expect(restart).toMatchObject({ counted: true, poison: false })
-      expect(restart!.reason).toBe(`serf ${first} is stuck: no answer to a ping within 200 ms (heartbeat)`)
+      expect(restart!.reason).toBe(`serf ${first} is stuck: no answer to a ping within 400 ms (heartbeat)`)
       // the next serf serves
       expect(yield* pier.poke({ n: 2 })).toMatchObject({ _tag: "Done", eve: 2 })
     }), 20_000)
@@ -117,7 +112,7 @@ describe("stuck serfs", () => {
         const pier = yield* open({ dir, ...testSerf({ TEST_SERF_PLAY_MS: "60000" }), ...stuckFast, maxRestarts: 0 })
         const fatal = yield* pier.fatal
         expect(fatal._tag).toBe("PierGaveUp")
-        expect(fatal.message).toMatch(/is stuck: no answer to its play within 300 ms \(workTimeout\)\)$/)
+        expect(fatal.message).toMatch(/is stuck: no answer to its play within 600 ms \(workTimeout\)\)$/)
         expect(pier.view().restarts.recent.map((r) => r.counted)).toEqual([true])
       }))
       expect(readLog(dir).map((r) => r.ev)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])

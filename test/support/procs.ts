@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { onTestFinished } from "vitest"
 import { spawn } from "node:child_process"
 import * as net from "node:net"
 import * as path from "node:path"
@@ -46,7 +47,14 @@ export const liege = (
       options.onStderr?.(stderr, cp.pid!)
     })
     cp.on("error", reject)
+    const closed = new Promise<void>((done) => cp.on("close", () => done()))
     cp.on("close", (status, signal) => resolve({ status, signal, stdout, stderr, pid: cp.pid! }))
+    // a test that fails (or times out) before the command ends does not leave it running
+    onTestFinished(async () => {
+      if (cp.exitCode !== null || cp.signalCode !== null) return
+      cp.kill("SIGTERM")
+      await closed
+    })
     cp.stdin.on("error", () => {})
     if (options.input !== undefined) cp.stdin.end(options.input)
     else cp.stdin.end()
