@@ -18,6 +18,7 @@ import { Effect, Logger } from "effect"
 import { make } from "../src/pool/pool.ts"
 import { codec as codecOf, type CodecName } from "../src/wire/codec.ts"
 import { FrameDecoder } from "../src/wire/frame.ts"
+import { inOwnProcess } from "./isolated.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
@@ -154,22 +155,9 @@ const median = (ms: Array<Measure>): Measure => {
   return { perSec: by("perSec"), p50: by("p50"), p99: by("p99") }
 }
 
-/**
- * One measurement in a fresh Node process (`node bench/pool.ts case …`):
- * lockstep latency is mostly the time to wake a process blocked in epoll, so
- * a process whose event loop something else keeps busy looks faster; every
- * variant gets the same clean start.
- */
-const isolated = (args: ReadonlyArray<string | number>): Promise<Measure> =>
-  new Promise((resolve, reject) => {
-    const cp = spawn(process.execPath, [fileURLToPath(import.meta.url), "case", ...args.map(String)], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let out = ""
-    cp.stdout!.on("data", (d: Buffer) => (out += d))
-    cp.on("exit", (code) => code === 0 ? resolve(JSON.parse(out) as Measure) : reject(new Error(`case ${args.join(" ")} exited ${code}`)))
-  })
-
+/** One measurement in a fresh Node process (./isolated.ts). */
+const isolated = async (args: ReadonlyArray<string | number>): Promise<Measure> =>
+  JSON.parse(await inOwnProcess(fileURLToPath(import.meta.url), args)) as Measure
 
 /** Three rounds, the variants interleaved, each in its own process; medians. */
 export const row = async (bytes: number, concurrency: number, workers: number, window: number, codec: CodecName = "json") => {

@@ -13,12 +13,13 @@
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Layer, Logger, Stream } from "effect"
+import { Effect, Logger, Stream } from "effect"
 import { Maths } from "../examples/rpc/maths.ts"
 import { make } from "../src/pool/pool.ts"
 import * as RpcPool from "../src/rpc/index.ts"
 import { codec as codecOf } from "../src/wire/codec.ts"
 import { FrameDecoder } from "../src/wire/frame.ts"
+import { medians } from "./isolated.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const poolWorker = path.join(here, "../examples/pool-worker.ts")
@@ -107,26 +108,12 @@ const rpcStream = () =>
     const t0 = performance.now()
     const n = yield* Stream.runFold(maths.Count({ n: CHUNKS }), () => 0, (k) => k + 1)
     return Math.round(n / ((performance.now() - t0) / 1000))
-  }).pipe(Effect.provide(Layer.fresh(Bench.layer)), Effect.provide(quiet)))
+  }).pipe(Effect.provide(Bench.layer), Effect.provide(quiet)))
 
 const cases: Record<string, () => Promise<number>> = { rawStream, liegeStream, submitCalls, rpcCalls, rpcStream }
 
-const isolated = (name: string): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const cp = spawn(process.execPath, [fileURLToPath(import.meta.url), "case", name], { stdio: ["ignore", "pipe", "inherit"] })
-    let out = ""
-    cp.stdout!.on("data", (d: Buffer) => (out += d))
-    cp.on("exit", (code) => code === 0 ? resolve(Number(out)) : reject(new Error(`case ${name} exited ${code}`)))
-  })
-
-const medians = async (names: ReadonlyArray<string>) => {
-  const rounds = new Map<string, Array<number>>(names.map((v) => [v, []]))
-  for (let r = 0; r < 3; r++) for (const v of names) rounds.get(v)!.push(await isolated(v))
-  return (v: string) => rounds.get(v)!.sort((a, b) => a - b)[1]!
-}
-
 const streaming = async () => {
-  const m = await medians(["rawStream", "liegeStream"])
+  const m = await medians(fileURLToPath(import.meta.url), ["rawStream", "liegeStream"])
   return {
     bench: "pool-stream",
     chunks: CHUNKS,
@@ -137,7 +124,7 @@ const streaming = async () => {
 }
 
 const rpc = async () => {
-  const m = await medians(["submitCalls", "rpcCalls", "rpcStream"])
+  const m = await medians(fileURLToPath(import.meta.url), ["submitCalls", "rpcCalls", "rpcStream"])
   return {
     bench: "rpc-over-pool",
     callers: CALLERS,

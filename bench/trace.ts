@@ -10,11 +10,11 @@
  * 64 B echo requests from 64 callers, 2 workers, 64 in flight each; three
  * rounds, interleaved, each in its own process; medians, and ratios to none.
  */
-import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Logger } from "effect"
 import { make } from "../src/pool/pool.ts"
+import { medians } from "./isolated.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const workerScript = path.join(here, "../examples/pool-worker.ts")
@@ -41,19 +41,8 @@ const runCase = (variant: string) =>
     return yield* run(TOTAL)
   })).pipe(Effect.provide(Logger.layer([]))))
 
-const isolated = (variant: string): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const cp = spawn(process.execPath, [fileURLToPath(import.meta.url), "case", variant], { stdio: ["ignore", "pipe", "inherit"] })
-    let out = ""
-    cp.stdout!.on("data", (d: Buffer) => (out += d))
-    cp.on("exit", (code) => code === 0 ? resolve(Number(out)) : reject(new Error(`case ${variant} exited ${code}`)))
-  })
-
 const tracing = async () => {
-  const variants = ["none", "field", "spans"]
-  const rounds = new Map<string, Array<number>>(variants.map((v) => [v, []]))
-  for (let r = 0; r < 3; r++) for (const v of variants) rounds.get(v)!.push(await isolated(v))
-  const m = (v: string) => rounds.get(v)!.sort((a, b) => a - b)[1]!
+  const m = await medians(fileURLToPath(import.meta.url), ["none", "field", "spans"])
   return {
     bench: "pool-tracing",
     payloadBytes: 64,

@@ -12,16 +12,12 @@
  * A client that goes away cancels its direct request.
  */
 import { Effect, Stream } from "effect"
-import type { PoolError } from "../pool/errors.ts"
 import type { Pool } from "../pool/pool.ts"
 import type { Runner } from "../runner/runner.ts"
 import type { Job } from "../runner/store.ts"
 import { answerOf } from "./errors.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import type { App, Route, RouteRequest } from "./server.ts"
-
-/** A pool error's answer (the one error map). */
-export const errorBody = (e: PoolError): Response => answerOf(e)
 
 /** `GET /v1/jobs/ID`'s answer: `{id, session, state, ok?, error?}`. */
 export const jobBody = (job: Job) => ({
@@ -54,7 +50,8 @@ const streamed = (pool: Pool, payload: unknown): Response => ({
   body: "",
   events: pool.stream(payload).pipe(
     Stream.map((part) => part._tag === "Chunk" ? event("chunk", part.data) : event("done", part.value)),
-    Stream.catch((e) => Stream.make(event("error", JSON.parse(answerOf(e).body))))
+    // the error map's body is JSON already: the event's data as it is
+    Stream.catch((e) => Stream.make(`event: error\ndata: ${answerOf(e).body}\n\n`))
   )
 })
 

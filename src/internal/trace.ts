@@ -9,7 +9,7 @@
  * in the exec or work span. Spans are made with the caller's tracer and
  * timed by the component's clock (one clock).
  */
-import { type Clock, Context, Exit, type Fiber, Option, Tracer } from "effect"
+import { type Clock, Context, Exit, type Fiber, Option, References, Tracer } from "effect"
 
 /** The caller's span and tracer: whoever wants the worker's part in a trace. */
 export interface Caller {
@@ -21,10 +21,14 @@ export interface Caller {
 
 const traceIdText = /^[0-9a-f]{32}$/
 const spanIdText = /^[0-9a-f]{16}$/
+const ZERO_TRACE = "0".repeat(32)
+
+/** The zero span id: stands in a frame for the span the worker's part will run in, written in when it is known. */
+export const PLACEHOLDER_SPAN = "0".repeat(16)
 
 /** A span's W3C traceparent, or undefined when its ids are not W3C ids (an external span made up by hand). */
 export const traceparent = (span: Tracer.AnySpan): string | undefined =>
-  traceIdText.test(span.traceId) && spanIdText.test(span.spanId) && span.traceId !== "0".repeat(32) && span.spanId !== "0".repeat(16)
+  traceIdText.test(span.traceId) && spanIdText.test(span.spanId) && span.traceId !== ZERO_TRACE && span.spanId !== PLACEHOLDER_SPAN
     ? `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
     : undefined
 
@@ -38,10 +42,10 @@ export const fromTraceparent = (header: string | ReadonlyArray<string> | undefin
   return traceparent(span) === undefined ? undefined : span
 }
 
-/** The fiber's span, when it is in one (and propagation is not disabled). */
+/** The fiber's span, when it is in one (and neither tracing nor its propagation is turned off). */
 export const callerOf = (fiber: Fiber.Fiber<unknown, unknown>): Caller | undefined => {
   const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-  if (parent === undefined || fiber.getRef(Tracer.DisablePropagation)) return undefined
+  if (parent === undefined || fiber.getRef(Tracer.DisablePropagation) || !fiber.getRef(References.TracerEnabled)) return undefined
   const text = traceparent(parent)
   return text === undefined ? undefined : { parent, tracer: fiber.getRef(Tracer.Tracer), traceparent: text }
 }
@@ -67,14 +71,14 @@ export const start = (
   return span
 }
 
-/** Ends `span` now: a success, or a failure with `error`. */
+/** Ends `span` now: a success, a failure with `error`, or (`"interrupted"`) cut short by its caller. */
 export const end = (span: Tracer.Span, clock: Clock.Clock, error?: unknown): void => {
   if (span.status._tag === "Ended") return
-  span.end(clock.currentTimeNanosUnsafe(), error === undefined ? Exit.void : Exit.fail(error))
+  span.end(clock.currentTimeNanosUnsafe(), error === undefined ? Exit.void : error === interrupted ? Exit.interrupt() : Exit.fail(error))
 }
 
-/** The zero span id: stands in a frame for the span the worker's part will run in, written in when it is known. */
-export const PLACEHOLDER_SPAN = "0".repeat(16)
+/** Ends a span as interrupted (its caller left). */
+export const interrupted: unique symbol = Symbol("liege/trace/interrupted")
 
 /** Where the span id of a traceparent starts within it. */
 export const SPAN_OFFSET = 36

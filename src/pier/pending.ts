@@ -7,7 +7,7 @@
  * to blame for the ends (poison isolation, ./poison.ts): then the next serf
  * gets it alone first, and the others wait.
  */
-import { type Clock, Effect, type Tracer } from "effect"
+import { type Clock, Effect, Fiber, type Tracer } from "effect"
 import * as Trace from "../internal/trace.ts"
 import type { Serf } from "../serf/host.ts"
 import { isError } from "../serf/window.ts"
@@ -85,7 +85,8 @@ export class PendingEvents {
     refused: () => PokeError | undefined,
     serving: () => Serving | undefined
   ): Effect.Effect<PokeAnswer, PokeError> {
-    return Effect.withFiber((fiber) => Effect.callback<PokeAnswer, PokeError>((resume) => {
+    return Effect.callback<PokeAnswer, PokeError>((resume) => {
+      const fiber = Fiber.getCurrent()
       const refusal = refused()
       if (refusal !== undefined) return resume(Effect.fail(refusal))
       let gone = false
@@ -107,7 +108,7 @@ export class PendingEvents {
         gen: 0,
         cancel: undefined,
         lostIn: 0,
-        caller: Trace.callerOf(fiber),
+        caller: fiber === undefined ? undefined : Trace.callerOf(fiber),
         work: undefined,
         committing: undefined
       }
@@ -117,16 +118,18 @@ export class PendingEvents {
       return Effect.sync(() => {
         gone = true
         if (p.cancel === undefined || p.cancel()) {
+          // never sent (or not any more): its spans end here, there will be no answer
+          if (this.spans.on) this.ended(p, Trace.interrupted)
           this.pending.delete(p.id)
           this.left()
         }
       })
-    }))
+    })
   }
 
   /** The event's spans end with its answer. */
-  private ended(p: Pending, answer: PokeAnswer | PokeError): void {
-    const error = isError(answer) ? answer : answer._tag === "Bail" ? answer : undefined
+  private ended(p: Pending, answer: PokeAnswer | PokeError | typeof Trace.interrupted): void {
+    const error = answer === Trace.interrupted || isError(answer) || answer._tag === "Bail" ? answer : undefined
     if (p.work !== undefined) Trace.end(p.work, this.spans.clock, error)
     if (p.committing !== undefined) Trace.end(p.committing, this.spans.clock, error)
   }

@@ -17,7 +17,7 @@
  * reaches the caller's logger and ends with the pool's scope. Time comes from
  * Effect's `Clock`.
  */
-import { Cause, Clock, Deferred, Effect, FiberSet, Queue as Q, Schema, type Scope, Stream } from "effect"
+import { Cause, Clock, Deferred, Effect, Fiber, FiberSet, Queue as Q, Schema, type Scope, Stream } from "effect"
 import type { Severity } from "effect/LogLevel"
 import { InvalidOptions } from "../errors.ts"
 import * as Keeper from "../internal/keeper.ts"
@@ -269,10 +269,10 @@ export const make = (
      * The `req` frame. A caller in a span sends its context as `trace`; with
      * `spans` on, the exec span's, written in when the request is dispatched.
      */
-    const frameOf = (id: number, payload: unknown, stream: StreamSink | undefined, caller: Trace.Caller | undefined): Buffer => {
+    const frameOf = (id: number, payload: unknown, stream: StreamSink | undefined, trace: string | undefined): Buffer => {
       const req: { t: "req"; id: number; payload: unknown; stream?: number; trace?: string } = { t: "req", id, payload }
       if (stream !== undefined) req.stream = stream.granted
-      if (caller !== undefined) req.trace = settings.spans ? Trace.placeholder(caller) : caller.traceparent
+      if (trace !== undefined) req.trace = trace
       return settings.codec.frame(req)
     }
 
@@ -286,16 +286,22 @@ export const make = (
       if (health.failure !== undefined) return health.failure.error
       if (closing) return new ShuttingDown({ reason: "the pool is stopping" })
       const id = nextId++
+      const spans = settings.spans && caller !== undefined
+      const sent = caller === undefined ? undefined : spans ? Trace.placeholder(caller) : caller.traceparent
       let frame: Buffer
       try {
-        frame = frameOf(id, payload, stream, caller)
+        frame = frameOf(id, payload, stream, sent)
       } catch (e) {
         return new Protocol({ worker: 0, reason: `the payload cannot be encoded (${(e as Error).message}); nothing was sent` })
       }
-      const trace = settings.spans && caller !== undefined ? new RequestTrace(caller, clock, id, frame) : undefined
+      const trace = spans ? new RequestTrace(caller, clock, id, frame, sent!) : undefined
       const req: Request = { id, frame, acceptedAt: now(), answer, state: "queued", worker: undefined, deadline: 0, stream, trace }
       if (!dispatch.place(req)) {
-        if (queue.full) return new Busy({ queued: queue.size })
+        if (queue.full) {
+          const busy = new Busy({ queued: queue.size })
+          trace?.finished(busy)
+          return busy
+        }
         queue.push(req)
       }
       hooks.onAccept?.(id)
@@ -303,17 +309,20 @@ export const make = (
     }
 
     const submit = (payload: unknown) =>
-      Effect.withFiber((fiber) =>
-        Effect.callback<unknown, PoolError>((resume) => {
-          const req = accept(payload, (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)), undefined, Trace.callerOf(fiber))
-          if (!("id" in req)) return resume(Effect.fail(req))
-          return Effect.sync(() => cancel(req))
-        })
-      )
+      Effect.callback<unknown, PoolError>((resume) => {
+        const fiber = Fiber.getCurrent()
+        const caller = fiber === undefined ? undefined : Trace.callerOf(fiber)
+        const req = accept(payload, (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)), undefined, caller)
+        if (!("id" in req)) return resume(Effect.fail(req))
+        return Effect.sync(() => cancel(req))
+      })
 
     const stream = (payload: unknown, options?: StreamOptions): Stream.Stream<StreamPart, PoolError> =>
       Stream.unwrap(Effect.gen(function*() {
-        const credit = Math.max(1, options?.credit ?? 16)
+        const credit = options?.credit ?? 16
+        if (!Number.isSafeInteger(credit) || credit < 1) {
+          return yield* Effect.die(new InvalidOptions({ field: "credit", reason: `expected a whole number of chunks, at least 1, got ${credit}` }))
+        }
         // never more in it than the credit outstanding (and the end)
         const parts = yield* Q.bounded<StreamPart, PoolError | Cause.Done>(credit + 1)
         const sink: StreamSink = {
@@ -321,7 +330,7 @@ export const make = (
           received: 0,
           chunk: (data) => void Q.offerUnsafe(parts, { _tag: "Chunk", data })
         }
-        const caller = yield* Effect.withFiber((fiber) => Effect.succeed(Trace.callerOf(fiber)))
+        const caller = Trace.callerOf(Fiber.getCurrent()!)
         const req = accept(payload, (a) => {
           if (!("ok" in a)) return void Q.failCauseUnsafe(parts, Cause.fail(a))
           Q.offerUnsafe(parts, { _tag: "Done", value: a.ok })
@@ -342,6 +351,7 @@ export const make = (
       }))
 
     const cancel = (req: Request) => {
+      if (req.state === "queued" || req.state === "running") req.trace?.finished(Trace.interrupted)
       if (req.state === "queued") {
         queue.cancel(req)
         hooks.onCancel?.(req.id)

@@ -2,7 +2,7 @@
  * The pool worker protocol (SPEC §5).
  *
  *   worker → host  {"t":"ready","pro":1}                      first frame
- *   host → worker  {"t":"req","id":n,"payload":any}
+ *   host → worker  {"t":"req","id":n,"payload":any}        (+ "stream": credit, "trace": traceparent)
  *   worker → host  {"t":"res","id":n,"ok":any}  or  {"t":"res","id":n,"err":{"code","message"}}
  *   host → worker  {"t":"cancel","id":n}                      the caller is gone
  *
@@ -16,7 +16,15 @@ import { Schema } from "effect"
 export const PROTOCOL_VERSION = 1
 
 export const Ready = Schema.Struct({ t: Schema.Literal("ready"), pro: Schema.Int })
-export const Req = Schema.Struct({ t: Schema.Literal("req"), id: Schema.Int, payload: Schema.Unknown })
+export const Req = Schema.Struct({
+  t: Schema.Literal("req"),
+  id: Schema.Int,
+  payload: Schema.Unknown,
+  /** Asks for a streaming answer: the first credit. */
+  stream: Schema.optional(Schema.Int),
+  /** The W3C traceparent of the span the request runs in (SPEC §1). */
+  trace: Schema.optional(Schema.String)
+})
 export const Cancel = Schema.Struct({ t: Schema.Literal("cancel"), id: Schema.Int })
 export const Chunk = Schema.Struct({ t: Schema.Literal("chunk"), id: Schema.Int, data: Schema.Unknown })
 export const Credit = Schema.Struct({ t: Schema.Literal("credit"), id: Schema.Int, n: Schema.Int })

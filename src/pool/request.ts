@@ -54,11 +54,12 @@ export class RequestTrace {
   /** Where the span id of `trace` is in the frame (the codecs write a string's ASCII as it is). */
   private readonly at: number
 
-  constructor(caller: Trace.Caller, clock: Clock.Clock, id: number, frame: Buffer) {
+  /** `placeholder`: the `trace` the frame was encoded with. */
+  constructor(caller: Trace.Caller, clock: Clock.Clock, id: number, frame: Buffer, placeholder: string) {
     this.caller = caller
     this.clock = clock
     this.queue = Trace.start(caller, "queue", clock, { "liege.request": id })
-    const found = frame.lastIndexOf(Trace.placeholder(caller), undefined, "latin1")
+    const found = frame.lastIndexOf(placeholder, undefined, "latin1")
     this.at = found < 0 ? -1 : found + Trace.SPAN_OFFSET
   }
 
@@ -71,9 +72,9 @@ export class RequestTrace {
     if (this.at >= 0) frame.write(this.exec.spanId, this.at, "latin1")
   }
 
-  /** Its answer: the span under way ends with it. */
-  finished(answer: Answer): void {
-    const error = "ok" in answer ? undefined : answer
+  /** Its answer (or `Trace.interrupted`: its caller left): the span under way ends with it. */
+  finished(answer: Answer | typeof Trace.interrupted): void {
+    const error = answer === Trace.interrupted ? answer : "ok" in answer ? undefined : answer
     if (this.exec !== undefined) Trace.end(this.exec, this.clock, error)
     Trace.end(this.queue, this.clock, error)
   }

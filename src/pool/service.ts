@@ -92,17 +92,23 @@ export interface ServiceOptions {
   readonly awaitReady?: boolean | undefined
 }
 
+/** The pool `options` make, once a worker is ready unless `awaitReady: false` (the layers' pool). */
+export const readyPool = <const Options extends PoolInput & Partial<Schemas<any, any, any>> & ServiceOptions>(
+  options: Options
+): Effect.Effect<PoolOf<Options>, InvalidOptions | PoolFailed | SpawnFailed, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pool = yield* make(options)
+    if (options.awaitReady !== false) yield* (pool as Pool).whenReady
+    return pool
+  })
+
 /** A pool as a service class of its own (see the top of this file). */
 export const Service = <Self>() =>
 <const Key extends string, const Options extends PoolInput & Partial<Schemas<any, any, any>> & ServiceOptions>(key: Key, options: Options): Context.ServiceClass<Self, Key, PoolOf<Options>> & { readonly layer: Layer.Layer<Self, InvalidOptions | PoolFailed | SpawnFailed> } => {
   const Tag = Context.Service<Self, PoolOf<Options>>()(key)
   const layer: Layer.Layer<Self, InvalidOptions | PoolFailed | SpawnFailed> = Layer.effect(
     Tag,
-    Effect.gen(function*() {
-      const pool = yield* make(options)
-      if (options.awaitReady !== false) yield* (pool as Pool).whenReady
-      return pool
-    })
+    Effect.map(readyPool(options), (pool) => pool as PoolOf<Options>)
   )
   return class extends Tag {
     /** The pool, for the layer's lifetime. */

@@ -12,28 +12,26 @@
  */
 import { Context, Effect, Layer, type Scope } from "effect"
 import { type Rpc, RpcClient, type RpcClientError, type RpcGroup } from "effect/rpc"
-import type { InvalidOptions } from "../errors.ts"
+import { InvalidOptions } from "../errors.ts"
 import type { PoolFailed } from "../pool/errors.ts"
-import type { PoolInput, ServiceOptions } from "../pool/service.ts"
-import { make as makePool, type Pool, type StreamOptions } from "../pool/pool.ts"
+import type { Pool, StreamOptions } from "../pool/pool.ts"
+import { type PoolInput, readyPool, type ServiceOptions } from "../pool/service.ts"
 import type { SpawnFailed } from "../supervisor/errors.ts"
 import { makeProtocol } from "./protocol.ts"
 
 export type ClientOptions = PoolInput & ServiceOptions & StreamOptions
 
-/** The pool the options make, ready unless `awaitReady: false`. */
-const readyPool = (options: ClientOptions): Effect.Effect<Pool, InvalidOptions | PoolFailed | SpawnFailed, Scope.Scope> =>
-  Effect.gen(function*() {
-    const pool = yield* makePool(options)
-    if (options.awaitReady !== false) yield* pool.whenReady
-    return pool
-  })
+/** The pool for a client: `credit` checked first (a whole number of RPC chunks, at least 1). */
+const poolFor = (options: ClientOptions): Effect.Effect<Pool, InvalidOptions | PoolFailed | SpawnFailed, Scope.Scope> =>
+  options.credit !== undefined && (!Number.isSafeInteger(options.credit) || options.credit < 1)
+    ? Effect.fail(new InvalidOptions({ field: "credit", reason: `expected a whole number of chunks, at least 1, got ${options.credit}` }))
+    : readyPool(options) as Effect.Effect<Pool, InvalidOptions | PoolFailed | SpawnFailed, Scope.Scope>
 
 /** The client protocol over a new pool made from `options`, as a layer (for composing by hand). */
 export const layerProtocol = (
   options: ClientOptions
 ): Layer.Layer<RpcClient.Protocol, InvalidOptions | PoolFailed | SpawnFailed> =>
-  Layer.effect(RpcClient.Protocol)(Effect.flatMap(readyPool(options), (pool) => makeProtocol(pool, options)))
+  Layer.effect(RpcClient.Protocol)(Effect.flatMap(poolFor(options), (pool) => makeProtocol(pool, options)))
 
 /** A group's client over a pool of its own, as a service class (see the top of this file). */
 export const Client = <Self>() =>
@@ -42,7 +40,7 @@ export const Client = <Self>() =>
   const layer: Layer.Layer<Self, InvalidOptions | PoolFailed | SpawnFailed, Rpc.MiddlewareClient<Rpcs>> = Layer.effect(
     Tag,
     Effect.gen(function*() {
-      const pool = yield* readyPool(options)
+      const pool = yield* poolFor(options)
       const protocol = yield* makeProtocol(pool, { credit: options.credit, group })
       return yield* Effect.provideService(RpcClient.make(group), RpcClient.Protocol, protocol)
     })

@@ -33,6 +33,14 @@ const died = (requestId: RequestId, name: string, message: string): FromServerEn
   exit: { _tag: "Failure", cause: [{ _tag: "Die", defect: { name, message } }] }
 })
 
+/** A worker that broke the RPC messages' shape, for the call it broke. */
+interface Broken {
+  readonly _tag: "Protocol"
+  readonly message: string
+}
+const notChunk: Broken = { _tag: "Protocol", message: "the worker sent a chunk that is not this call's RPC Chunk message" }
+const notExit: Broken = { _tag: "Protocol", message: "the worker answered with something other than this call's RPC Exit message" }
+
 const isPart = (u: unknown, tag: "Chunk" | "Exit", requestId: RequestId): u is FromServerEncoded =>
   typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === tag &&
   (u as { requestId?: unknown }).requestId === requestId
@@ -65,26 +73,18 @@ export const makeProtocol = (
     /** A unary RPC: one request, its RPC Exit the answer. */
     const unary = (clientId: number, request: RequestEncoded) =>
       pool.submit(request).pipe(
-        Effect.flatMap((answer) =>
-          isPart(answer, "Exit", request.id)
-            ? writeResponse(clientId, answer)
-            : writeResponse(clientId, died(request.id, "Protocol", "the worker answered with something other than this call's RPC Exit message"))
-        ),
+        Effect.flatMap((answer): Effect.Effect<void, Broken> => isPart(answer, "Exit", request.id) ? writeResponse(clientId, answer) : Effect.fail(notExit)),
         Effect.catch((error) => writeResponse(clientId, died(request.id, error._tag, error.message)))
       )
     /** A streaming RPC (or one of a group not known): streamed, within the credit. */
     const streamed = (clientId: number, request: RequestEncoded) =>
       pool.stream(request, options).pipe(
-        Stream.runForEach((part) => {
-          if (part._tag === "Chunk") {
-            return isPart(part.data, "Chunk", request.id)
-              ? writeResponse(clientId, part.data)
-              : writeResponse(clientId, died(request.id, "Protocol", "the worker sent a chunk that is not this call's RPC Chunk message"))
-          }
-          return isPart(part.value, "Exit", request.id)
-            ? writeResponse(clientId, part.value)
-            : writeResponse(clientId, died(request.id, "Protocol", "the worker answered with something other than this call's RPC Exit message"))
-        }),
+        Stream.runForEach((part): Effect.Effect<void, Broken> =>
+          part._tag === "Chunk"
+            ? isPart(part.data, "Chunk", request.id) ? writeResponse(clientId, part.data) : Effect.fail(notChunk)
+            : isPart(part.value, "Exit", request.id) ? writeResponse(clientId, part.value) : Effect.fail(notExit)
+        ),
+        // the call ends at its first wrong part: the stream (and the worker's part) is cancelled
         Effect.catch((error) => writeResponse(clientId, died(request.id, error._tag, error.message)))
       )
     const send = (clientId: number, message: FromClientEncoded) => {

@@ -13,7 +13,7 @@
  * starts from callbacks (stopping a serf whose lock ended, watching the
  * process) run in it, with the context `start` was called in (its logger).
  */
-import { Deferred, Effect, Exit, FiberSet, Option, Schema, type Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, FiberSet, Option, Schema, type Scope, Stream } from "effect"
 import * as Alarm from "../internal/alarm.ts"
 import * as Trace from "../internal/trace.ts"
 import { decodeOptions } from "../internal/options.ts"
@@ -119,7 +119,7 @@ export const start = (
 > =>
   Effect.gen(function*() {
     const options = yield* decodeOptions(SerfOptions, input, (i) => new InvalidOptions(i))
-    const { codecName, workerId, bootMs, stopGraceMs, batchSize, maxInFlight } = settings(options)
+    const { codecName, workerId, bootMs, stopGraceMs, batchSize, maxInFlight, workTimeoutMs, heartbeatMs } = settings(options)
     // made before the spawn, so that it closes after the child is stopped
     const run = yield* FiberSet.makeRuntime()
     let lock: SerfLock | undefined = undefined
@@ -149,7 +149,7 @@ export const start = (
         else d.fail(new SerfProtocolError({ pid: child.pid, reason: error.message }))
       }
     })
-    const timing = { alarm, workTimeoutMs: settings(options).workTimeoutMs, heartbeatMs: settings(options).heartbeatMs }
+    const timing = { alarm, workTimeoutMs, heartbeatMs }
     const d = new SerfLock(child.pid, maxInFlight, link, timing, (error) => {
       Deferred.doneUnsafe(deadSignal, Effect.succeed(error))
       // A dead handle never comes back: make sure the process goes too.
@@ -234,7 +234,7 @@ export const start = (
      */
     const workFrame = (ev: unknown, wen: number, json: string | undefined, trace: string | undefined): Buffer =>
       json !== undefined && codecName === "json"
-        ? codec.frame(new RawJson(`{"t":"work","wen":${JSON.stringify(wen)},"ev":${json}${trace === undefined ? "" : `,"trace":"${trace}"`}}`))
+        ? codec.frame(new RawJson(`{"t":"work","wen":${JSON.stringify(wen)},"ev":${json}${trace === undefined ? "" : `,"trace":${JSON.stringify(trace)}`}}`))
         : codec.frame(trace === undefined ? { t: "work", wen, ev } : { t: "work", wen, ev, trace })
 
     const submit = (ev: unknown, wen: number, done: (answer: WorkAnswer | SerfError) => void, json?: string, trace?: string) => {
@@ -255,9 +255,10 @@ export const start = (
     }
 
     const work = (ev: unknown, wen?: number) =>
-      Effect.withFiber((fiber) => Effect.callback<WorkAnswer, SerfError>((resume) => {
+      Effect.callback<WorkAnswer, SerfError>((resume) => {
         let gone = false
-        const caller = Trace.callerOf(fiber)
+        const fiber = Fiber.getCurrent()
+        const caller = fiber === undefined ? undefined : Trace.callerOf(fiber)
         const cancel = submit(ev, wen ?? alarm.now(), (answer) => {
           if (!gone) resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
         }, undefined, caller?.traceparent)
@@ -266,7 +267,7 @@ export const start = (
           gone = true
           cancel()
         })
-      }))
+      })
 
     const live = (t: "save" | "pack") => <E = never>(before?: Effect.Effect<void, E>) =>
       withLock(Effect.andThen(

@@ -118,7 +118,7 @@ export const runWorker = (handler: Handler, options: RunWorkerOptions = {}): Wor
     const collected: Array<unknown> = []
     try {
       for (;;) {
-        while (streamed && r.credit === 0 && !r.controller.signal.aborted) await new Promise<void>((wake) => (r.wake = wake))
+        while (streamed && r.credit <= 0 && !r.controller.signal.aborted) await new Promise<void>((wake) => (r.wake = wake))
         if (r.controller.signal.aborted) {
           await iterator.return?.()
           return

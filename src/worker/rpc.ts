@@ -25,6 +25,7 @@
 import { Cause, Effect, type Fiber, FiberSet, Layer, Option, Queue } from "effect"
 import { type Rpc, type RpcGroup, RpcSerialization, RpcServer } from "effect/rpc"
 import type { FromServerEncoded, RequestEncoded, ResponseChunkEncoded, ResponseExitEncoded } from "effect/rpc/RpcMessage"
+import { fromTraceparent } from "../internal/trace.ts"
 import { runWorker } from "./pool.ts"
 
 /** One RPC call in flight: the chunks the server sent, waiting for the SDK to take them, then its Exit. */
@@ -91,10 +92,9 @@ const isRequest = (u: unknown): u is RequestEncoded =>
  * its own, else the caller's), so the handler's spans are its children.
  */
 const withTrace = (request: RequestEncoded, trace: string | undefined): RequestEncoded => {
-  const parts = trace?.split("-")
-  if (parts === undefined || parts.length !== 4 || parts[1]!.length !== 32 || parts[2]!.length !== 16) return request
-  if (request.traceId === parts[1] && request.spanId === parts[2]) return request
-  return { ...request, traceId: parts[1]!, spanId: parts[2]!, sampled: (parseInt(parts[3]!, 16) & 1) === 1 }
+  const span = fromTraceparent(trace)
+  if (span === undefined || (request.traceId === span.traceId && request.spanId === span.spanId)) return request
+  return { ...request, traceId: span.traceId, spanId: span.spanId, sampled: span.sampled }
 }
 
 /** The server `Protocol` over the worker's wire; `onEnd` runs when stdin ends, before the process exits. */
@@ -107,6 +107,7 @@ const protocol = (onEnd: () => Promise<void>): Layer.Layer<RpcServer.Protocol> =
       for (const [requestId, call] of calls) {
         call.finish({ _tag: "Exit", requestId, exit: { _tag: "Failure", cause: [{ _tag: "Die", defect }] } })
       }
+      calls.clear()
     }
     runWorker((given, { signal, streamed, trace }) => {
       if (!isRequest(given)) throw new TypeError("the payload is not an effect/rpc Request message")
@@ -114,10 +115,8 @@ const protocol = (onEnd: () => Promise<void>): Layer.Layer<RpcServer.Protocol> =
       const id = payload.id
       const call = new Call()
       calls.set(id, call)
-      signal.addEventListener("abort", () => {
-        calls.delete(id)
-        run(writeRequest(0, { _tag: "Interrupt", requestId: id }))
-      }, { once: true })
+      // the host cancelled: the handler is interrupted, and its Exit (the interruption) ends the call
+      signal.addEventListener("abort", () => run(writeRequest(0, { _tag: "Interrupt", requestId: id })), { once: true })
       run(writeRequest(0, payload))
       // a call the host did not stream (a unary RPC) has no chunks: its Exit is the answer
       return streamed ? call.answer() : call.exit()

@@ -5,9 +5,10 @@
  * children of the caller's span, and the worker's part runs in the exec.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Stream, Tracer } from "effect"
+import { Cause, Effect, Exit, Fiber, Stream, Tracer } from "effect"
 import * as Pool from "../../src/pool/index.ts"
 import { quiet } from "../support/live.ts"
+import { nodeWorker } from "../support/pools.ts"
 import { fixture, node } from "../support/procs.ts"
 import { parentId, recording } from "../support/tracer.ts"
 
@@ -63,6 +64,34 @@ describe("trace context through a pool", () => {
         })
       }
     }).pipe(Effect.provide(quiet)))
+
+  it.live("with spans: a request its caller leaves, or one refused Busy, ends its spans too", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      const pool = yield* Pool.make({ ...nodeWorker, workers: 1, spans: true, maxInFlight: 1, maxQueue: 1 })
+      yield* pool.whenReady
+      yield* Effect.gen(function*() {
+        // a request sent, one queued, one refused: the queue holds one
+        const sent = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 60_000 }))
+        const queued = yield* Effect.forkChild(pool.submit({ op: "echo", value: 2 }))
+        yield* Effect.yieldNow
+        expect(yield* Effect.flip(pool.submit(3))).toMatchObject({ _tag: "Busy" })
+        yield* Fiber.interrupt(queued)
+        yield* Fiber.interrupt(sent)
+      }).pipe(Effect.withSpan("caller"), Effect.provideService(Tracer.Tracer, tracer))
+      const mine = spans.filter((s) => s.name === "queue" || s.name === "exec")
+      expect(mine.map((s) => s.name).sort()).toEqual(["exec", "queue", "queue", "queue"])
+      for (const s of mine) expect(s.status._tag).toBe("Ended")
+      const exits = mine.map((s) => s.status._tag === "Ended" ? s.status.exit : undefined)
+      expect(exits.filter((e) => e !== undefined && Exit.hasInterrupts(e))).toHaveLength(2)
+    }).pipe(Effect.scoped, Effect.provide(quiet)))
+
+  it.live("a credit that is not a whole number of chunks is refused at the edge", () =>
+    Effect.gen(function*() {
+      const pool = yield* Pool.make(worker)
+      const exit = yield* Effect.exit(Stream.runDrain(pool.stream(1, { credit: 2.5 })))
+      expect(exit._tag === "Failure" && Cause.squash(exit.cause)).toMatchObject({ _tag: "InvalidOptions", field: "credit" })
+    }).pipe(Effect.scoped, Effect.provide(quiet)))
 
   it.live("a stream inside a span sends its context too", () =>
     Effect.gen(function*() {
