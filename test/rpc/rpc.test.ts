@@ -16,13 +16,15 @@ import { Cause, Effect, Exit, Fiber, Layer, Queue, Stream, Tracer } from "effect
 import { RpcClient } from "effect/rpc"
 import { DivisionByZero, Greeter, Maths } from "../../examples/rpc/maths.ts"
 import * as RpcPool from "../../src/rpc/index.ts"
-import { quiet } from "../support/live.ts"
+import { liveIn, quiet } from "../support/live.ts"
 import { parentId, recording } from "../support/tracer.ts"
 import { node, root, until } from "../support/procs.ts"
-import { tempDir } from "../support/serfs.ts"
 
 const worker = { command: node, args: [path.join(root, "examples/rpc/maths-worker.ts")] }
 const pythonWorker = { command: "python3", args: [path.join(root, "test/worker/fixtures/rpc_worker.py")] }
+
+/** A test in a fresh temporary folder (for the marks the handlers write), removed when it ends. */
+const withDir = liveIn("liege-rpc-")
 
 class TwoClient extends RpcPool.Client<TwoClient>()("test/Two", Maths, { ...worker, workers: 2 }) {}
 /** One worker taking several calls at once. */
@@ -79,11 +81,9 @@ for (const [language, served] of [["Node", worker], ["Python", pythonWorker]] as
         expect(sums).toEqual(Array.from({ length: 200 }, (_, i) => 2 * i))
       }).pipe(Effect.provide(Layer.mergeAll(MathsClient.layer, GreeterClient.layer)), Effect.provide(quiet)))
 
-    it.live("a streaming call: its values in order; a slow caller slows the worker; leaving early ends the handler's stream", () =>
+    withDir("a streaming call: its values in order; a slow caller slows the worker; leaving early ends the handler's stream", (dir) =>
       Effect.gen(function*() {
         const maths = yield* StreamClient
-        const dir = tempDir("liege-rpc-")
-        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
         const mark = path.join(dir, "ended")
         expect(yield* Stream.runCollect(maths.Count({ n: 5 }))).toEqual([1, 2, 3, 4, 5])
         // take 3 of a million, then wait: the worker has produced only what the credit and the buffers allow
@@ -98,16 +98,14 @@ for (const [language, served] of [["Node", worker], ["Python", pythonWorker]] as
         yield* until(() => fs.existsSync(mark), 10_000, "the stream's end in the worker")
         expect(yield* settled(maths.Produced())).toBeLessThan(produced + 20)
         expect(yield* maths.Add({ a: 1, b: 1 })).toBe(2)
-      }).pipe(Effect.scoped, Effect.provide(StreamClient.layer), Effect.provide(quiet)))
+      }).pipe(Effect.provide(StreamClient.layer)))
   })
 }
 
 describe("an RPC group on liege/worker/rpc", () => {
-  it.live("an interrupted call interrupts the handler in the worker, which goes on serving", () =>
+  withDir("an interrupted call interrupts the handler in the worker, which goes on serving", (dir) =>
     Effect.gen(function*() {
       const maths = yield* OneClient
-      const dir = tempDir("liege-rpc-")
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
       const mark = path.join(dir, "interrupted")
       const pid = yield* maths.Pid()
       const sleeping = yield* Effect.forkChild(maths.Sleep({ ms: 60_000, mark }))
@@ -116,7 +114,7 @@ describe("an RPC group on liege/worker/rpc", () => {
       yield* Fiber.interrupt(sleeping)
       yield* until(() => content() === "interrupted", 10_000, "the handler's interruption")
       expect(yield* maths.Pid()).toBe(pid)
-    }).pipe(Effect.scoped, Effect.provide(OneClient.layer), Effect.provide(quiet)))
+    }).pipe(Effect.provide(OneClient.layer)))
 
   it.live("with spans on the pool, the handler runs in liege's exec span, itself in the caller's trace", () =>
     Effect.gen(function*() {
@@ -132,11 +130,9 @@ describe("an RPC group on liege/worker/rpc", () => {
       expect(handler).toEqual({ traceId: caller.traceId, parentSpanId: exec.spanId })
     }).pipe(Effect.scoped, Effect.provide(quiet)))
 
-  it.live("a worker that dies fails its own call alone (WorkerDied); the pool replaces it", () =>
+  withDir("a worker that dies fails its own call alone (WorkerDied); the pool replaces it", (dir) =>
     Effect.gen(function*() {
       const maths = yield* TwoClient
-      const dir = tempDir("liege-rpc-")
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
       // one worker sleeps (one call at a time each: the crash goes to the other one), the other crashes
       const mark = path.join(dir, "sleeping")
       const sleeping = yield* Effect.forkChild(maths.Sleep({ ms: 1_500, mark }))
@@ -148,18 +144,17 @@ describe("an RPC group on liege/worker/rpc", () => {
       expect(Exit.isSuccess(yield* Fiber.await(sleeping))).toBe(true)
       expect(fs.readFileSync(mark, "utf8")).toBe("started")
       expect(yield* maths.Add({ a: 2, b: 3 })).toBe(5)
-    }).pipe(Effect.scoped, Effect.provide(TwoClient.layer), Effect.provide(quiet)))
-  it.live("stopping the pool runs the handlers' finalizers in the worker (stdin ends, the server is interrupted)", () =>
+    }).pipe(Effect.provide(TwoClient.layer)))
+
+  withDir("stopping the pool runs the handlers' finalizers in the worker (stdin ends, the server is interrupted)", (dir) =>
     Effect.gen(function*() {
-      const dir = tempDir("liege-rpc-")
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
       const mark = path.join(dir, "finalized")
       class Marked extends RpcPool.Client<Marked>()("test/Marked", Maths, { ...worker, workers: 1, env: { MATHS_FINALIZED: mark } }) {}
       yield* Effect.scoped(Effect.gen(function*() {
         expect(yield* (yield* Marked).Add({ a: 1, b: 2 })).toBe(3)
       }).pipe(Effect.provide(Marked.layer)))
       expect(fs.readFileSync(mark, "utf8")).toBe("finalized")
-    }).pipe(Effect.scoped, Effect.provide(quiet)))
+    }))
 
   it.live("by hand: RpcClient.make over RpcPool.layerProtocol (every call streamed, the group unknown to the protocol)", () =>
     Effect.gen(function*() {
