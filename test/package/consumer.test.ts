@@ -30,6 +30,8 @@ import { liveProcesses } from "../support/proc.ts"
 import { eventually, root } from "../support/procs.ts"
 
 const run = promisify(execFile)
+/** A README program that hangs is killed (with what it started: its pools stop their workers on SIGTERM) rather than outliving the test. */
+const bounded = { timeout: 60_000, killSignal: "SIGTERM" } as const
 
 /** The live processes whose command line contains `needle`. */
 const pidsOf = (needle: string): Array<string> => liveProcesses({ cmdline: needle }).map((p) => String(p.pid))
@@ -191,7 +193,7 @@ describe("the packed package in an empty project", () => {
   for (const index of [0, 1]) {
     it(`(a) the README's Library example runs as written: Supervisor, Pool on a liege/worker worker, Pier — ${index === 0 ? "Node 24" : "the oldest declared Node"}`, async () => {
       const node = nodes[index]!
-      const { stdout } = await run(node.bin, ["main.mjs"], { cwd: app, env: envFor(node.bin) })
+      const { stdout } = await run(node.bin, ["main.mjs"], { cwd: app, env: envFor(node.bin), ...bounded })
       expect(stdout).toMatch(/code: 3/)
       expect(stdout).toMatch(/answer: \{ doubled: 42 \}/)
       expect(stdout).toMatch(/streamed: \[ 1, 2, 3, \{ counted: 3 \} \]/)
@@ -205,7 +207,7 @@ describe("the packed package in an empty project", () => {
   for (const index of [0, 1]) {
     it(`(e) the README's Effect RPC example runs as written: an RpcPool.Client on a liege/worker/rpc worker beside a typed Pool.Service — ${index === 0 ? "Node 24" : "the oldest declared Node"}`, async () => {
       const node = nodes[index]!
-      const { stdout } = await run(node.bin, ["rpc-main.mjs"], { cwd: app, env: envFor(node.bin) })
+      const { stdout } = await run(node.bin, ["rpc-main.mjs"], { cwd: app, env: envFor(node.bin), ...bounded })
       expect(stdout).toMatch(/sum: 42,/)
       expect(stdout).toMatch(/divided: '1 \/ 0 refused',/)
       expect(stdout).toMatch(/range: \[ 1, 2, 3, 4, 5 \],/)
