@@ -22,3 +22,16 @@ export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDo
     return `shutting down: ${this.reason}`
   }
 }
+
+/**
+ * A reload (SPEC §5, §8) did not complete: the new worker or serf failed
+ * (its boot, its replay, another mug) or liege is stopping. What was
+ * serving before goes on serving.
+ */
+export class ReloadFailed extends Schema.TaggedError<ReloadFailed>()("ReloadFailed", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `reload failed: ${this.reason}`
+  }
+}

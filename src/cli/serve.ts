@@ -1,7 +1,7 @@
 /**
  * What every server subcommand does once its locks are taken (SPEC §8):
  * bind `--listen` (before anything is spawned), say so in one line on
- * stdout, and log SIGHUP rather than die of it (reload is not there yet).
+ * stdout, and reload at SIGHUP (SPEC §5, §8), logging how it went.
  * The caller says where the status page is once it knows it can run.
  */
 import { Effect, FiberSet } from "effect"
@@ -16,7 +16,13 @@ export const bind = (options: Omit<ServerOptions, "spans">) =>
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     const shutdown = yield* Shutdown
     yield* shutdown.onHangup(() => {
-      run(Effect.logWarning("SIGHUP: ignored (liege reloads nothing yet; SIGTERM stops it)"))
+      run(Effect.logInfo("SIGHUP: reloading").pipe(
+        Effect.andThen(server.reload),
+        Effect.matchEffect({
+          onFailure: (e) => Effect.logError(`SIGHUP: ${e.message}`),
+          onSuccess: (body) => Effect.logInfo(`SIGHUP: reloaded ${JSON.stringify(body)}`)
+        })
+      ))
     })
     return server
   })

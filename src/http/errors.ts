@@ -10,13 +10,14 @@
  * the parts behind the edge.
  */
 import type { JobIo, JobRefused } from "../cluster/errors.ts"
+import type { ReloadFailed } from "../errors.ts"
 import type { PokeError } from "../pier/types.ts"
 import type { PoolError } from "../pool/errors.ts"
 import type { RunnerStoreError } from "../runner/runner.ts"
 import { errorResponse, type Response } from "./response.ts"
 
 /** Every error a server answers with, and the tags of the cluster's way to a serf (`Refusal`s that carry only a tag). */
-export type Answered = PoolError | PokeError | RunnerStoreError | JobRefused | JobIo
+export type Answered = PoolError | PokeError | RunnerStoreError | JobRefused | JobIo | ReloadFailed
 type Tag = Answered["_tag"] | "SerfUnavailable" | "DatabaseUnreachable"
 
 interface Entry {
@@ -49,6 +50,8 @@ const entries: { readonly [T in Tag]: Entry } = {
   SpawnFailed: { status: 503 },
   InvalidOptions: { status: 503 },
   SerfIncompatible: { status: 503 },
+  // a reload (SPEC §5, §8) that did not complete: what served before goes on
+  ReloadFailed: { status: 500, fields: ["reason"] },
   // the session jobs' stores
   RunnerStoreError: { status: 500 },
   JobRefused: { status: 400 },

@@ -31,9 +31,11 @@ import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Cause, Effect, FiberSet, Schema, type Scope, Stream } from "effect"
+import { ReloadFailed } from "../errors.ts"
 import * as Trace from "../internal/trace.ts"
 import type { Listen } from "../cli/args.ts"
 import { type BodyLimits, readJson } from "./body.ts"
+import { answerOf } from "./errors.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import { type Route, type RouteRequest, table } from "./routes.ts"
 import { format, type Family } from "./prometheus.ts"
@@ -53,6 +55,12 @@ export interface App {
   readonly status: Effect.Effect<Status>
   /** Its routes (the server adds the probes, the page, metrics and status). */
   readonly routes: ReadonlyArray<Route>
+  /**
+   * Replaces its workers or its serf with new ones of the same command
+   * (SPEC §5, §8): `POST /v1/reload` and SIGHUP. Its answer's body, or why
+   * it failed (what served before goes on).
+   */
+  readonly reload?: Effect.Effect<Record<string, unknown>, ReloadFailed> | undefined
 }
 
 export interface ServerOptions extends BodyLimits {
@@ -71,6 +79,8 @@ export interface Server {
   readonly url: string
   /** Attaches the app: from now on its routes are served. */
   readonly start: (app: App) => Effect.Effect<void>
+  /** The app's reload (SPEC §5, §8), as `POST /v1/reload` does it: SIGHUP's. */
+  readonly reload: Effect.Effect<Record<string, unknown>, ReloadFailed>
   /**
    * liege is stopping: new requests to the app get 503 `ShuttingDown`, the
    * readiness probes 503; requests already accepted go on. The socket stays
@@ -331,7 +341,20 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       url: `http://${host}:${bound.port}`,
       start: (given) => Effect.sync(() => {
         app = given
-        match = table([...builtins, ...given.routes])
+        const reload: ReadonlyArray<Route> = given.reload === undefined ? [] : [{
+          method: "POST",
+          pattern: "/v1/reload",
+          name: "reload",
+          work: true,
+          handle: () => given.reload!.pipe(Effect.map((body) => ok(body)), Effect.catch((e) => Effect.succeed(answerOf(e))))
+        }]
+        match = table([...builtins, ...given.routes, ...reload])
+      }),
+      reload: Effect.suspend(() => {
+        if (drained) return Effect.fail(new ReloadFailed({ reason: "liege is stopping" }))
+        if (app === undefined) return Effect.fail(new ReloadFailed({ reason: "liege is still starting" }))
+        if (app.reload === undefined) return Effect.fail(new ReloadFailed({ reason: "this server has nothing to reload" }))
+        return app.reload
       }),
       drain: Effect.sync(() => {
         drained = true
