@@ -28,6 +28,8 @@ export const poolDefaults = {
   maxJobs: 0,
   maxMemoryMb: 0,
   maxQueue: 1024,
+  /** A range of workers: an idle worker above MIN is let go after this long. */
+  elasticIdleTtlMs: 60_000,
   maxRestarts: 10,
   restartWindowMs: 60_000,
   graceMs: 5_000,

@@ -30,7 +30,7 @@ interface Entry {
 
 const entries: { readonly [T in Tag]: Entry } = {
   // the pool (SPEC §5, §8)
-  Busy: { status: 503, fields: ["queued"] },
+  Busy: { status: 503, fields: ["queued", "waitedMs"] },
   PoolFailed: { status: 503, fields: ["reason"] },
   ShuttingDown: { status: 503, fields: ["reason"] },
   WorkerDied: { status: 502, fields: ["worker", "pid", "reason"] },

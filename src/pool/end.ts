@@ -6,7 +6,7 @@
  *
  * | end     | when                                                              | what it held gets              | counts |
  * | ------- | ----------------------------------------------------------------- | ------------------------------ | ------ |
- * | Retired | recycled (maxJobs, ttl, idleTtl, maxMemoryMb, a cancel it clung to), the pool failed | nothing: it finished it | no |
+ * | Retired | recycled (maxJobs, ttl, idleTtl, maxMemoryMb, a cancel it clung to), reloaded, scaled down, the pool failed | nothing: it finished it | no |
  * | Killed  | a request ran past `execTimeout`                                  | `Timeout`; the rest `WorkerDied` | no   |
  * | Died    | it exited (or was lost) while holding requests                   | `WorkerDied`                   | no (the slot backs off) |
  * | Failed  | a failed boot, a protocol break, a death with nothing in flight, no pong within `heartbeat` (stuck) | `Protocol` (a break) | yes |
@@ -21,8 +21,11 @@ export type WorkerState = "booting" | "ready" | "busy" | "retiring"
 /** What a status page shows for a slot: its worker's state, or `restarting` between two workers. */
 export type SlotState = WorkerState | "restarting"
 
-/** Why a worker was let go: the option (or event) that decided it. */
-export type RecycleReason = "maxJobs" | "ttl" | "idleTtl" | "maxMemoryMb" | "cancel" | "poolFailed"
+/**
+ * Why a worker was let go: the option (or event) that decided it — a
+ * recycle, a `reload`, an elastic pool's `scaleDown`, or the pool's failure.
+ */
+export type RecycleReason = "maxJobs" | "ttl" | "idleTtl" | "maxMemoryMb" | "cancel" | "reload" | "scaleDown" | "poolFailed"
 /** What a failed worker failed at: its boot, the protocol, its spawn, a death with nothing in flight, a missed pong. */
 export type FailureKind = "boot" | "protocol" | "spawn" | "idle" | "stuck"
 

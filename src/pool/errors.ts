@@ -8,10 +8,18 @@ import { ShuttingDown } from "../errors.ts"
 
 export { ShuttingDown }
 
-/** The queue is full (`maxQueue` requests waiting): answered at once. */
-export class Busy extends Schema.TaggedError<Busy>()("Busy", { queued: Schema.Number }) {
+/**
+ * The queue is full (`maxQueue` requests waiting): answered at once; or the
+ * request waited in the queue longer than `queueTimeout` (`waitedMs`).
+ */
+export class Busy extends Schema.TaggedError<Busy>()("Busy", {
+  queued: Schema.Number,
+  waitedMs: Schema.optional(Schema.Number)
+}) {
   override get message() {
-    return `the pool is busy: ${this.queued} requests already wait (maxQueue)`
+    return this.waitedMs === undefined
+      ? `the pool is busy: ${this.queued} requests already wait (maxQueue)`
+      : `the pool is busy: the request waited ${this.waitedMs} ms in the queue (queueTimeout) and was not started`
   }
 }
 

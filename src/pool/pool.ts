@@ -17,9 +17,10 @@
  * reaches the caller's logger and ends with the pool's scope. Time comes from
  * Effect's `Clock`.
  */
-import { Cause, Clock, Deferred, Effect, Fiber, FiberSet, Queue as Q, Schema, type Scope, Stream } from "effect"
+import { Cause, Clock, Deferred, Effect, Fiber, FiberSet, Queue as Q, Random, Schema, type Scope, Stream } from "effect"
 import type { Severity } from "effect/LogLevel"
-import { InvalidOptions } from "../errors.ts"
+import { InvalidOptions, type ReloadFailed } from "../errors.ts"
+import * as Alarm from "../internal/alarm.ts"
 import * as Keeper from "../internal/keeper.ts"
 import * as Trace from "../internal/trace.ts"
 import { decodeOptions } from "../internal/options.ts"
@@ -34,9 +35,11 @@ import type { SpawnFailed } from "../supervisor/errors.ts"
 import { Health } from "./health.ts"
 import { PoolOptions, settings as settingsOf } from "./options.ts"
 import { Queue } from "./queue.ts"
-import { sweeper } from "./recycling.ts"
+import { readRssMb, sweeper } from "./recycling.ts"
+import { Reload, type Reloaded } from "./reload.ts"
 import { type Answer, type Request, RequestTrace, type StreamSink } from "./request.ts"
-import { makeSlot, slotKeeper } from "./slots.ts"
+import { makeSlot, type Slot, slotKeeper } from "./slots.ts"
+import * as Successor from "./successor.ts"
 import * as View from "./view.ts"
 import type { Worker, WorkerHost } from "./worker.ts"
 
@@ -87,6 +90,13 @@ export interface Pool {
   /** Completes when the pool is failed: at once if it is now, else at its next failure. */
   readonly failed: Effect.Effect<PoolFailed>
   /**
+   * Replaces every worker with a new one of the same command, one slot at a
+   * time, each new worker ready before the old one is let go (SPEC §5
+   * Reload); joins a reload under way. Fails with `ReloadFailed` (the old
+   * workers go on serving) if a new worker fails its boot.
+   */
+  readonly reload: Effect.Effect<Reloaded, ReloadFailed>
+  /**
    * Completes once a worker has been ready; fails as soon as it is clear
    * none will be: its command cannot be spawned (`SpawnFailed`: not found,
    * not executable), or the pool failed first (`PoolFailed`).
@@ -121,9 +131,10 @@ export const make = (
       runOwned(Effect.logWithLevel(level)(message).pipe(Effect.annotateLogs({ worker: w.slot, pid: w.child.pid })))
     }
 
-    const slots = Array.from({ length: settings.workers }, (_, i) => makeSlot(i + 1))
+    const random = yield* Random.Random
+    const slots = Array.from({ length: settings.maxWorkers }, (_, i) => makeSlot(i + 1))
     /** Each slot's current worker, from its spawn until its process is gone. */
-    const workers: Array<Worker | undefined> = new Array(settings.workers).fill(undefined)
+    const workers: Array<Worker | undefined> = new Array(settings.maxWorkers).fill(undefined)
     const queue = new Queue(settings.maxQueue)
     const dispatch = new Dispatch(workers, queue)
     const health = new Health(settings.windowMs)
@@ -133,11 +144,13 @@ export const make = (
       answers: new Map(),
       latency: latencyBuckets(),
       recycles: new Map(),
+      sizing: { up: 0, down: 0, last: null },
       requests: new RateWindow(now()),
       errors: []
     }
     let nextId = 1
     let serial = 0
+    let generation = 1
     let closing = false
     /** The workers are being stopped: nothing is served any more. */
     let stopped = false
@@ -194,7 +207,8 @@ export const make = (
         health.fail(error, now())
         Deferred.doneUnsafe(firstReady, Effect.fail(error))
         drainQueue(error)
-        for (const w of workers) w?.retire("poolFailed", "the pool failed")
+          for (const w of workers) w?.retire("poolFailed", "the pool failed")
+        for (const slot of slots) slot.successor?.worker?.retire("poolFailed", "the pool failed")
       })
 
     const host: WorkerHost = {
@@ -204,9 +218,14 @@ export const make = (
       ready: (w) => {
         Deferred.doneUnsafe(firstReady, Effect.void)
         const slot = slots[w.slot - 1]!
+        if (Successor.readied(successors, slot, w)) {
+          log("Info", `worker ${w.slot} (pid ${w.child.pid}, generation ${w.generation}) is ready and takes over its slot`, w)
+        }
         slot.upSince ??= w.readyAt
+        slot.growing = false
         if (health.recovered()) log("Info", `the pool is healthy again: worker ${w.slot} (pid ${w.child.pid}) is ready`, w)
         dispatch.pump()
+        grow()
       },
       room: () => dispatch.pump(),
       unsent: (req) => {
@@ -216,10 +235,93 @@ export const make = (
         dispatch.pump()
       },
       recycled: (w, why: RecycleReason, reason) => {
-        // workers let go because the pool failed are not recycled: the failure is the count
-        if (why !== "poolFailed") counters.recycles.set(why, (counters.recycles.get(why) ?? 0) + 1)
-        log("Info", `${why === "poolFailed" ? "letting go of" : "recycling"} worker ${w.slot} (pid ${w.child.pid}): ${reason}`, w)
+        // workers let go because the pool failed, or to shrink it, are not recycled
+        if (why !== "poolFailed" && why !== "scaleDown") counters.recycles.set(why, (counters.recycles.get(why) ?? 0) + 1)
+        const how = why === "poolFailed" || why === "scaleDown" ? "letting go of" : why === "reload" ? "reloading" : "recycling"
+        log("Info", `${how} worker ${w.slot} (pid ${w.child.pid}): ${reason}`, w)
+      },
+      exhausted: (w) => recycle(w, "maxJobs", `it took its ${w.maxJobs}th request (maxJobs ${settings.maxJobs}, jittered)`, true),
+      jitter: (n) => n * (0.9 + 0.2 * random.nextDoubleUnsafe())
+    }
+
+    // ── replacing workers new-first, reloads ─────────────────────────────
+    const successors: Successor.SuccessorHost = {
+      worker: host,
+      workers,
+      serial: () => ++serial,
+      now,
+      restarts,
+      failed: () => health.failure !== undefined,
+      fork: (effect) => runOwned(effect),
+      log: (level, message, slot) => {
+        runOwned(Effect.logWithLevel(level)(message).pipe(slot === 0 ? (e) => e : Effect.annotateLogs({ worker: slot })))
       }
+    }
+
+    /**
+     * `w` is due to be recycled: its slot boots a successor, which takes over
+     * once ready. `exhausted` (its last `maxJobs` request taken): it takes
+     * nothing new from now on, successor or not.
+     */
+    const recycle = (w: Worker, why: RecycleReason, reason: string, exhausted = false) => {
+      const slot = slots[w.slot - 1]!
+      const mine = workers[w.slot - 1] === w
+      const can = mine && !closing && health.failure === undefined && !slot.shrinking && slot.successor === undefined &&
+        (exhausted || now() >= slot.replaceAfter)
+      if (can) Successor.start(successors, slot, why, reason, generation)
+      if (exhausted) w.retire(why, reason)
+    }
+
+    const reloads = new Reload({
+      ...successors,
+      slots,
+      refusal: () =>
+        closing
+          ? "the pool is stopping"
+          : health.failure !== undefined
+          ? `the pool is failed (${health.failure.error.reason}); it tries a worker again by itself`
+          : undefined,
+      nextGeneration: () => ++generation,
+      run: (effect) => void runOwned(effect)
+    })
+
+    // ── an elastic pool's size ───────────────────────────────────────────
+    const sizeNow = () => {
+      let running = 0
+      for (const slot of slots) if (slot.active && !slot.shrinking) running++
+      return running
+    }
+
+    /** Requests wait and fewer than MAX run: one more slot, one boot at a time (SPEC §5 Sizing). */
+    const grow = () => {
+      if (!settings.elastic || closing || queue.size === 0 || health.failure !== undefined) return
+      let running = 0
+      for (const slot of slots) {
+        if (slot.growing) return
+        if (slot.active && !slot.shrinking) running++
+      }
+      if (running >= settings.maxWorkers) return
+      for (const w of workers) if (w !== undefined && w.state === "booting") return
+      const slot = slots.find((s) => !s.active)
+      if (slot === undefined) return
+      const reason = `${queue.size} requests wait and ${running} of ${settings.minWorkers}..${settings.maxWorkers} workers run`
+      counters.sizing.up++
+      counters.sizing.last = { at: now(), change: "up", workers: running + 1, reason }
+      successors.log("Info", `growing the pool: ${reason}; worker ${slot.number} starts`, slot.number)
+      activate(slot, true)
+    }
+
+    /** `w` has been idle for `idleTtl`: let go while more than MIN run (SPEC §5 Sizing). */
+    const scaleDown = (w: Worker) => {
+      const slot = slots[w.slot - 1]!
+      if (closing || workers[w.slot - 1] !== w || slot.successor !== undefined || slot.shrinking) return
+      const running = sizeNow()
+      if (running <= settings.minWorkers) return
+      const reason = `idle for ${settings.idleTtlMs} ms (idleTtl) and ${running} of ${settings.minWorkers}..${settings.maxWorkers} workers run`
+      slot.shrinking = true
+      counters.sizing.down++
+      counters.sizing.last = { at: now(), change: "down", workers: running - 1, reason }
+      w.retire("scaleDown", reason)
     }
 
     // ── the slots, each on its keeper ────────────────────────────────────
@@ -232,22 +334,29 @@ export const make = (
       workers,
       now,
       serial: () => ++serial,
+      generation: () => generation,
+      ended: () => grow(),
       stopping: () => closing,
       fail,
       allStopped: () => drainQueue(new ShuttingDown({ reason: "no worker is left: liege is stopping" })),
       cannotSpawn: (error: SpawnFailed) => void Deferred.doneUnsafe(firstReady, Effect.fail(error)),
       slots
     }
-    for (const slot of slots) {
-      const backoff = yield* RestartPolicy.backoff({ windowMs: settings.windowMs, firstDelay: 100 })
-      yield* FiberSet.run(
-        fibers,
-        Keeper.keep(slotKeeper(slot, slotsHost), { intensity, backoff, restarts }).pipe(
-          // a keeper ends when interrupted, or when its slot stopped with liege; anything else is a defect
+    /** The slot becomes part of the pool: its keeper starts its first worker. */
+    function activate(slot: Slot, growing: boolean) {
+      slot.active = true
+      slot.growing = growing
+      slot.stopped = false
+      runOwned(
+        RestartPolicy.backoff({ windowMs: settings.windowMs, firstDelay: 100 }).pipe(
+          Effect.flatMap((backoff) => Keeper.keep(slotKeeper(slot, slotsHost), { intensity, backoff, restarts })),
+          // a keeper ends when interrupted, when its slot stopped with liege, or when it left an elastic pool;
+          // anything else is a defect
           Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(`slot ${slot.number} stopped`, cause))
         )
       )
     }
+    for (const slot of slots.slice(0, settings.minWorkers)) activate(slot, false)
 
     // Every slot stops at once: N stuck workers cost one escalation, not N.
     const stopAll = Effect.suspend(() => {
@@ -261,7 +370,7 @@ export const make = (
     })
     yield* Effect.addFinalizer(() => stopAll)
 
-    const sweep = sweeper(settings, workers, now)
+    const sweep = sweeper(settings, workers, now, { recycle, scaleDown, memory: groupMemory })
     if (sweep !== undefined) yield* FiberSet.run(fibers, sweep)
 
     // ── callers ──────────────────────────────────────────────────────────
@@ -303,6 +412,8 @@ export const make = (
           return busy
         }
         queue.push(req)
+        if (settings.queueMs > 0) queueAlarm.at(req.acceptedAt + settings.queueMs)
+        grow()
       }
       hooks.onAccept?.(id)
       return req
@@ -387,8 +498,12 @@ export const make = (
       view,
       status: Effect.sync(view),
       counters,
-      pids: () => workers.filter(View.live).map((w) => w.child.pid),
+      pids: () => [
+        ...workers.filter(View.live),
+        ...slots.flatMap((s) => s.successor?.worker === undefined || s.successor.worker.end !== undefined ? [] : [s.successor.worker])
+      ].map((w) => w.child.pid),
       failed: health.failed,
+      reload: reloads.reload,
       whenReady: Deferred.await(firstReady),
       shutdown
     } satisfies Pool

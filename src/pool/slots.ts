@@ -12,11 +12,16 @@
  * - Too many failures fail the pool (./health.ts): slot 1 tries one worker
  *   after each cool-down, the others wait until the pool is healthy.
  * - While liege stops, a worker that dies or fails is not replaced.
+ * - A worker replaced new-first (recycling, a reload: ./successor.ts) hands
+ *   its slot to its successor: once it has ended, the keeper runs the
+ *   successor — booting, or serving already — as the slot's next worker.
+ * - An elastic pool's slot is active while it is part of the pool: started
+ *   to grow it, its keeper stops once its worker was let go to shrink it.
  */
-import { Effect } from "effect"
+import { type Deferred, Effect, Fiber } from "effect"
 import type { ChildSpec, Ran } from "../internal/keeper.ts"
 import * as Keeper from "../internal/keeper.ts"
-import { backsOff, counts, type End, restartKind } from "./end.ts"
+import { backsOff, counts, type End, type RecycleReason, restartKind } from "./end.ts"
 import type { SpawnFailed } from "../supervisor/errors.ts"
 import type { Health } from "./health.ts"
 import type { PoolSettings } from "./options.ts"
@@ -44,6 +49,37 @@ export interface Slot {
   stopped: boolean
   /** Its current worker is slot 1's try of a failed pool. */
   trying: boolean
+  /** It has a keeper: every slot of a fixed pool; in an elastic one, while it is part of the pool. */
+  active: boolean
+  /** Elastic: started to grow the pool, its first worker not ready yet. */
+  growing: boolean
+  /** Elastic: its worker was let go to shrink the pool; its keeper stops once that worker has ended. */
+  shrinking: boolean
+  /** The worker booting to replace its current one, until its keeper runs it (./successor.ts). */
+  successor: Successor | undefined
+  /** A successor failed its boot: recycling starts no other before then (ms on the clock). */
+  replaceAfter: number
+}
+
+/**
+ * A worker started to replace a slot's current one (SPEC §5: recycling, a
+ * reload): it boots while the old one serves; once ready it takes over the
+ * slot and the old one is let go (it finishes what it holds).
+ */
+export interface Successor {
+  readonly why: RecycleReason
+  readonly reason: string
+  readonly generation: number
+  /** Its worker, once spawned. */
+  worker: Worker | undefined
+  /** `swapped`: it took over its slot; `failed`: it ended before it was ready. */
+  state: "booting" | "swapped" | "failed"
+  /** Its slot's keeper runs it as its next worker (the old one has ended). */
+  adopted: boolean
+  /** Done once it took over; failed with why it did not. */
+  readonly done: Deferred.Deferred<void, string>
+  /** Its run, which the keeper joins once it adopts it. */
+  fiber: Fiber.Fiber<WorkerRun> | undefined
 }
 
 export const makeSlot = (number: number): Slot => ({
@@ -52,7 +88,12 @@ export const makeSlot = (number: number): Slot => ({
   lastExit: undefined,
   upSince: undefined,
   stopped: false,
-  trying: false
+  trying: false,
+  active: false,
+  growing: false,
+  shrinking: false,
+  successor: undefined,
+  replaceAfter: 0
 })
 
 /** What a slot's keeper needs of its pool. */
@@ -65,6 +106,10 @@ export interface SlotsHost {
   readonly now: () => number
   /** The next worker's number in the pool. */
   readonly serial: () => number
+  /** The generation a worker spawned now belongs to (SPEC §5 Reload). */
+  readonly generation: () => number
+  /** A slot's worker has ended (an elastic pool may grow again). */
+  readonly ended: (slot: Slot) => void
   readonly stopping: () => boolean
   /** Too many failures: the pool fails (its waiting requests are answered). */
   readonly fail: (reason: string) => Effect.Effect<void>
@@ -91,12 +136,30 @@ export const slotKeeper = (slot: Slot, pool: SlotsHost): ChildSpec<WorkerRun> =>
     slot.trying = pool.health.failure !== undefined
   }),
 
-  run: () =>
-    run(slot.number, pool.serial(), pool.worker, (w) => {
-      pool.workers[slot.number - 1] = w
-    }).pipe(
+  run: () => {
+    const i = slot.number - 1
+    const succ = slot.successor
+    let mine: Worker | undefined = undefined
+    let ran: Effect.Effect<WorkerRun>
+    if (succ !== undefined && succ.state !== "failed" && succ.fiber !== undefined) {
+      // the old worker has ended: its successor (booting, or serving already) is the slot's worker now
+      succ.adopted = true
+      if (succ.state === "swapped") slot.successor = undefined
+      mine = succ.worker
+      if (mine !== undefined && pool.workers[i] === undefined) pool.workers[i] = mine
+      ran = Effect.tap(Fiber.join(succ.fiber), () => Effect.sync(() => void (mine = succ.worker)))
+    } else {
+      ran = run(slot.number, pool.serial(), pool.generation(), pool.worker, (w) => {
+        mine = w
+        pool.workers[i] = w
+      })
+    }
+    const release = () => {
+      if (mine !== undefined && pool.workers[i] === mine) pool.workers[i] = undefined
+    }
+    return ran.pipe(
       Effect.map((ran): Ran<WorkerRun> => {
-        pool.workers[slot.number - 1] = undefined
+        release()
         slot.lastExit = {
           at: ran.endedAt,
           end: ran.end._tag,
@@ -106,16 +169,22 @@ export const slotKeeper = (slot: Slot, pool: SlotsHost): ChildSpec<WorkerRun> =>
         }
         return { end: ran, upMs: slot.upSince === undefined ? 0 : ran.endedAt - slot.upSince, exit: ran.exit }
       }),
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          pool.workers[slot.number - 1] = undefined
-        })
-      )
-    ),
+      Effect.onInterrupt(() => Effect.sync(release))
+    )
+  },
 
   verdict: ({ end: ran }) =>
     Effect.gen(function*() {
       const end = ran.end
+      slot.growing = false
+      pool.ended(slot)
+      if (slot.shrinking) {
+        // let go to shrink an elastic pool: the slot leaves the pool
+        slot.shrinking = false
+        slot.active = false
+        slot.upSince = undefined
+        return Keeper.Stop
+      }
       if (ran.spawnFailed !== undefined && (ran.spawnFailed.code === "ENOENT" || ran.spawnFailed.code === "EACCES")) {
         pool.cannotSpawn(ran.spawnFailed)
       }
@@ -138,7 +207,7 @@ export const slotKeeper = (slot: Slot, pool: SlotsHost): ChildSpec<WorkerRun> =>
           `worker ${slot.number} (pid ${ran.pid}) ended while liege was stopping (${end.reason}); not restarted`
         ).pipe(inSlot(slot))
         slot.stopped = true
-        if (pool.slots.every((s) => s.stopped)) pool.allStopped()
+        if (pool.slots.every((s) => !s.active || s.stopped)) pool.allStopped()
         return Keeper.Stop
       }
       slot.upSince = undefined

@@ -26,10 +26,11 @@ export interface WorkerRun {
   readonly spawnFailed?: SpawnFailed | undefined
 }
 
-/** Worker number `serial` of the pool, in `slot`. */
+/** Worker number `serial` of the pool, in `slot`, of `generation` (its `LIEGE_GENERATION`). */
 export const run = (
   slot: number,
   serial: number,
+  generation: number,
   host: WorkerHost,
   started: (w: Worker) => void
 ): Effect.Effect<WorkerRun> => {
@@ -38,7 +39,7 @@ export const run = (
     const child = yield* spawn({
       command: host.settings.command,
       args: host.settings.args,
-      env: workerEnv(host.settings.env, host.settings.codecName, slot),
+      env: { ...workerEnv(host.settings.env, host.settings.codecName, slot), LIEGE_GENERATION: String(generation) },
       ...(host.settings.cwd === undefined ? {} : { cwd: host.settings.cwd }),
       grace: host.settings.graceMs,
       stdout: "pipe",
@@ -47,7 +48,7 @@ export const run = (
     spawned = child
     let ring = (_now: number) => {}
     const alarm = yield* Alarm.make((now) => ring(now))
-    const w = new Worker(slot, serial, child, host, alarm)
+    const w = new Worker(slot, serial, generation, child, host, alarm)
     ring = w.ring
     // closed under it (the pool's scope ends): what it holds is answered first
     yield* Effect.addFinalizer(() => Effect.sync(() => w.close()))

@@ -54,6 +54,10 @@ export interface WorkerHost {
   readonly recycled: (w: Worker, why: RecycleReason, reason: string) => void
   /** A request taken whose frame turned out not to have reached it: back to the front of the queue. */
   readonly unsent: (req: Request) => void
+  /** It took its last request (`maxJobs`): it takes nothing new; its slot boots its successor. */
+  readonly exhausted: (w: Worker) => void
+  /** `n` moved by up to ±10 % (SPEC §5: workers started together do not retire together). */
+  readonly jitter: (n: number) => number
 }
 
 /** How long a worker that is going may take to exit, or to let its last answers be read once it has. */
@@ -66,13 +70,21 @@ export class Worker {
   readonly slot: number
   /** Which worker of the pool it is (1 for the first one spawned). */
   readonly serial: number
+  /** Its `LIEGE_GENERATION`: 1, then one more per reload (SPEC §5 Reload). */
+  readonly generation: number
   readonly child: Child
   link!: Link
   state: WorkerState = "booting"
   readonly startedAt: number
   readyAt: number | undefined = undefined
   idleSince: number
+  /** Requests answered (or cancelled ones let go). */
   jobs = 0
+  /** Requests taken: at `maxJobs` it takes nothing more. */
+  private taken = 0
+  /** Its own `maxJobs` and `ttl` (jittered; 0: none). */
+  readonly maxJobs: number
+  readonly ttlMs: number
   /** Requests it holds, in the order it took them (so the first has the earliest `execTimeout`). */
   readonly running = new Map<number, Request>()
   /** Cancelled requests it may still answer, with the end of their grace (ms on the clock). */
@@ -105,9 +117,12 @@ export class Worker {
   private ping: { readonly n: number; readonly at: number } | undefined = undefined
   private pings = 0
 
-  constructor(slot: number, serial: number, child: Child, host: WorkerHost, alarm: Alarm.Alarm) {
+  constructor(slot: number, serial: number, generation: number, child: Child, host: WorkerHost, alarm: Alarm.Alarm) {
     this.slot = slot
     this.serial = serial
+    this.generation = generation
+    this.maxJobs = host.settings.maxJobs === 0 ? 0 : Math.max(1, Math.round(host.jitter(host.settings.maxJobs)))
+    this.ttlMs = host.settings.ttlMs === 0 ? 0 : host.jitter(host.settings.ttlMs)
     this.child = child
     this.host = host
     this.alarm = alarm
@@ -171,6 +186,8 @@ export class Worker {
     req.deadline = this.alarm.now() + this.host.settings.execMs
     this.alarm.at(req.deadline)
     this.to("busy")
+    // its last request: it takes nothing more, and its successor boots while it serves this one
+    if (this.maxJobs > 0 && ++this.taken >= this.maxJobs) this.host.exhausted(this)
     if (stdin.writableLength === 0) {
       req.frame = undefined // it is in the pipe
     } else {
@@ -274,7 +291,6 @@ export class Worker {
   private served(): void {
     this.jobs++
     if (this.load === 0) this.to("ready")
-    if (this.host.settings.maxJobs > 0 && this.jobs >= this.host.settings.maxJobs) this.retire("maxJobs", `${this.jobs} jobs (maxJobs)`)
     this.leaveIfDone()
     if (this.hasRoom()) this.host.room()
   }
