@@ -35,7 +35,8 @@ import type { SpawnFailed } from "../supervisor/errors.ts"
 import { Health } from "./health.ts"
 import { PoolOptions, settings as settingsOf } from "./options.ts"
 import { Queue } from "./queue.ts"
-import { readRssMb, sweeper } from "./recycling.ts"
+import { groupRssMb } from "./memory.ts"
+import { sweeper } from "./recycling.ts"
 import { Reload, type Reloaded } from "./reload.ts"
 import { type Answer, type Request, RequestTrace, type StreamSink } from "./request.ts"
 import { makeSlot, type Slot, slotKeeper } from "./slots.ts"
@@ -162,7 +163,10 @@ export const make = (
       health,
       restarts,
       counters,
-      stopping: () => closing
+      stopping: () => closing,
+      elastic: settings.elastic ? { min: settings.minWorkers, max: settings.maxWorkers } : undefined,
+      generation: () => generation,
+      reload: () => reloads
     }
 
     // ── answers ──────────────────────────────────────────────────────────
@@ -185,6 +189,18 @@ export const make = (
       req.answer(answer)
       if (quiet !== undefined) settled()
     }
+
+    /** `queueTimeout`: requests that waited that long get `Busy` (the oldest wait first). */
+    const queueAlarm = yield* Alarm.make((at) => {
+      for (;;) {
+        const head = queue.peek()
+        if (head === undefined) return
+        const due = head.acceptedAt + settings.queueMs
+        if (due > at) return queueAlarm.at(due)
+        queue.take()
+        finish(head, new Busy({ queued: queue.size, waitedMs: at - head.acceptedAt }))
+      }
+    })
 
     const drainQueue = (error: PoolError) => {
       for (const req of queue.drain()) finish(req, error)
@@ -370,7 +386,7 @@ export const make = (
     })
     yield* Effect.addFinalizer(() => stopAll)
 
-    const sweep = sweeper(settings, workers, now, { recycle, scaleDown, memory: groupMemory })
+    const sweep = sweeper(settings, workers, now, { recycle, scaleDown, memory: groupRssMb })
     if (sweep !== undefined) yield* FiberSet.run(fibers, sweep)
 
     // ── callers ──────────────────────────────────────────────────────────

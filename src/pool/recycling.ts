@@ -8,21 +8,10 @@
  * Memory is the resident memory of the worker's whole process group
  * (./memory.ts): a worker whose children hold the memory is recycled too.
  */
-import * as fs from "node:fs"
 import { Effect } from "effect"
 import type { RecycleReason } from "./end.ts"
 import type { PoolSettings } from "./options.ts"
 import type { Worker } from "./worker.ts"
-
-/** A process's resident memory in MiB (VmRSS), if it still runs. */
-export const readRssMb = (pid: number): number | undefined => {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "latin1"))
-    return m === null ? undefined : Number(m[1]) / 1024
-  } catch {
-    return undefined
-  }
-}
 
 /** What the sweep decides, done by the pool. */
 export interface Recycler {

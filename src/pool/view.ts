@@ -9,7 +9,8 @@ import * as Status from "../status/document.ts"
 import type { RateWindow } from "../status/rates.ts"
 import type { Health } from "./health.ts"
 import type { Queue } from "./queue.ts"
-import { readRssMb } from "./recycling.ts"
+import { groupRssMb } from "./memory.ts"
+import type { Reload } from "./reload.ts"
 import type { Slot } from "./slots.ts"
 import type { Worker } from "./worker.ts"
 
@@ -21,6 +22,8 @@ export interface PoolCounters {
   readonly latency: Histogram
   /** Recycles by the option that decided them. */
   readonly recycles: Map<string, number>
+  /** An elastic pool's decisions (SPEC §5 Sizing). */
+  readonly sizing: { up: number; down: number; last: Status.PoolStatus["size"]["last"] }
   readonly requests: RateWindow
   readonly errors: Array<Status.RecentError>
 }
@@ -34,6 +37,10 @@ export interface PoolState {
   readonly restarts: RestartLog
   readonly counters: PoolCounters
   readonly stopping: () => boolean
+  /** An elastic pool's bounds. */
+  readonly elastic: { readonly min: number; readonly max: number } | undefined
+  readonly generation: () => number
+  readonly reload: () => Reload
 }
 
 /** A worker that has not ended yet. */
@@ -61,13 +68,20 @@ export const readiness = (pool: PoolState, now: number): Status.Readiness => {
     if (serving(w)) return Status.Ready
     if (w.state === "booting") booting++
   }
-  const restarting = pool.slots.filter((s) => pool.workers[s.number - 1] === undefined && s.nextTryAt !== undefined).length
+  const restarting = pool.slots.filter((s) => s.active && pool.workers[s.number - 1] === undefined && s.nextTryAt !== undefined).length
   return Status.notReady(`no worker is ready yet (${booting} booting, ${restarting} restarting)`)
 }
 
 export const view = (pool: PoolState, now: number): Status.PoolStatus => {
   const { health, queue, restarts, counters } = pool
   const failure = health.failure
+  const reload = pool.reload()
+  // the slots in the pool: every one of a fixed pool; an elastic pool's active ones (and any still ending)
+  const shown = pool.slots.filter((s) => s.active || pool.workers[s.number - 1] !== undefined)
+  const memory = groupRssMb(shown.flatMap((s) => {
+    const w = pool.workers[s.number - 1]
+    return w === undefined ? [] : [w.child.pid]
+  }))
   let ready = 0
   let inFlight = 0
   for (const w of pool.workers) {
@@ -81,9 +95,10 @@ export const view = (pool: PoolState, now: number): Status.PoolStatus => {
     startedAt: pool.startedAt,
     healthy: readiness(pool, now).ready,
     failed: failure === undefined ? null : { reason: failure.error.reason, since: failure.since, retryAt: failure.nextTryAt },
-    workers: pool.slots.map((slot): Status.Slot => {
+    workers: shown.map((slot): Status.Slot => {
       const w = pool.workers[slot.number - 1]
-      const rss = w === undefined ? undefined : readRssMb(w.child.pid)
+      const rss = w === undefined ? undefined : memory.get(w.child.pid)
+      const succ = slot.successor
       return {
         slot: slot.number,
         worker: w?.serial ?? null,
@@ -95,7 +110,11 @@ export const view = (pool: PoolState, now: number): Status.PoolStatus => {
         rssBytes: rss === undefined ? null : Math.round(rss * 1024 * 1024),
         startedAt: w?.startedAt ?? null,
         readyAt: w?.readyAt ?? null,
-        lastExit: slot.lastExit ?? null
+        lastExit: slot.lastExit ?? null,
+        generation: w?.generation ?? null,
+        successor: succ === undefined || succ.state !== "booting"
+          ? null
+          : { pid: succ.worker?.child.pid ?? null, generation: succ.generation, why: succ.why }
       }
     }),
     ready,
@@ -109,6 +128,21 @@ export const view = (pool: PoolState, now: number): Status.PoolStatus => {
       recent: restarts.recent.slice().reverse()
     },
     recycles: { total: sum(counters.recycles), byReason: Object.fromEntries(counters.recycles) },
+    size: {
+      min: pool.elastic?.min ?? pool.slots.length,
+      max: pool.elastic?.max ?? pool.slots.length,
+      running: shown.length,
+      up: counters.sizing.up,
+      down: counters.sizing.down,
+      last: counters.sizing.last
+    },
+    reload: {
+      generation: pool.generation(),
+      running: reload.current === undefined ? null : { ...reload.current },
+      total: reload.record.total,
+      failed: reload.record.failed,
+      last: reload.record.last
+    },
     errors: counters.errors.slice().reverse(),
     sessions: null
   }

@@ -101,7 +101,11 @@ export const Slot = Schema.Struct({
   startedAt: NullOr(Ms),
   /** When its worker became ready. */
   readyAt: NullOr(Ms),
-  lastExit: NullOr(SlotExit)
+  lastExit: NullOr(SlotExit),
+  /** Its worker's `LIEGE_GENERATION` (SPEC §5 Reload). */
+  generation: NullOr(Int),
+  /** The worker booting to replace it (recycling, a reload): it takes over once ready. */
+  successor: NullOr(Schema.Struct({ pid: NullOr(Int), generation: Int, why: Schema.String }))
 })
 export type Slot = typeof Slot.Type
 
@@ -123,6 +127,29 @@ export const PoolStatus = Schema.Struct({
   answers: Schema.Struct({ total: Int, byOutcome: Schema.Record(Schema.String, Int) }),
   restarts: Restarts,
   recycles: Schema.Struct({ total: Int, byReason: Schema.Record(Schema.String, Int) }),
+  /**
+   * Its size (SPEC §5 Sizing): workers running and the bounds (equal unless
+   * elastic); how often it grew and shrank, and its last decision.
+   */
+  size: Schema.Struct({
+    min: Int,
+    max: Int,
+    running: Int,
+    up: Int,
+    down: Int,
+    last: NullOr(Schema.Struct({ at: Ms, change: Schema.Literals(["up", "down"]), workers: Int, reason: Schema.String }))
+  }),
+  /**
+   * Reloads (SPEC §5 Reload): the generation new workers are of, the reload
+   * under way, how many there were, how many failed, and the last.
+   */
+  reload: Schema.Struct({
+    generation: Int,
+    running: NullOr(Schema.Struct({ generation: Int, since: Ms, replaced: Int })),
+    total: Int,
+    failed: Int,
+    last: NullOr(Schema.Struct({ at: Ms, generation: Int, replaced: Int, error: NullOr(Schema.String) }))
+  }),
   errors: Schema.Array(RecentError),
   /** The durable session jobs (`liege pool` only; null for a pool without a runner). */
   sessions: NullOr(Schema.Struct({
