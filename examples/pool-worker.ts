@@ -13,7 +13,7 @@
  *                                      it throws after n ms (a rejected promise)
  *   {"op":"exit","code":n}             the process exits with code n at once, no answer
  *   {"op":"pid"}                       ok the process id
- *   {"op":"env"}                       ok {"id", "codec", "protocol"} (null when unset)
+ *   {"op":"env"}                       ok {"id", "codec", "protocol", "generation"} (null when unset)
  *   {"op":"stderr","text":s}           writes s and a newline to stderr, ok null
  *   {"op":"slog","text":s}             sends a slog line, ok null
  *   {"op":"count","n":n,"ms":m,"pad":p} streams the chunks {"i": 1} … {"i": n}, each m ms after the last
@@ -99,7 +99,8 @@ runWorker((payload, { signal, io, trace }) => {
       return {
         id: process.env["LIEGE_WORKER_ID"] ?? null,
         codec: process.env["LIEGE_CODEC"] ?? null,
-        protocol: process.env["LIEGE_PROTOCOL"] ?? null
+        protocol: process.env["LIEGE_PROTOCOL"] ?? null,
+        generation: process.env["LIEGE_GENERATION"] ?? null
       }
     case "stderr":
       process.stderr.write(`${need(p, "text", "string")}\n`)

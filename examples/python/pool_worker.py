@@ -20,8 +20,8 @@ Payloads:
                                      with "ms": n it raises after n ms (in an `after` callback)
   {"op":"exit","code":n}             the process exits with code n at once, no answer
   {"op":"pid"}                       ok the process id
-  {"op":"env"}                       ok {"id", "codec", "protocol"} from LIEGE_WORKER_ID,
-                                     LIEGE_CODEC, LIEGE_PROTOCOL (null when unset)
+  {"op":"env"}                       ok {"id", "codec", "protocol", "generation"} from LIEGE_WORKER_ID,
+                                     LIEGE_CODEC, LIEGE_PROTOCOL, LIEGE_GENERATION (null when unset)
   {"op":"stderr","text":s}           writes s and a newline to stderr, ok null
   {"op":"slog","text":s}             sends {"t":"slog","pri":1,"msg":s}, ok null
   {"op":"count","n":n,"ms":m,"pad":p} streams the chunks {"i": 1} … {"i": n}, each m ms after the last
@@ -133,6 +133,7 @@ def handle(payload: Any, req: Request) -> Any:
             "id": os.environ.get("LIEGE_WORKER_ID"),
             "codec": os.environ.get("LIEGE_CODEC"),
             "protocol": os.environ.get("LIEGE_PROTOCOL"),
+            "generation": os.environ.get("LIEGE_GENERATION"),
         }
     if op == "stderr":
         text = need(payload, "text", "string")

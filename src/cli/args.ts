@@ -53,12 +53,15 @@ interface FlagBase {
 export type Flag =
   | FlagBase & { readonly kind: "duration"; readonly default?: number }
   | FlagBase & { readonly kind: "count"; readonly default: number; readonly min: number }
+  /** A number of workers, or a range `MIN..MAX` (kept as that text). */
+  | FlagBase & { readonly kind: "workers"; readonly default: number }
   | FlagBase & { readonly kind: "string"; readonly default?: string }
   | FlagBase & { readonly kind: "choice"; readonly choices: ReadonlyArray<string>; readonly default?: string }
   | FlagBase & { readonly kind: "listen"; readonly default?: string }
 
 type Value<F extends Flag> = F extends { readonly kind: "duration" } ? number
   : F extends { readonly kind: "count" } ? number
+  : F extends { readonly kind: "workers" } ? number | string
   : F extends { readonly kind: "listen" } ? Listen
   : F extends { readonly kind: "choice"; readonly choices: ReadonlyArray<infer C> } ? C
   : string
@@ -95,6 +98,20 @@ const convert = (flag: Flag, name: string, text: string): unknown => {
       if (!Number.isSafeInteger(n)) throw new UsageError({ message: `${name}: ${text} is too large` })
       if (n < flag.min) throw new UsageError({ message: `${name}: ${n} is below ${flag.min}` })
       return n
+    }
+    case "workers": {
+      const t = text.trim()
+      if (/^\d+$/.test(t)) {
+        const n = Number(t)
+        if (n < 1 || !Number.isSafeInteger(n)) throw new UsageError({ message: `${name}: ${t} is not a number of workers (at least 1)` })
+        return n
+      }
+      const m = /^(\d+)\.\.(\d+)$/.exec(t)
+      if (m === null) throw new UsageError({ message: `${name}: ${JSON.stringify(text)} is not a number of workers or a range MIN..MAX, like 2..8` })
+      const min = Number(m[1])
+      const max = Number(m[2])
+      if (min < 1 || min > max || !Number.isSafeInteger(max)) throw new UsageError({ message: `${name}: ${t} needs 1 <= MIN <= MAX` })
+      return t
     }
     case "choice":
       if (!flag.choices.includes(text)) {
@@ -181,7 +198,7 @@ export const parse = <Flags extends Record<string, Flag>>(
 }
 
 const placeholder = (flag: Flag): string =>
-  flag.meta ?? (flag.kind === "duration" ? "D" : flag.kind === "count" ? "N" : flag.kind === "listen" ? "HOST:PORT"
+  flag.meta ?? (flag.kind === "duration" ? "D" : flag.kind === "count" ? "N" : flag.kind === "workers" ? "N|MIN..MAX" : flag.kind === "listen" ? "HOST:PORT"
     : flag.kind === "choice" ? flag.choices.join("|") : "VALUE")
 
 /** The help text of a subcommand. */

@@ -256,7 +256,9 @@ export const poolProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
         pool: doc,
         sessions: { owned: counters.active, started: counters.started, settled: counters.settled }
       })),
-      routes
+      routes,
+      // this runner's own workers (SPEC §5 Reload): each runner reloads its pool by itself
+      reload: pool.reload.pipe(Effect.map((r) => ({ reloaded: r.reloaded, generation: r.generation })))
     })
     yield* awaitShutdown(server)
     // the pool drains (its jobs cut off are queued again for the sessions' next owners) while the

@@ -71,15 +71,21 @@ export const pool = {
   description: "Run a pool of request/response workers behind HTTP, with durable session jobs.",
   command: true,
   flags: {
-    workers: { kind: "count", default: availableParallelism(), shownDefault: `the CPU count, ${availableParallelism()} here`, min: 1, description: "slots" },
+    workers: {
+      kind: "workers",
+      default: availableParallelism(),
+      shownDefault: `the CPU count, ${availableParallelism()} here`,
+      description: "slots; a range MIN..MAX makes the pool elastic (grows while requests wait, shrinks after --idle-ttl idle)"
+    },
     maxInFlight: { kind: "count", default: poolDefaults.maxInFlight, min: 1, description: "requests pipelined to one worker" },
     bootTimeout: { kind: "duration", default: poolDefaults.bootTimeoutMs, description: "ready handshake limit" },
     execTimeout: { kind: "duration", default: poolDefaults.execTimeoutMs, description: "per request; the worker is replaced" },
     maxJobs: { kind: "count", default: poolDefaults.maxJobs, min: 0, description: "recycle after N jobs (0: never)" },
     maxMemoryMb: { kind: "count", default: poolDefaults.maxMemoryMb, min: 0, description: "recycle above this resident size (0: never)" },
     ttl: { kind: "duration", description: "recycle by age" },
-    idleTtl: { kind: "duration", description: "recycle by idleness" },
+    idleTtl: { kind: "duration", description: `recycle by idleness; with a range of workers, let idle ones go down to MIN (default there ${poolDefaults.elasticIdleTtlMs / 1000}s)` },
     maxQueue: { kind: "count", default: poolDefaults.maxQueue, min: 0, description: "waiting requests before Busy" },
+    queueTimeout: { kind: "duration", description: "longest wait in the queue before Busy" },
     heartbeat: heartbeatFlag,
     maxRestarts: { kind: "count", default: poolDefaults.maxRestarts, min: 0, description: "worker failures tolerated within --restart-window" },
     restartWindow: { kind: "duration", default: poolDefaults.restartWindowMs, description: "the window of --max-restarts, and the failed pool's cool-down" },

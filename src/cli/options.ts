@@ -25,6 +25,7 @@ export const poolOptions = (flags: PoolFlags, command: string, args: ReadonlyArr
   ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }),
   ...(flags.idleTtl === undefined ? {} : { idleTtl: flags.idleTtl }),
   maxQueue: flags.maxQueue,
+  ...(flags.queueTimeout === undefined ? {} : { queueTimeout: flags.queueTimeout }),
   ...(flags.heartbeat === undefined ? {} : { heartbeat: flags.heartbeat }),
   maxRestarts: flags.maxRestarts,
   restartWindow: flags.restartWindow,

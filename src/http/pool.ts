@@ -96,12 +96,24 @@ export const jobRoutes = (pool: Pool, sessions: Sessions): ReadonlyArray<Route> 
 
 export const poolApp = (pool: Pool, runner: Runner): App => ({
   readiness: pool.readiness,
+  reload: pool.reload.pipe(Effect.map((r) => ({ reloaded: r.reloaded, generation: r.generation }))),
   status: Effect.zipWith(pool.status, runner.sessions, (doc, sessions) => ({ ...doc, sessions })),
   metrics: () => {
     const v = pool.view()
     const r = runner.stats()
     return [
-      { name: "liege_pool_workers", help: "slots", type: "gauge", samples: [{ value: v.workers.length }] },
+      { name: "liege_pool_workers", help: "workers in the pool (slots)", type: "gauge", samples: [{ value: v.size.running }] },
+      { name: "liege_pool_workers_min", help: "the least workers (equal to the most unless the pool is elastic)", type: "gauge", samples: [{ value: v.size.min }] },
+      { name: "liege_pool_workers_max", help: "the most workers", type: "gauge", samples: [{ value: v.size.max }] },
+      { name: "liege_pool_scale_ups_total", help: "workers added because requests waited (elastic pool)", type: "counter", samples: [{ value: v.size.up }] },
+      { name: "liege_pool_scale_downs_total", help: "idle workers let go (elastic pool)", type: "counter", samples: [{ value: v.size.down }] },
+      { name: "liege_pool_generation", help: "the generation new workers are of (one more per reload)", type: "gauge", samples: [{ value: v.reload.generation }] },
+      {
+        name: "liege_pool_reloads_total",
+        help: "reloads, by outcome",
+        type: "counter",
+        samples: [{ labels: { outcome: "ok" }, value: v.reload.total - v.reload.failed }, { labels: { outcome: "failed" }, value: v.reload.failed }]
+      },
       { name: "liege_pool_ready_workers", help: "ready workers", type: "gauge", samples: [{ value: v.ready }] },
       { name: "liege_pool_busy_workers", help: "workers holding a request", type: "gauge", samples: [{ value: v.workers.filter((w) => w.inFlight > 0).length }] },
       { name: "liege_pool_in_flight", help: "requests on workers", type: "gauge", samples: [{ value: v.inFlight }] },

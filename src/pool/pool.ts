@@ -210,8 +210,16 @@ export const make = (
     let quiet: Deferred.Deferred<void> | undefined = undefined
     const settled = () => {
       if (quiet === undefined || queue.size > 0) return
-      for (const w of workers) if (w !== undefined && w.running.size > 0) return
+      for (const w of holders()) if (w.running.size > 0) return
       Deferred.doneUnsafe(quiet, Effect.void)
+    }
+
+    /** Every worker that may hold requests: each slot's, and the old ones finishing after a successor took over. */
+    const holders = (): Array<Worker> => {
+      const out: Array<Worker> = []
+      for (const w of workers) if (w !== undefined) out.push(w)
+      for (const slot of slots) if (slot.outgoing !== undefined) out.push(slot.outgoing)
+      return out
     }
 
     // ── failed, and healthy again ────────────────────────────────────────
@@ -501,7 +509,7 @@ export const make = (
         yield* Effect.timeoutOption(Deferred.await(quiet), drainMs)
         const late = new ShuttingDown({ reason: `not answered within the drain window (${drainMs} ms)` })
         drainQueue(late)
-        for (const w of workers) if (w !== undefined) for (const req of [...w.running.values()]) finish(req, late)
+        for (const w of holders()) for (const req of [...w.running.values()]) finish(req, late)
         yield* stopAll
       })
 
@@ -515,7 +523,7 @@ export const make = (
       status: Effect.sync(view),
       counters,
       pids: () => [
-        ...workers.filter(View.live),
+        ...holders().filter(View.live),
         ...slots.flatMap((s) => s.successor?.worker === undefined || s.successor.worker.end !== undefined ? [] : [s.successor.worker])
       ].map((w) => w.child.pid),
       failed: health.failed,

@@ -55,6 +55,8 @@ export interface Slot {
   growing: boolean
   /** Elastic: its worker was let go to shrink the pool; its keeper stops once that worker has ended. */
   shrinking: boolean
+  /** Its old worker, let go when its successor took over, while it finishes what it holds. */
+  outgoing: Worker | undefined
   /** The worker booting to replace its current one, until its keeper runs it (./successor.ts). */
   successor: Successor | undefined
   /** A successor failed its boot: recycling starts no other before then (ms on the clock). */
@@ -92,6 +94,7 @@ export const makeSlot = (number: number): Slot => ({
   active: false,
   growing: false,
   shrinking: false,
+  outgoing: undefined,
   successor: undefined,
   replaceAfter: 0
 })
@@ -156,6 +159,7 @@ export const slotKeeper = (slot: Slot, pool: SlotsHost): ChildSpec<WorkerRun> =>
     }
     const release = () => {
       if (mine !== undefined && pool.workers[i] === mine) pool.workers[i] = undefined
+      if (mine !== undefined && slot.outgoing === mine) slot.outgoing = undefined
     }
     return ran.pipe(
       Effect.map((ran): Ran<WorkerRun> => {

@@ -79,7 +79,10 @@ export const readied = (host: SuccessorHost, slot: Slot, w: Worker): boolean => 
   const i = slot.number - 1
   const old = host.workers[i]
   host.workers[i] = w
-  if (old !== undefined && old !== w) old.retire(succ.why, succ.reason)
+  if (old !== undefined && old !== w) {
+    slot.outgoing = old
+    old.retire(succ.why, succ.reason)
+  }
   Deferred.doneUnsafe(succ.done, Effect.void)
   return true
 }

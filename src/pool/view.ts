@@ -89,6 +89,7 @@ export const view = (pool: PoolState, now: number): Status.PoolStatus => {
     if (serving(w)) ready++
     inFlight += w.running.size
   }
+  for (const slot of pool.slots) if (slot.outgoing !== undefined) inFlight += slot.outgoing.running.size
   return {
     kind: "pool",
     now,

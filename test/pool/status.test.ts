@@ -47,15 +47,22 @@ describe("pool status", () => {
       expect(slot()).toMatchObject({ worker: 3, state: "ready", nextTryAt: null })
     }))
 
-  live("a retiring worker finishes what it holds before it leaves", () =>
+  live("a worker recycled by ttl is replaced new-first, and finishes what it holds before it leaves", () =>
     Effect.gen(function*() {
       const pool = yield* make({ ...faulty(), workers: 1, ttl: 300, execTimeout: 60_000 })
       const slot = () => pool.view().workers[0]!
       yield* readyWorkers(pool, 1)
+      const first = slot().pid!
       const sleeping = yield* Effect.forkChild(pool.submit({ op: "sleep", ms: 1500 }))
-      yield* until(() => slot().state === "retiring")
-      expect(slot().inFlight).toBe(1)
+      // its successor boots while it serves, and takes over the slot once ready
+      yield* until(() => slot().successor !== null)
+      yield* until(() => slot().worker === 2 && slot().state === "ready")
+      expect(pool.view().ready).toBe(1)
+      // the old one still holds the sleeping request, and answers it
+      expect(pool.pids()).toContain(first)
+      expect(pool.view().inFlight).toBe(1)
       expect(yield* Fiber.join(sleeping)).toMatchObject({ slept: 1500 })
-      yield* until(() => slot().worker === 2)
+      yield* until(() => !pool.pids().includes(first))
+      expect(pool.view().recycles.byReason).toMatchObject({ ttl: 1 })
     }))
 })
