@@ -83,7 +83,7 @@ export const pool = {
     maxJobs: { kind: "count", default: poolDefaults.maxJobs, min: 0, description: "recycle after N jobs (0: never)" },
     maxMemoryMb: { kind: "count", default: poolDefaults.maxMemoryMb, min: 0, description: "recycle above this resident size (0: never)" },
     ttl: { kind: "duration", description: "recycle by age" },
-    idleTtl: { kind: "duration", description: `recycle by idleness; with a range of workers, let idle ones go down to MIN (default there ${poolDefaults.elasticIdleTtlMs / 1000}s)` },
+    idleTtl: { kind: "duration", description: `recycle by idleness; with a range of workers, let idle ones go down to MIN (${poolDefaults.elasticIdleTtlMs / 1000}s there unless given)` },
     maxQueue: { kind: "count", default: poolDefaults.maxQueue, min: 0, description: "waiting requests before Busy" },
     queueTimeout: { kind: "duration", description: "longest wait in the queue before Busy" },
     heartbeat: heartbeatFlag,

@@ -146,6 +146,9 @@ describe("liege pool", () => {
 
   badFlags([
       ["a bad --workers", ["pool", "--workers", "0", ...worker]],
+      ["a backwards --workers range", ["pool", "--workers", "3..1", ...worker]],
+      ["a --workers range from 0", ["pool", "--workers", "0..2", ...worker]],
+      ["a bad --queue-timeout", ["pool", "--queue-timeout", "soon", ...worker]],
       ["a bad --exec-timeout", ["pool", "--exec-timeout", "later", ...worker]],
       ["a bad --listen", ["pool", "--listen", "127.0.0.1", ...worker]],
       ["a bad --max-queue", ["pool", "--max-queue", "-1", ...worker]],
@@ -209,7 +212,7 @@ describe("liege pool", () => {
     const help = await liege(["pool", "--help"])
     expect(help.status).toBe(0)
     expect(help.stdout).toMatch(/--token T +require Authorization: Bearer T on every route but the probes \(or \$LIEGE_TOKEN\)\n/)
-    expect(help.stdout).toMatch(/--workers N +slots \(default: the CPU count, \d+ here\)\n/)
+    expect(help.stdout).toMatch(/--workers N\|MIN\.\.MAX +slots; a range MIN\.\.MAX makes the pool elastic .*\(default: the CPU count, \d+ here\)\n/)
     for (const line of help.stdout.split("\n")) expect(line.match(/\(default/g)?.length ?? 0).toBeLessThanOrEqual(1)
   })
 })

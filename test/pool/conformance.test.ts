@@ -63,7 +63,7 @@ describe("pool conformance: the example worker in Node and Python", () => {
           expect(node![3]).toEqual({ ok: { slept: 20 } })
           expect(node![4]).toEqual({ err: "E_NOPE" })
           expect(node!.slice(5, 9)).toEqual(Array(4).fill({ err: "bad_request" }))
-          expect(node![9]).toEqual({ ok: { id: "1", codec, protocol: "1" } })
+          expect(node![9]).toEqual({ ok: { id: "1", codec, protocol: "1", generation: "1" } })
           expect(node![12]).toEqual({ ok: [{ i: 1 }, { i: 2 }, { i: 3 }] })
           expect(node![13]).toEqual({ err: "bad_request" })
           expect(node![14]).toEqual([...[1, 2, 3, 4, 5].map((i) => ({ _tag: "Chunk", data: { i } })), { _tag: "Done", value: { counted: 5 } }])

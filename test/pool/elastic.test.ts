@@ -34,12 +34,12 @@ describe("elastic pools", () => {
         Effect.forkChild(pool.submit({ op: "sleep", ms: 700 })))
       yield* until(() => pool.view().ready === 4, 10_000)
       const grownMs = Date.now() - t0
-      for (const f of sleeps) yield* Fiber.join(f)
       console.log(`elastic: 1 → 4 workers in ${grownMs} ms under load (each boot ~150 ms + node start)`)
       const grown = pool.view().size
       expect(grown).toMatchObject({ running: 4, up: 3 })
       expect(grown.last).toMatchObject({ change: "up", workers: 4 })
       expect(grown.last!.reason).toContain("requests wait")
+      for (const f of sleeps) yield* Fiber.join(f)
 
       // idle: back to MIN, one idleTtl later
       yield* until(() => pool.view().size.running === 1 && pool.pids().length === 1, 10_000)
