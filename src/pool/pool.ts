@@ -338,7 +338,8 @@ export const make = (
     /** `w` has been idle for `idleTtl`: let go while more than MIN run (SPEC §5 Sizing). */
     const scaleDown = (w: Worker) => {
       const slot = slots[w.slot - 1]!
-      if (closing || workers[w.slot - 1] !== w || slot.successor !== undefined || slot.shrinking) return
+      // a reload holds the pool's size: it never has fewer ready workers than when the reload began
+      if (closing || reloads.current !== undefined || workers[w.slot - 1] !== w || slot.successor !== undefined || slot.shrinking) return
       const running = sizeNow()
       if (running <= settings.minWorkers) return
       const reason = `idle for ${settings.idleTtlMs} ms (idleTtl) and ${running} of ${settings.minWorkers}..${settings.maxWorkers} workers run`
