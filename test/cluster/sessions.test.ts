@@ -96,6 +96,10 @@ describe("liege cluster pool", () => {
       const doc = Schema.decodeUnknownSync(RunnerStatus)((await request("GET", `${runners[0]!.url}/v1/status`)).body)
       expect(doc).toMatchObject({ kind: "runner", role: "pool", healthy: true })
       expect(doc.pool?.workers).toHaveLength(2)
+      // each runner reloads its own workers (SPEC §5 Reload): the others keep theirs
+      expect(await post(`${runners[0]!.url}/v1/reload`, {})).toMatchObject({ status: 200, body: { reloaded: 2, generation: 2 } })
+      const other = Schema.decodeUnknownSync(RunnerStatus)((await request("GET", `${runners[1]!.url}/v1/status`)).body)
+      expect(other.pool?.reload).toMatchObject({ generation: 1, total: 0 })
       // with no runner lost, each job ran once
       expect(spans(log).map((s) => `${s.session} ${s.seq}`).sort()).toEqual(ids.map(([s, q]) => `${s} ${q}`).sort())
       checkSessions(spans(log))
