@@ -77,6 +77,8 @@ export class Reload {
     this.host.log("Info", `reloading: every worker is replaced by one of generation ${generation}, one slot at a time`, 0)
     this.host.run(
       this.slots(current).pipe(
+        // the pool closed under it: it failed (its callers are answered)
+        Effect.onInterrupt(() => Effect.fail("the pool closed")),
         Effect.exit,
         Effect.flatMap((exit) =>
           Effect.sync(() => {
