@@ -31,7 +31,7 @@ const until = (page: Page, selector: string, expected: RegExp, timeout = 20_000)
   )
 
 const pidOf = (page: Page, slot: number) =>
-  page.evaluate((n) => document.querySelector(`#slots tr[data-slot='${n}']`)?.cells[2]?.textContent ?? "", slot)
+  page.evaluate((n) => document.querySelector(`#slots tr[data-slot='${n}']`)?.cells[3]?.textContent ?? "", slot)
 
 describe("the status page on a real liege pool", () => {
   it("shows each worker's row, counters that follow jobs, and a killed worker restarting then ready", async () => {
@@ -48,6 +48,11 @@ describe("the status page on a real liege pool", () => {
       await until(page, "#r-count", /\b6\b/)
       const pid = Number(await pidOf(page, 1))
       expect(pid).toBeGreaterThan(0)
+      // the first generation, a fixed pool (no size line), never reloaded
+      expect(await page.locator("#slots tbody td:nth-child(3)").allTextContents()).toEqual(["g1", "g1"])
+      expect(await page.locator("#p-workers").textContent()).toBe("2 workers: 2 ready")
+      expect(await page.locator("#p-size").isHidden()).toBe(true)
+      expect(await page.locator("#p-reload .k ~ span").allTextContents()).toEqual(["generation g1", "", "no reload yet", ""])
       // kill worker 1: its row shows the restart, then ready again with another pid
       process.kill(pid, "SIGKILL")
       await until(page, "#slots tr[data-slot='1'] .pill", /restarting|booting/)

@@ -103,8 +103,8 @@ const T = Date.UTC(2026, 0, 12, 9, 30, 0)
 const pool: PoolStatus = {
   kind: "pool", now: T, startedAt: T - 60_000, healthy: true, failed: null,
   workers: [
-    { slot: 1, worker: 1, pid: 4101, state: "ready", nextTryAt: null, inFlight: 0, served: 12, rssBytes: 48_000_000, startedAt: T - 60_000, readyAt: T - 59_700, lastExit: null },
-    { slot: 2, worker: null, pid: null, state: "restarting", nextTryAt: T + 1_200, inFlight: 0, served: 3, rssBytes: null, startedAt: null, readyAt: null, lastExit: { at: T - 800, end: "Died", reason: "crashed (exit code 9)", code: 9, signal: null } }
+    { slot: 1, worker: 1, pid: 4101, state: "ready", nextTryAt: null, inFlight: 0, served: 12, rssBytes: 48_000_000, startedAt: T - 60_000, readyAt: T - 59_700, lastExit: null, generation: 2, successor: { pid: 4188, generation: 3, why: "reload" } },
+    { slot: 2, worker: null, pid: null, state: "restarting", nextTryAt: T + 1_200, inFlight: 0, served: 3, rssBytes: null, startedAt: null, readyAt: null, lastExit: { at: T - 800, end: "Died", reason: "crashed (exit code 9)", code: 9, signal: null }, generation: null, successor: null }
   ],
   queue: { depth: 3, max: 64 },
   requests: rates,
@@ -113,6 +113,8 @@ const pool: PoolStatus = {
   answers: { total: 15, byOutcome: { ok: 15 } },
   restarts: { total: 1, byReason: { "crashed (exit code 9)": 1 }, recent: [] },
   recycles: { total: 0, byReason: {} },
+  size: { min: 1, max: 4, running: 2, up: 2, down: 1, last: { at: T - 12_000, change: "up", workers: 2, reason: "3 requests wait and 1 of 1..4 workers run" } },
+  reload: { generation: 3, running: { generation: 3, since: T - 4_000, replaced: 0 }, total: 2, failed: 1, last: { at: T - 60_000, generation: 2, replaced: 0, error: "worker 1 did not become ready within 30 s" } },
   errors: [{ at: T - 800, tag: "WorkerCrashed", message: "worker 2 exited with code 9" }],
   sessions: { byState: { queued: 1, running: 1, done: 9, failed: 0 }, busiest: [{ session: "alice", queued: 1, running: 1 }] }
 }
@@ -202,7 +204,11 @@ describe("the status page in each form it is served in", () => {
       const page = await chromium.open(`${srv.url}/ui`, { viewport: { width: 1280, height: 900 } })
       await shows(page, "#kind", "pool")
       await shows(page, "#slots tr[data-slot='2'] .pill", "restarting")
-      await shows(page, "#p-workers", "2 workers: 1 ready, 1 restarting")
+      await shows(page, "#p-workers", "2 workers of 1..4: 1 ready, 1 restarting")
+      await shows(page, "#slots tr[data-slot='1'] .detail", "→ pid 4188 · g3 · reload")
+      await shows(page, "#sz-moves", "grew 2 · shrank 1")
+      await shows(page, "#rl-now", "reloading → g3 (0 replaced) · for 4 s")
+      await shows(page, "#rl-err", "worker 1 did not become ready within 30 s")
       await shows(page, "#busiest td", "alice")
       await srv.streamed
       srv.push(serf)

@@ -42,6 +42,8 @@ const slot = (s: Partial<Slot> & Pick<Slot, "slot" | "state">): Slot => ({
   startedAt: T - 2 * H,
   readyAt: s.state === "booting" || s.state === "restarting" ? null : T - 2 * H + 300,
   lastExit: null,
+  generation: s.pid === null ? null : 1,
+  successor: null,
   ...s
 })
 
@@ -73,6 +75,8 @@ const pool = (over: Partial<PoolStatus> = {}): PoolStatus =>
     answers: { total: 4_210, byOutcome: { ok: 4_190, Timeout: 20 } },
     restarts: { total: 3, byReason: { "crashed (exit code 9)": 2, "health check failed": 1 }, recent: [] },
     recycles: { total: 5, byReason: { maxJobs: 4, maxRss: 1 } },
+    size: { min: 4, max: 4, running: 4, up: 0, down: 0, last: null },
+    reload: { generation: 1, running: null, total: 0, failed: 0, last: null },
     errors: [
       { at: T - 60 * S, tag: "RequestTimeout", message: "job 31 took longer than 30 s" },
       { at: T - 800, tag: "WorkerCrashed", message: "worker 7 exited with code 9: <img src=x onerror=\"document.body.dataset.pwned=1\">" }
@@ -287,8 +291,8 @@ const slotCells = (page: Page) =>
     Array.from(document.querySelectorAll("#slots tbody tr")).map((tr: any) => ({
       slot: tr.dataset.slot,
       cells: Array.from(tr.cells).map((td: any) => td.textContent),
-      pill: tr.cells[3].querySelector(".pill").className,
-      colour: window.getComputedStyle(tr.cells[3].querySelector(".dot")).backgroundColor
+      pill: tr.cells[4].querySelector(".pill").className,
+      colour: window.getComputedStyle(tr.cells[4].querySelector(".dot")).backgroundColor
     }))
   )
 
@@ -342,7 +346,7 @@ describe("the status page", () => {
     expect(await page.title()).toBe("liege pool · healthy")
 
     const rows = await slotCells(page)
-    expect(rows.map((r) => [r.slot, r.cells[3]])).toEqual([
+    expect(rows.map((r) => [r.slot, r.cells[4]])).toEqual([
       ["1", "ready"],
       ["2", "busy"],
       ["3", "booting"],
@@ -350,14 +354,17 @@ describe("the status page", () => {
     ])
     expect(rows.map((r) => r.pill)).toEqual(["pill s-ready", "pill s-busy", "pill s-booting", "pill s-restarting"])
     expect(new Set(rows.map((r) => r.colour)).size).toBe(4)
-    expect(rows[0]!.cells).toEqual(["1", "#5", "4107", "ready", "0", "1,234", "48.3 MB", "3 h 12 m", "recycled: maxJobs · 3 h 12 m ago"])
-    expect(rows[1]!.cells.slice(4, 8)).toEqual(["1", "987", "52.1 MB", "2 h 05 m"])
-    expect(rows[3]!.cells).toEqual(["4", "—", "—", "restartingnext try in 1.2 s", "0", "0", "—", "—", "crashed (exit code 9) · 0 s ago"])
+    expect(rows[0]!.cells).toEqual(["1", "#5", "g1", "4107", "ready", "0", "1,234", "48.3 MB", "3 h 12 m", "recycled: maxJobs · 3 h 12 m ago"])
+    expect(rows[1]!.cells.slice(5, 9)).toEqual(["1", "987", "52.1 MB", "2 h 05 m"])
+    expect(rows[3]!.cells).toEqual(["4", "—", "—", "—", "restartingnext try in 1.2 s", "0", "0", "—", "—", "crashed (exit code 9) · 0 s ago"])
 
     expect(await text(page, "#q-depth")).toBe("3")
     expect(await text(page, "#q-max")).toBe("64")
     expect(await text(page, "#p-inflight")).toBe("1")
     expect(await text(page, "#p-workers")).toBe("4 workers: 1 ready, 1 busy, 1 booting, 1 restarting")
+    // a fixed pool: no size line; its generation, never reloaded
+    expect(await page.locator("#p-size").isHidden()).toBe(true)
+    expect(await page.locator("#p-reload .k ~ span").allTextContents()).toEqual(["generation g1", "", "no reload yet", ""])
     expect(await text(page, "#r-10")).toBe("41.7")
     expect(await text(page, "#r-60")).toBe("38.4")
     expect(await text(page, "#l-50-10")).toBe("3.2 ms")
@@ -396,6 +403,82 @@ describe("the status page", () => {
     await screenshot(page, "status-pool")
   })
 
+  it("shows an elastic pool's size and decisions, a slot's successor, a reload under way and one that failed", async () => {
+    const reason = "4 requests wait and 2 of 1..4 workers run"
+    const elastic = (now: number, over: Partial<PoolStatus>) =>
+      pool({
+        now,
+        workers: [
+          slot({ slot: 1, worker: 5, pid: 4107, generation: 2, state: "ready", served: 1234, successor: { pid: 4188, generation: 3, why: "reload" } }),
+          slot({ slot: 2, worker: 6, pid: 4112, generation: 2, state: "busy", inFlight: 1, served: 987 }),
+          slot({ slot: 3, worker: 9, pid: 4140, generation: 2, state: "ready", successor: { pid: null, generation: 3, why: "maxMemoryMb" } })
+        ],
+        size: { min: 1, max: 4, running: 3, up: 2, down: 1, last: { at: now - 12 * S, change: "up", workers: 3, reason } },
+        ...over
+      })
+    const reloading = elastic(T, { reload: { generation: 3, running: { generation: 3, since: T - 4 * S, replaced: 2 }, total: 1, failed: 0, last: { at: T - 2 * H, generation: 2, replaced: 3, error: null } } })
+    const srv = await statusServer(reloading)
+    const page = await openUi(srv.url)
+    await live(page)
+    await until(page, "#p-workers", "3 workers of 1..4: 2 ready, 1 busy")
+
+    // per slot: its generation, and the worker booting to replace it
+    const rows = await slotCells(page)
+    expect(rows.map((r) => r.cells.slice(0, 5))).toEqual([
+      ["1", "#5", "g2", "4107", "ready→ pid 4188 · g3 · reload"],
+      ["2", "#6", "g2", "4112", "busy"],
+      ["3", "#9", "g2", "4140", "ready→ g3 · maxMemoryMb"]
+    ])
+    expect(await page.locator("#slots tr[data-slot='1'] td:nth-child(5)").getAttribute("title")).toBe("replaced by pid 4188 of generation 3 once it is ready (reload)")
+    expect(await page.locator("#slots tr[data-slot='3'] td:nth-child(5)").getAttribute("title")).toBe("replaced by a worker of generation 3 once it is ready (maxMemoryMb)")
+
+    // the size: bounds, how often it grew and shrank, the last decision, why and how long ago
+    expect(await page.locator("#p-size").isVisible()).toBe(true)
+    expect(await text(page, "#sz-moves")).toBe("grew 2 · shrank 1")
+    expect(await text(page, "#sz-last")).toBe(`last grew to 3 · 12 s ago · ${reason}`)
+    expect(await page.locator("#p-size").getAttribute("title")).toBe(`grew 2 · shrank 1 · last grew to 3 · 12 s ago · ${reason}`)
+
+    // a reload under way: its generation, the slots replaced so far, for how long; the last one and the totals
+    expect(await text(page, "#rl-now")).toBe("reloading → g3 (2 replaced) · for 4 s")
+    expect(await page.locator("#rl-now").getAttribute("class")).toBe("on")
+    expect(await text(page, "#rl-last")).toBe("last → g2 ok (3 replaced) · 2 h 00 m ago")
+    expect(await text(page, "#rl-err")).toBe("")
+    expect(await text(page, "#rl-total")).toBe("1 reload")
+    const colour = (sel: string) => page.evaluate((sel) => window.getComputedStyle(document.querySelector(sel)).color, sel)
+    expect(await colour("#rl-now")).not.toBe(await colour("#rl-last"))
+    expect(await overlaps(page)).toEqual([])
+    await screenshot(page, "status-pool-elastic-reloading")
+
+    // the reload failed: its error, in the colour of trouble; the successors are gone; the pool shrank
+    const error = "worker 3 did not become ready within 30 s (bootTimeout); 2 workers were replaced, the others go on serving"
+    const failed = elastic(T + 5 * S, {
+      workers: [
+        slot({ slot: 1, worker: 10, pid: 4188, generation: 3, state: "ready" }),
+        slot({ slot: 2, worker: 6, pid: 4112, generation: 2, state: "busy", inFlight: 1 })
+      ],
+      size: { min: 1, max: 4, running: 2, up: 2, down: 2, last: { at: T + 4 * S, change: "down", workers: 2, reason: "idle for 60000 ms (idleTtl) and 3 of 1..4 workers run" } },
+      reload: { generation: 3, running: null, total: 2, failed: 1, last: { at: T + 3 * S, generation: 3, replaced: 2, error } }
+    })
+    await srv.answered("/v1/status/stream", 200)
+    srv.push(failed)
+    await until(page, "#rl-now", "generation g3")
+    expect(await page.locator("#rl-now").getAttribute("class")).toBe("")
+    expect(await text(page, "#rl-last")).toBe("last → g3 failed (2 replaced) · 2 s ago")
+    expect(await text(page, "#rl-err")).toBe(error)
+    expect(await colour("#rl-err")).toBe(await colour("#p-errors td.tag"))
+    expect(await text(page, "#rl-total")).toBe("2 reloads, 1 failed")
+    expect(await page.locator("#p-reload").getAttribute("title")).toBe(`generation g3 · 2 reloads, 1 failed · last → g3 failed (2 replaced) · 2 s ago · ${error}`)
+    expect(await text(page, "#p-workers")).toBe("2 workers of 1..4: 1 ready, 1 busy")
+    expect(await text(page, "#sz-moves")).toBe("grew 2 · shrank 2")
+    expect(await text(page, "#sz-last")).toBe("last shrank to 2 · 1 s ago · idle for 60000 ms (idleTtl) and 3 of 1..4 workers run")
+    expect((await slotCells(page)).map((r) => r.cells.slice(0, 5))).toEqual([
+      ["1", "#10", "g3", "4188", "ready"],
+      ["2", "#6", "g2", "4112", "busy"]
+    ])
+    expect(await overlaps(page)).toEqual([])
+    await screenshot(page, "status-pool-elastic-reload-failed")
+  })
+
   it("follows the stream: counters change, a restarting slot becomes ready", async () => {
     const srv = await statusServer(pool())
     const page = await openUi(srv.url)
@@ -415,16 +498,16 @@ describe("the status page", () => {
         w.slot === 2
           ? { ...w, served: 1002, inFlight: 0, state: "ready" }
           : w.slot === 4
-            ? { ...w, worker: 9, pid: 4163, state: "ready", nextTryAt: null, startedAt: T + S, rssBytes: 20_500_000, lastExit: { ...w.lastExit!, at: T - 800 } }
+            ? { ...w, worker: 9, pid: 4163, generation: 1, state: "ready", nextTryAt: null, startedAt: T + S, rssBytes: 20_500_000, lastExit: { ...w.lastExit!, at: T - 800 } }
             : w
       )
     })
     srv.push(next)
     await until(page, "#slots tr[data-slot='4'] .pill", "ready")
     const rows = await slotCells(page)
-    expect(rows[3]!.cells).toEqual(["4", "#9", "4163", "ready", "0", "0", "20.5 MB", "1 s", "crashed (exit code 9) · 2 s ago"])
+    expect(rows[3]!.cells).toEqual(["4", "#9", "g1", "4163", "ready", "0", "0", "20.5 MB", "1 s", "crashed (exit code 9) · 2 s ago"])
     expect(rows[3]!.pill).toBe("pill s-ready")
-    expect(rows[1]!.cells[5]).toBe("1,002")
+    expect(rows[1]!.cells[6]).toBe("1,002")
     expect(await text(page, "#q-depth")).toBe("0")
     expect(await text(page, "#p-workers")).toBe("4 workers: 3 ready, 1 booting")
     expect(await text(page, "#live-text")).toBe("live · updated 09:30:02")
@@ -442,9 +525,9 @@ describe("the status page", () => {
     await srv.answered("/v1/status/stream", 200)
     const served = (n: number) => pool({ workers: slots(T).map((w) => (w.slot === 1 ? { ...w, served: n } : w)) })
     const rest = srv.tear(served(2001), served(2002))
-    await until(page, "#slots tr[data-slot='1'] td:nth-child(6)", "2,001")
+    await until(page, "#slots tr[data-slot='1'] td:nth-child(7)", "2,001")
     rest()
-    await until(page, "#slots tr[data-slot='1'] td:nth-child(6)", "2,002")
+    await until(page, "#slots tr[data-slot='1'] td:nth-child(7)", "2,002")
     expect(await page.locator("body").getAttribute("data-conn")).toBe("live")
     // read from the same stream, not picked up again after a reconnection
     expect(srv.requests.filter((r) => r.path === "/v1/status/stream").length).toBe(1)
@@ -484,7 +567,7 @@ describe("the status page", () => {
     expect(await page.locator("#health-pill").getAttribute("class")).toBe("pill h-bad")
     expect(await text(page, "#health-why")).toBe("restart intensity exceeded: 5 restarts in 10 s · retrying at 09:30:30")
     expect(await page.title()).toBe("liege pool · failed")
-    expect((await slotCells(page)).map((r) => r.cells[3])).toEqual(Array(4).fill("restartingnext try in 26 s"))
+    expect((await slotCells(page)).map((r) => r.cells[4])).toEqual(Array(4).fill("restartingnext try in 26 s"))
     expect(await page.locator("#q-meter").getAttribute("class")).toBe("meter hot")
     expect(await page.locator("#sessions").isHidden()).toBe(true)
     expect(await text(page, "#sessions-none")).toBe("No session jobs on this server.")
@@ -554,14 +637,14 @@ describe("the status page", () => {
     const page = await openUi(srv.url)
     await live(page)
     await srv.answered("/v1/status/stream", 200)
-    expect(await text(page, "#slots tr[data-slot='1'] td:nth-child(6)")).toBe("1,234")
+    expect(await text(page, "#slots tr[data-slot='1'] td:nth-child(7)")).toBe("1,234")
 
     srv.refuse(true)
     srv.drop()
     await page.locator("body[data-conn=reconnecting]").waitFor({ state: "attached" })
     expect(await text(page, "#live-text")).toBe("reconnecting… · last update 09:30:00")
     expect(await page.locator("#slots tbody tr").count()).toBe(4)
-    expect(await text(page, "#slots tr[data-slot='1'] td:nth-child(6)")).toBe("1,234")
+    expect(await text(page, "#slots tr[data-slot='1'] td:nth-child(7)")).toBe("1,234")
     expect(await page.locator("#pool").getAttribute("class")).toBe("stale")
     expect(await overlaps(page)).toEqual([])
     await screenshot(page, "status-pool-reconnecting")
@@ -572,7 +655,7 @@ describe("the status page", () => {
     srv.push(later) // no stream is open: this becomes what the next one starts with
     srv.refuse(false)
     await srv.answered("/v1/status/stream", 200, 2)
-    await until(page, "#slots tr[data-slot='1'] td:nth-child(6)", "1,299")
+    await until(page, "#slots tr[data-slot='1'] td:nth-child(7)", "1,299")
     await live(page)
     expect(await text(page, "#live-text")).toBe("live · updated 09:30:09")
     expect(await page.locator("#pool").getAttribute("class")).toBe("")
@@ -644,29 +727,52 @@ describe("the status page", () => {
       requests: rates(0.5, 0.42, 0.9, wave(60, () => 1), wave(60, () => 1).map((v) => v * 0.4)),
       restarts: { total: 0, byReason: { a: 1 }, recent: [] },
       recycles: { total: 0, byReason: { b: 1 } },
+      size: { min: 1, max: 4, running: 4, up: 0, down: 0, last: null },
+      reload: { generation: 1, running: null, total: 0, failed: 0, last: null },
       sessions: { byState: { queued: 0, running: 0, done: 0, failed: 0 }, busiest: [{ session: "s", queued: 0, running: 0 }] }
     })
     const big = pool({
       now,
       startedAt: T - 400 * 24 * H,
       queue: { depth: 12_345, max: 100_000 },
-      workers: slots(now).map((w) => ({ ...w, pid: w.pid === null ? null : 4_194_303, served: 12_345_678, inFlight: 128, rssBytes: w.rssBytes === null ? null : 1_234_567_890, startedAt: w.startedAt === null ? null : T - 30 * 24 * H })),
+      workers: slots(now).map((w) => ({
+        ...w,
+        pid: w.pid === null ? null : 4_194_303,
+        served: 12_345_678,
+        inFlight: 128,
+        rssBytes: w.rssBytes === null ? null : 1_234_567_890,
+        startedAt: w.startedAt === null ? null : T - 30 * 24 * H,
+        generation: w.pid === null ? null : 1_234,
+        successor: w.pid === null ? null : { pid: 4_194_302, generation: 1_235, why: "maxMemoryMb" }
+      })),
       requests: rates(12_345.6, 12_345, 98_765, wave(60, (i) => 10_000 + i * 100), wave(60, (i) => 900 + i)),
       restarts: { total: 123_456, byReason: { a: 123_456 }, recent: [] },
       recycles: { total: 98_765, byReason: { b: 98_765 } },
+      size: { min: 1, max: 4, running: 4, up: 123_456, down: 123_452, last: { at: now - 29 * 24 * H, change: "down", workers: 4, reason: "idle for 60000 ms (idleTtl) and 5 of 1..4 workers run ".repeat(8) } },
+      reload: {
+        generation: 1_235,
+        running: { generation: 1_235, since: now - 3 * H, replaced: 3 },
+        total: 1_234,
+        failed: 123,
+        last: { at: now - 4 * H, generation: 1_234, replaced: 4, error: "worker 3 did not become ready within 30 s (bootTimeout) ".repeat(8) }
+      },
       sessions: { byState: { queued: 123_456, running: 64, done: 9_876_543, failed: 12_345 }, busiest: [{ session: "s", queued: 123_456, running: 1 }] }
     })
     const srv = await statusServer(small)
     const page = await openUi(srv.url)
     await live(page)
     await until(page, "#q-max", "8")
-    const before = await boxes(page, "pool")
+    const more = ["#pool .facts > div", "#slots td"]
+    const before = await boxes(page, "pool", more)
     await srv.answered("/v1/status/stream", 200)
     srv.push(big)
     await until(page, "#q-max", "100,000")
-    expect(await text(page, "#slots tr[data-slot='1'] td:nth-child(6)")).toBe("12,345,678")
+    expect(await text(page, "#slots tr[data-slot='1'] td:nth-child(7)")).toBe("12,345,678")
     expect(await text(page, "#uptime")).toBe("412 d 00 h")
-    const after = await boxes(page, "pool")
+    expect(await text(page, "#rl-total")).toBe("1,234 reloads, 123 failed")
+    // the generation is whole in its column
+    expect(await page.evaluate(() => Array.from(document.querySelectorAll("#slots td:nth-child(3)")).filter((e: any) => e.scrollWidth > e.clientWidth).map((e: any) => e.textContent))).toEqual([])
+    const after = await boxes(page, "pool", more)
     expect(Object.keys(before).length).toBeGreaterThan(30)
     expect(after).toEqual(before)
   })
@@ -876,8 +982,8 @@ describe("the status page of a cluster runner", () => {
     expect(await page.locator("#serfs").isHidden()).toBe(true)
     expect(await page.locator("#r-nserfs").isHidden()).toBe(true)
     const rows = await slotCells(page)
-    expect(rows.map((r) => [r.slot, r.cells[3]])).toEqual([["1", "ready"], ["2", "busy"], ["3", "booting"], ["4", "restartingnext try in 1.2 s"]])
-    expect(rows[0]!.cells).toEqual(["1", "#5", "4107", "ready", "0", "1,234", "48.3 MB", "3 h 12 m", "recycled: maxJobs · 3 h 12 m ago"])
+    expect(rows.map((r) => [r.slot, r.cells[4]])).toEqual([["1", "ready"], ["2", "busy"], ["3", "booting"], ["4", "restartingnext try in 1.2 s"]])
+    expect(rows[0]!.cells).toEqual(["1", "#5", "g1", "4107", "ready", "0", "1,234", "48.3 MB", "3 h 12 m", "recycled: maxJobs · 3 h 12 m ago"])
     expect(await text(page, "#p-workers")).toBe("4 workers: 1 ready, 1 busy, 1 booting, 1 restarting")
     expect(await text(page, "#q-depth")).toBe("3")
     expect(await text(page, "#r-10")).toBe("41.7")

@@ -62,9 +62,14 @@ ${spark("l-spark", "line")}
 <div class="counts big2"><div><span class="num" id="rs-total">0</span><span class="k">restarts</span></div><div><span class="num" id="rc-total">0</span><span class="k">recycles</span></div></div>
 <div class="sub" id="rs-last"></div></div>
 </div>
-<section><h2>Workers <span class="h2note" id="p-workers"></span></h2><div class="scroll"><table class="grid" id="slots">
-<colgroup><col class="w4_5"><col class="w5_5"><col class="w6"><col class="w18"><col class="w6"><col class="w8"><col class="w7"><col class="w7"><col></colgroup>
-<thead><tr><th scope="col">Slot</th><th scope="col">Worker</th><th scope="col" class="n">PID</th><th scope="col">State</th><th scope="col" class="n">In flight</th><th scope="col" class="n">Served</th><th scope="col" class="n">RSS</th><th scope="col" class="n">Age</th><th scope="col">Last exit</th></tr></thead>
+<section><h2>Workers <span class="h2note" id="p-workers"></span></h2>
+<div class="facts">
+<div id="p-size"><span class="k">Size</span><span id="sz-moves"></span><span id="sz-last"></span></div>
+<div id="p-reload"><span class="k">Reload</span><span id="rl-now"></span><span id="rl-total"></span><span id="rl-last"></span><span class="bad" id="rl-err"></span></div>
+</div>
+<div class="scroll"><table class="grid" id="slots">
+<colgroup><col class="w4_5"><col class="w5_5"><col class="w5"><col class="w6"><col class="w18"><col class="w6"><col class="w8"><col class="w7"><col class="w7"><col></colgroup>
+<thead><tr><th scope="col">Slot</th><th scope="col">Worker</th><th scope="col">Gen</th><th scope="col" class="n">PID</th><th scope="col">State</th><th scope="col" class="n">In flight</th><th scope="col" class="n">Served</th><th scope="col" class="n">RSS</th><th scope="col" class="n">Age</th><th scope="col">Last exit</th></tr></thead>
 <tbody></tbody></table></div><p class="empty" id="slots-empty" hidden>No workers.</p></section>
 <div class="split">
 <section><h2>Restarts by reason</h2><table class="grid" id="rs-reasons" aria-label="Restarts by reason"><colgroup><col><col class="w6"></colgroup><tbody></tbody></table><p class="empty" id="rs-empty">None.</p></section>

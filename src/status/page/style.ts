@@ -68,14 +68,19 @@ section{padding:14px 16px;margin-bottom:18px}
 .split{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px;margin-bottom:18px}
 .split section{margin:0}
 .scroll{overflow-x:auto}
-col.w4_5{width:4.5em}col.w5_5{width:5.5em}col.w6{width:6em}col.w7{width:7em}col.w9{width:9em}col.w17{width:17em}col.w8{width:8em}col.w14{width:14em}col.w18{width:18em}
+col.w4_5{width:4.5em}col.w5{width:5em}col.w5_5{width:5.5em}col.w6{width:6em}col.w7{width:7em}col.w9{width:9em}col.w17{width:17em}col.w8{width:8em}col.w14{width:14em}col.w18{width:18em}
 table.grid{width:100%;border-collapse:collapse;table-layout:fixed}
 .grid th{font-size:12px;font-weight:500;color:var(--muted);text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .grid td{padding:0 10px;height:36px;border-bottom:1px solid var(--line);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .grid tr:last-child td{border-bottom:0}
 .grid th.n,.grid td.n{text-align:right}
 .grid td .detail{color:var(--muted);margin-left:8px;font-size:12.5px;font-variant-numeric:tabular-nums}
-#slots{min-width:900px}
+#slots{min-width:1000px}
+.facts{font-size:12.5px;color:var(--muted);margin:-2px 0 8px;font-variant-numeric:tabular-nums}
+.facts div{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;line-height:20px}
+.facts .k{display:inline-block;width:4.5em;color:var(--faint)}
+.facts span:not(.k):not(:empty)~span:not(:empty)::before{content:"·";margin:0 .3em;color:var(--muted)}
+.facts .on{color:var(--boot)}.facts .bad{color:var(--bad)}
 .reason{color:var(--muted)}
 .errs td{height:auto;padding-top:7px;padding-bottom:7px;vertical-align:top}
 .errs td.msg{white-space:normal}

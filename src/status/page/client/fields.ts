@@ -28,12 +28,20 @@ export type Fields = [
   Check<
     Decided<
       Pool,
-      "kind" | "now" | "startedAt" | "healthy" | "failed" | "workers" | "queue" | "requests" | "restarts" | "recycles" | "errors" | "sessions",
+      | "kind" | "now" | "startedAt" | "healthy" | "failed" | "workers" | "queue" | "requests" | "restarts" | "recycles" | "size" | "reload"
+      | "errors" | "sessions",
       "ready" | "inFlight" | "answers"
     >
   >,
   Check<Decided<NonNullable<Pool["failed"]>, "reason" | "retryAt", "since">>,
-  Check<Decided<Slot, "slot" | "worker" | "pid" | "state" | "nextTryAt" | "inFlight" | "served" | "rssBytes" | "startedAt" | "lastExit", "readyAt">>,
+  Check<
+    Decided<
+      Slot,
+      "slot" | "worker" | "pid" | "state" | "nextTryAt" | "inFlight" | "served" | "rssBytes" | "startedAt" | "lastExit" | "generation" | "successor",
+      "readyAt"
+    >
+  >,
+  Check<Decided<NonNullable<Slot["successor"]>, "pid" | "generation" | "why">>,
   Check<Decided<SlotExit, "at" | "reason" | "code" | "signal", "end">>,
   Check<Decided<Restart, "at" | "reason" | "code" | "signal", "kind" | "counted" | "poison">>,
   Check<Decided<Pool["queue"], "depth" | "max">>,
@@ -41,6 +49,12 @@ export type Fields = [
   Check<Decided<Rate, "count" | "perSec" | "p50Ms" | "p99Ms", "windowMs">>,
   Check<Decided<Pool["restarts"], "total" | "byReason", "recent">>,
   Check<Decided<Pool["recycles"], "total" | "byReason">>,
+  Check<Decided<Pool["size"], "min" | "max" | "running" | "up" | "down" | "last">>,
+  Check<Decided<NonNullable<Pool["size"]["last"]>, "at" | "change" | "workers" | "reason">>,
+  Check<Same<NonNullable<Pool["size"]["last"]>["change"], "up" | "down">>,
+  Check<Decided<Pool["reload"], "generation" | "running" | "total" | "failed" | "last">>,
+  Check<Decided<NonNullable<Pool["reload"]["running"]>, "generation" | "since" | "replaced">>,
+  Check<Decided<NonNullable<Pool["reload"]["last"]>, "at" | "generation" | "replaced" | "error">>,
   Check<Decided<RecentError, "at" | "tag" | "message">>,
   Check<Decided<NonNullable<Pool["sessions"]>, "byState" | "busiest">>,
   Check<Decided<NonNullable<Pool["sessions"]>["byState"], "queued" | "running" | "done" | "failed">>,

@@ -2,8 +2,10 @@
 /**
  * The status page's client, part 3 (see page/client/index.ts): a pool's
  * document (kind pool, or the pool of a pool runner) in `#pool` — a row per
- * worker slot, the queue, requests and latency, restarts and recycles by
- * reason, the session jobs and the recent errors.
+ * worker slot (its generation, and the worker booting to replace it), the
+ * pool's size (an elastic pool's bounds and decisions) and its reloads, the
+ * queue, requests and latency, restarts and recycles by reason, the session
+ * jobs and the recent errors.
  *
  * Runs in the browser. This function is embedded in the page as its source
  * text, so it may refer to nothing outside itself but browser globals and
@@ -17,7 +19,43 @@ export const poolView = (f: Formats, d: Dom) => {
   const { $, $as, find, txt, cls, attr, show, width } = d
   /** The states a slot can be in, in the order the summary counts them. */
   const states: Record<SlotState, true> = { ready: true, busy: true, booting: true, retiring: true, restarting: true }
-  const classes = ["", "", "n", "", "n", "n", "n", "n", ""] as const
+  const classes = ["", "", "", "n", "", "n", "n", "n", "n", ""] as const
+  const ago = (now: number, at: number): string => f.dur(now - at) + " ago"
+  /** A line of segments (#id's spans after its label); its title, the whole line. */
+  const line = (id: string, parts: ReadonlyArray<readonly [string, string]>): void => {
+    const texts: Array<string> = []
+    for (const [part, t] of parts) {
+      txt($(part), t)
+      if (t) texts.push(t)
+    }
+    attr($(id), "title", texts.join(" · "))
+  }
+
+  /** An elastic pool's decisions (SPEC §5 Sizing): how often it grew and shrank, the last and why. */
+  const size = (s: PoolStatus): void => {
+    const z = s.size
+    show($("p-size"), z.min !== z.max)
+    if (z.min === z.max) return
+    const l = z.last
+    line("p-size", [
+      ["sz-moves", "grew " + f.int(z.up) + " · shrank " + f.int(z.down)],
+      ["sz-last", l ? "last " + (l.change === "up" ? "grew" : "shrank") + " to " + f.int(l.workers) + " · " + ago(s.now, l.at) + " · " + l.reason : "no change yet"]
+    ])
+  }
+
+  /** Reloads (SPEC §5 Reload): the generation or the reload under way, how many, the last one's outcome. */
+  const reload = (s: PoolStatus): void => {
+    const r = s.reload
+    const run = r.running
+    const l = r.last
+    cls($("rl-now"), run ? "on" : "")
+    line("p-reload", [
+      ["rl-now", run ? "reloading → g" + run.generation + " (" + f.int(run.replaced) + " replaced) · for " + f.dur(s.now - run.since) : "generation g" + r.generation],
+      ["rl-total", r.total > 0 ? f.int(r.total) + (r.total === 1 ? " reload" : " reloads") + (r.failed > 0 ? ", " + f.int(r.failed) + " failed" : "") : ""],
+      ["rl-last", l ? "last → g" + l.generation + " " + (l.error === null ? "ok" : "failed") + " (" + f.int(l.replaced) + " replaced) · " + ago(s.now, l.at) : run ? "" : "no reload yet"],
+      ["rl-err", l && l.error !== null ? l.error : ""]
+    ])
+  }
 
   /** Restarts or recycles (`#id-reasons`) by reason, the most first. */
   const reasons = (id: "rs" | "rc", by: PoolStatus["restarts"]["byReason"]): void => {
@@ -36,20 +74,26 @@ export const poolView = (f: Formats, d: Dom) => {
     const ws = s.workers.slice().sort((a, b) => a.slot - b.slot)
     let inFlight = 0
     const counts: Partial<Record<SlotState, number>> = {}
-    const slotRow = ([, , , state]: Cells<typeof classes>) => {
+    const slotRow = ([, , , , state]: Cells<typeof classes>) => {
       d.pill(state)
       d.el("span", "detail", state)
     }
-    d.rows($as("slots", HTMLTableElement), ws, classes, slotRow, ([slot, worker, pid, state, busy, served, rss, age, exit], w, tr) => {
+    d.rows($as("slots", HTMLTableElement), ws, classes, slotRow, ([slot, worker, gen, pid, state, busy, served, rss, age, exit], w, tr) => {
       inFlight += w.inFlight
       counts[w.state] = (counts[w.state] ?? 0) + 1
       attr(tr, "data-slot", w.slot)
       attr(tr, "data-state", w.state)
       txt(slot, f.int(w.slot))
       txt(worker, w.worker === null ? "—" : "#" + f.int(w.worker))
+      txt(gen, w.generation === null ? "—" : "g" + w.generation)
       txt(pid, w.pid === null ? "—" : w.pid)
       d.setPill(find(state, ".pill"), w.state)
-      txt(find(state, ".detail"), w.state === "restarting" && f.isNum(w.nextTryAt) ? "next try in " + f.secs(w.nextTryAt - now) : "")
+      const next = w.successor
+      const detail: Array<string> = []
+      if (w.state === "restarting" && f.isNum(w.nextTryAt)) detail.push("next try in " + f.secs(w.nextTryAt - now))
+      if (next) detail.push("→ " + (next.pid === null ? "" : "pid " + next.pid + " · ") + "g" + next.generation + " · " + next.why)
+      txt(find(state, ".detail"), detail.join(" · "))
+      attr(state, "title", next ? "replaced by " + (next.pid === null ? "a worker" : "pid " + next.pid) + " of generation " + next.generation + " once it is ready (" + next.why + ")" : "")
       txt(busy, f.int(w.inFlight))
       txt(served, f.int(w.served))
       txt(rss, f.mb(w.rssBytes))
@@ -60,7 +104,10 @@ export const poolView = (f: Formats, d: Dom) => {
       cls(exit, x ? "reason" : "")
     })
     show($("slots-empty"), ws.length === 0)
-    txt($("p-workers"), ws.length + (ws.length === 1 ? " worker" : " workers") + d.summarize(counts, states))
+    const n = s.size.running
+    txt($("p-workers"), n + (n === 1 ? " worker" : " workers") + (s.size.min !== s.size.max ? " of " + s.size.min + ".." + s.size.max : "") + d.summarize(counts, states))
+    size(s)
+    reload(s)
     txt($("p-inflight"), f.int(inFlight))
 
     const q = s.queue
