@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- name…]`: one JSON line per case on stdout.
- * Names: frames, counters, startup, serf, pool, trace, stream, cluster (default: all).
+ * Names: frames, counters, startup, serf, pool, trace, stream, change, cluster (default: all).
  */
 const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknown> }>> = {
   frames: () => import("./frames.ts"),
@@ -10,6 +10,7 @@ const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknow
   pool: () => import("./pool.ts"),
   trace: () => import("./trace.ts"),
   stream: () => import("./stream.ts"),
+  change: () => import("./change.ts"),
   cluster: () => import("./cluster.ts")
 }
 
