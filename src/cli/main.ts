@@ -124,7 +124,8 @@ export const main = (argv: ReadonlyArray<string>): void => {
       const fiber = Effect.runFork(program)
       interrupt = () => fiber.interruptUnsafe()
       fiber.addObserver((exit) => {
-        shutdown.uninstall()
+        // the signal handlers stay until the process is gone: a SIGTERM that arrives as liege exits
+        // on its own must not kill it with the default action (and lose its exit status)
         const { status, line } = statusOf(exit)
         exitWith(status, line)
       })

@@ -34,11 +34,7 @@ export const makeShutdown = (onSecond: () => void) => {
   process.on("SIGTERM", handler)
   process.on("SIGHUP", hangupHandler)
   return {
-    service: Shutdown.of({ requested: Deferred.await(requested), onHangup: (f) => Effect.asVoid(onHangup(f)) }),
-    uninstall: () => {
-      process.off("SIGINT", handler)
-      process.off("SIGTERM", handler)
-      process.off("SIGHUP", hangupHandler)
-    }
+    // installed for the rest of the process's life: liege exits right after its program ends
+    service: Shutdown.of({ requested: Deferred.await(requested), onHangup: (f) => Effect.asVoid(onHangup(f)) })
   }
 }
