@@ -17,7 +17,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Logger, Redacted } from "effect"
 import { openPier } from "../src/cluster/pier-log.ts"
 import { open } from "../src/pier/pier.ts"
 import { startPostgres } from "../test/support/postgres.ts"
@@ -213,8 +213,9 @@ export const benches = (() => {
     return pg.createDb()
   }
   return [
-    async () => Effect.runPromise(logs(await database(), 32)),
-    async () => Effect.runPromise(logs(await database(), 64)),
+    // the piers run in this process: their log lines would land between the JSON lines on stdout
+    async () => Effect.runPromise(logs(await database(), 32).pipe(Effect.provide(Logger.layer([])))),
+    async () => Effect.runPromise(logs(await database(), 64).pipe(Effect.provide(Logger.layer([])))),
     async () => throughput(await database(), 1),
     async () => throughput(await database(), 2),
     async () => throughput(await database(), 3),
