@@ -85,6 +85,12 @@ export const view = (pier: PierParts, now: number): Status.SerfStatus => {
     },
     lastSnapshotEve: lifecycle.lastSnapshot === 0 ? null : lifecycle.lastSnapshot,
     logBytes: pier.logBytes(),
-    errors: lifecycle.errors.slice().reverse()
+    errors: lifecycle.errors.slice().reverse(),
+    reload: {
+      generation: lifecycle.generation,
+      reloads: lifecycle.reloads,
+      failed: lifecycle.reloadsFailed,
+      running: lifecycle.reload?.taken === true
+    }
   }
 }

@@ -198,7 +198,12 @@ export const SerfStatus = Schema.Struct({
   restarts: Restarts,
   lastSnapshotEve: NullOr(Int),
   logBytes: NullOr(Int),
-  errors: Schema.Array(RecentError)
+  errors: Schema.Array(RecentError),
+  /**
+   * Reloads (SPEC §8): the serving serf's `LIEGE_GENERATION`, reloads that
+   * succeeded and that failed, and whether one is running.
+   */
+  reload: Schema.optional(Schema.Struct({ generation: Int, reloads: Int, failed: Int, running: Schema.Boolean }))
 })
 export type SerfStatus = typeof SerfStatus.Type
 
