@@ -50,7 +50,7 @@ export const serfApp = (pier: Pier): App => {
           help: "serf reloads, by outcome",
           type: "counter",
           samples: [
-            { labels: { outcome: "ok" }, value: v.reload?.reloads ?? 0 },
+            { labels: { outcome: "ok" }, value: (v.reload?.total ?? 0) - (v.reload?.failed ?? 0) },
             { labels: { outcome: "failed" }, value: v.reload?.failed ?? 0 }
           ]
         },

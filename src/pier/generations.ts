@@ -104,13 +104,27 @@ const reloading = (pier: GenerationsHost, old: Serf, n: number, request: ReloadR
   Effect.gen(function*() {
     const { lifecycle } = pier
     request.taken = true
-    /** Its callers are answered; a reload asked from now on is a new one. */
-    const answer = (outcome: Effect.Effect<Reloaded, ReloadFailed>) => {
+    /** Its callers are answered (and its record kept); a reload asked from now on is a new one. */
+    let answered = false
+    const answer = (outcome: Reloaded | ReloadFailed) => {
+      if (answered) return
+      answered = true
+      const failed = outcome instanceof ReloadFailed
+      const { reloads } = lifecycle
+      reloads.total++
+      if (failed) reloads.failed++
+      reloads.last = {
+        at: pier.now(),
+        generation: reloads.running?.generation ?? lifecycle.generationsGiven,
+        eve: failed ? null : outcome.eve,
+        error: failed ? outcome.reason : null
+      }
+      reloads.running = null
       lifecycle.reloadEnded(request)
-      Deferred.doneUnsafe(request.done, outcome)
+      Deferred.doneUnsafe(request.done, failed ? Effect.fail(outcome) : Effect.succeed(outcome))
     }
     const exit = yield* Effect.exit(reload(pier, old, n)).pipe(
-      Effect.onInterrupt(() => Effect.sync(() => answer(Effect.fail(new ReloadFailed({ reason: "the pier closed" })))))
+      Effect.onInterrupt(() => Effect.sync(() => answer(new ReloadFailed({ reason: "the pier closed" }))))
     )
     if (Exit.isSuccess(exit)) {
       const heir = exit.value
@@ -121,20 +135,19 @@ const reloading = (pier: GenerationsHost, old: Serf, n: number, request: ReloadR
       // answered once the old serf is gone (an interruption meanwhile: the pier closes, the reload was done)
       yield* Effect.ensuring(
         old.stop,
-        Effect.sync(() => answer(Effect.succeed({ reloaded: 1, eve: heir.eve, generation: heir.generation })))
+        Effect.sync(() => answer({ reloaded: 1, eve: heir.eve, generation: heir.generation }))
       )
       return heir
     }
     if (Cause.hasInterruptsOnly(exit.cause)) {
-      answer(Effect.fail(new ReloadFailed({ reason: "the pier closed" })))
+      answer(new ReloadFailed({ reason: "the pier closed" }))
       return yield* Effect.interrupt
     }
     const error = Option.getOrUndefined(Exit.findErrorOption(exit)) ?? new ReloadFailed({ reason: "it died (see the log)" })
     if (Option.isNone(Exit.findErrorOption(exit))) yield* Effect.logError("a reload died", exit.cause)
-    lifecycle.reloadsFailed++
     lifecycle.noteError(error._tag, error.message)
     yield* Effect.logWarning(`${error.message}; serf ${old.pid} goes on serving`)
-    answer(Effect.fail(error))
+    answer(error)
     return undefined
   })
 

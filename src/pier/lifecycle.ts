@@ -56,11 +56,15 @@ export class Lifecycle {
   generation = 1
   /** The last `LIEGE_GENERATION` given: each reload attempt takes the next, whether or not it succeeds. */
   generationsGiven = 1
-  /** Reloads that succeeded, and that failed. */
-  reloads = 0
-  reloadsFailed = 0
-  /** The reload asked for or running, if any. */
+  /** The reload asked for or running, if any (its callers join it). */
   reload: ReloadRequest | undefined = undefined
+  /** Reloads done (succeeded or failed), failed, the last one, and the one running: the status document's. */
+  readonly reloads: {
+    total: number
+    failed: number
+    last: Status.SerfReload["last"]
+    running: Status.SerfReload["running"]
+  } = { total: 0, failed: 0, last: null, running: null }
   private waiters: Array<() => void> = []
   private reloadWaiters: Array<() => void> = []
   private readonly now: () => number

@@ -85,6 +85,7 @@ export const reload = (pier: GenerationsHost, old: Serf, n: number): Effect.Effe
     const limit = pier.reloadMs
     if (lifecycle.closing) return yield* failed("liege is stopping")
     const generation = ++lifecycle.generationsGiven
+    lifecycle.reloads.running = { generation, since: pier.now() }
 
     // 1. the serving serf saves: the new one starts from that snapshot
     const saved = yield* Effect.mapError(
@@ -172,7 +173,6 @@ export const reload = (pier: GenerationsHost, old: Serf, n: number): Effect.Effe
         if (!nw.running()) return yield* failed(`the new serf ended while catching up`)
         // the switch: nothing between here and the release yields
         lifecycle.generation = generation
-        lifecycle.reloads++
         lifecycle.serve(nw, n + 1)
         switched = true
         pending.release({ serf: nw, gen: n + 1 })

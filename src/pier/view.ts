@@ -86,11 +86,6 @@ export const view = (pier: PierParts, now: number): Status.SerfStatus => {
     lastSnapshotEve: lifecycle.lastSnapshot === 0 ? null : lifecycle.lastSnapshot,
     logBytes: pier.logBytes(),
     errors: lifecycle.errors.slice().reverse(),
-    reload: {
-      generation: lifecycle.generation,
-      reloads: lifecycle.reloads,
-      failed: lifecycle.reloadsFailed,
-      running: lifecycle.reload?.taken === true
-    }
+    reload: { generation: lifecycle.generation, ...lifecycle.reloads }
   }
 }

@@ -81,7 +81,7 @@ describe("liege serf: reload", () => {
       expect(await peek(s, "generation")).toBe("2")
       expect(await peek(s, "total")).toBe(eves.length)
       const doc = await status(s)
-      expect(doc).toMatchObject({ pid: after, reload: { generation: 2, reloads: 1, failed: 0 }, restarts: { total: 0 } })
+      expect(doc).toMatchObject({ pid: after, reload: { generation: 2, total: 1, failed: 0, running: null }, restarts: { total: 0 } })
       expect((await request("GET", `${s.url}/metrics`)).text).toContain('liege_serf_reloads_total{outcome="ok"} 1')
       // the longest wait between two answers while the reload ran
       const during = answers.map((a) => a.at).filter((at) => at >= t0 && at <= t1).sort((a, b) => a - b)
@@ -119,7 +119,7 @@ describe("liege serf: reload", () => {
       expect(await peek(s, "generation")).toBe("1")
       expect((await post(`${s.url}/v1/events`, { n: 1 })).body.eve).toBe(5)
       expect(await peek(s, "total")).toBe(5)
-      expect((await status(s)).reload).toMatchObject({ generation: 1, reloads: 0, failed: 2 })
+      expect((await status(s)).reload).toMatchObject({ generation: 1, total: 2, failed: 2, last: { generation: 3, error: boot.body.error.reason } })
       // the killed serfs were logged with their reasons
       expect(s.stderr()).toMatch(/reload: killing the new serf \d+: the new serf's mug at event 3/)
       expect(s.stderr()).toContain("this version of the serf fails at boot")

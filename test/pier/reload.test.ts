@@ -101,7 +101,7 @@ describe("pier reload", () => {
         expect(yield* pier.peek(["total"])).toBe(all.length)
         expect(yield* pier.peek(["count"])).toBe(all.length)
         expect(pier.view()).toMatchObject({
-          reload: { generation: 2, reloads: 1, failed: 0, running: false },
+          reload: { generation: 2, total: 1, failed: 0, running: null, last: { generation: 2, eve: reloaded.eve, error: null } },
           restarts: { total: 0 },
           eve: all.length
         })
@@ -136,7 +136,13 @@ describe("pier reload", () => {
         expect(eveOf(yield* pier.poke({ n: 1 }))).toBe(6)
         expect(yield* pier.peek(["generation"])).toBe("1")
         expect(yield* pier.peek(["total"])).toBe(11)
-        expect(pier.view().reload).toMatchObject({ generation: 1, reloads: 0, failed: 1, running: false })
+        expect(pier.view().reload).toMatchObject({
+          generation: 1,
+          total: 1,
+          failed: 1,
+          running: null,
+          last: { generation: 2, eve: null, error: error.reason }
+        })
         expect(pier.view().errors[0]).toMatchObject({ tag: "ReloadFailed" })
         // the new serf was killed, and said why
         const killed = logs.lines.find((l) => l.message.startsWith("reload: killing the new serf"))
@@ -195,7 +201,7 @@ describe("pier reload", () => {
       expect(a).toEqual({ reloaded: 1, eve: 1, generation: 2 })
       expect(b).toEqual(a)
       expect(c).toEqual(a)
-      expect(pier.view().reload?.reloads).toBe(1)
+      expect(pier.view().reload).toMatchObject({ total: 1, failed: 0 })
       // the next one is a new reload
       expect((yield* pier.reload).generation).toBe(3)
       yield* pier.shutdown(1_000)
