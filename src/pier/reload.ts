@@ -95,6 +95,13 @@ export const reload = (pier: GenerationsHost, old: Serf, n: number): Effect.Effe
     lifecycle.lastSnapshot = saved
     yield* Effect.logInfo(`reload: serf ${old.pid} saved at event ${saved}; starting a new serf (generation ${generation})`)
 
+    /** `effect`, unless the serving serf ends first (then there is nothing to hand over: the reload fails at once). */
+    const whileServing = <A>(effect: Effect.Effect<A, ReloadFailed>) =>
+      Effect.raceFirst(
+        effect,
+        Effect.flatMap(old.dead, (e) => Effect.fail(failed(`the serving serf ${old.pid} ended during the reload: ${e.message}`)))
+      )
+
     // 2. the new serf, in a scope of the pier's until a generation takes it
     const scope = yield* Scope.fork(pier.heirs)
     const nw = yield* startSerf(
@@ -109,6 +116,7 @@ export const reload = (pier: GenerationsHost, old: Serf, n: number): Effect.Effe
             : `the new serf did not boot: ${e.message}`
         )
       ),
+      whileServing,
       Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
     )
 
@@ -146,11 +154,13 @@ export const reload = (pier: GenerationsHost, old: Serf, n: number): Effect.Effe
         })
 
       // 3. rounds, while the old serf serves and the log grows
-      for (let round = 0; round < MAX_ROUNDS; round++) {
-        const last = yield* readLast
-        if (last - nw.state().eve <= CLOSE_ENOUGH) break
-        yield* replayTo(last)
-      }
+      yield* whileServing(Effect.gen(function*() {
+        for (let round = 0; round < MAX_ROUNDS; round++) {
+          const last = yield* readLast
+          if (last - nw.state().eve <= CLOSE_ENOUGH) return
+          yield* replayTo(last)
+        }
+      }))
 
       // 4. the last round: events wait, the old serf's window drains, the new one catches up and takes over
       if (lifecycle.closing) return yield* failed("liege is stopping")

@@ -193,6 +193,29 @@ describe("pier reload", () => {
       expect(eveOf(yield* pier.poke({ n: 1 }))).toBe(2)
     }))
 
+  withPier("the serving serf dying during a reload fails it at once; the pier restarts as after any death", (dir) =>
+    Effect.gen(function*() {
+      const logs = captureLogs()
+      return yield* Effect.gen(function*() {
+        const pier = yield* open({ ...reloadSerf(dir), bootTimeout: 20_000, stopGrace: 100 })
+        yield* pier.poke({ n: 1 })
+        const old = pier.view().pid!
+        deploy(dir, { boot: "hang" })
+        const reload = yield* Effect.forkChild(Effect.flip(pier.reload))
+        // the new process has read its code: the next one will read the good code again
+        yield* until(() => logs.lines.some((l) => l.message.includes("never becomes ripe")))
+        deploy(dir, { salt: 0 })
+        const t0 = performance.now()
+        process.kill(old, "SIGKILL")
+        const error = yield* Fiber.join(reload)
+        expect(error.reason).toMatch(new RegExp(`^the serving serf ${old} ended during the reload: `))
+        expect(performance.now() - t0).toBeLessThan(5_000)
+        expect(eveOf(yield* pier.poke({ n: 1 }))).toBe(2)
+        expect(pier.view().restarts.total).toBe(1)
+        expect(yield* pier.peek(["generation"])).toBe("1")
+      }).pipe(Effect.provide(logs.layer))
+    }))
+
   withPier("reloads asked while one runs join it; a reload while stopping fails", (dir) =>
     Effect.gen(function*() {
       const pier = yield* open(reloadSerf(dir))
