@@ -146,7 +146,7 @@ const reloading = (pier: GenerationsHost, old: Serf, n: number, request: ReloadR
     const error = Option.getOrUndefined(Exit.findErrorOption(exit)) ?? new ReloadFailed({ reason: "it died (see the log)" })
     if (Option.isNone(Exit.findErrorOption(exit))) yield* Effect.logError("a reload died", exit.cause)
     lifecycle.noteError(error._tag, error.message)
-    yield* Effect.logWarning(`${error.message}; serf ${old.pid} goes on serving`)
+    yield* Effect.logWarning(old.running() ? `${error.message}; serf ${old.pid} goes on serving` : error.message)
     answer(error)
     return undefined
   })

@@ -99,7 +99,10 @@ export const reload = (pier: GenerationsHost, old: Serf, n: number): Effect.Effe
     const whileServing = <A>(effect: Effect.Effect<A, ReloadFailed>) =>
       Effect.raceFirst(
         effect,
-        Effect.flatMap(old.dead, (e) => Effect.fail(failed(`the serving serf ${old.pid} ended during the reload: ${e.message}`)))
+        Effect.flatMap(old.dead, (e) =>
+          Effect.fail(failed(
+            lifecycle.closing ? "liege is stopping" : `the serving serf ${old.pid} ended during the reload: ${e.message}`
+          )))
       )
 
     // 2. the new serf, in a scope of the pier's until a generation takes it

@@ -216,6 +216,27 @@ describe("pier reload", () => {
       }).pipe(Effect.provide(logs.layer))
     }))
 
+  withPier("a shutdown during a reload fails it (liege is stopping), kills the new serf and stops the old one", (dir) =>
+    Effect.gen(function*() {
+      const logs = captureLogs()
+      return yield* Effect.gen(function*() {
+        const pier = yield* open({ ...reloadSerf(dir), bootTimeout: 20_000, stopGrace: 100 })
+        yield* pier.poke({ n: 1 })
+        const old = pier.view().pid!
+        deploy(dir, { boot: "hang" })
+        const reload = yield* Effect.forkChild(Effect.flip(pier.reload))
+        yield* until(() => logs.lines.some((l) => l.message.includes("never becomes ripe")))
+        const t0 = performance.now()
+        yield* pier.shutdown(1_000)
+        const error = yield* Fiber.join(reload)
+        expect(error.reason).toBe("liege is stopping")
+        expect(performance.now() - t0).toBeLessThan(5_000)
+        expect(isAlive(old)).toBe(false)
+        const killed = logs.lines.find((l) => l.message.startsWith("reload failed"))
+        expect(killed?.message).toContain("liege is stopping")
+      }).pipe(Effect.provide(logs.layer))
+    }))
+
   withPier("reloads asked while one runs join it; a reload while stopping fails", (dir) =>
     Effect.gen(function*() {
       const pier = yield* open(reloadSerf(dir))
