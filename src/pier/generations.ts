@@ -200,6 +200,8 @@ const generation = (pier: GenerationsHost, n: number, heir: Heir | undefined) =>
         death = next.error
         break
       }
+      // refused meanwhile (liege began stopping): nothing to run
+      if (lifecycle.reload !== next.request) continue
       const handed = yield* reloading(pier, serf, n, next.request)
       if (handed !== undefined) {
         const upMs = (yield* Clock.currentTimeMillis) - ripeAt
