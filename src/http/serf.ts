@@ -5,6 +5,10 @@
  *   (plus `swapped` for a swap), or `422 {"error":{"tag":"Bail","goofs":[…]}}`;
  * - `GET /v1/peek/<path…>` — `200 {dat}`;
  * - `POST /v1/snapshot`, `POST /v1/pack` — `200 {eve}`;
+ * - `POST /v1/reload` (and SIGHUP) — the serf's code upgraded without losing
+ *   an event: `200 {reloaded: 1, eve, generation}` (the new serf serves from
+ *   the event after `eve`), or `500 ReloadFailed` saying why (the old serf
+ *   goes on);
  * - before the first serf is ripe, every route answers 503; later, while a
  *   serf restarts, requests wait for the next one.
  */
@@ -28,6 +32,7 @@ export const serfApp = (pier: Pier): App => {
   return {
     readiness: pier.readiness,
     status: pier.status,
+    reload: Effect.map(pier.reload, (r) => ({ reloaded: r.reloaded, eve: r.eve, generation: r.generation })),
     metrics: () => {
       const v = pier.view()
       const replay = pier.counters.replay()
@@ -40,6 +45,16 @@ export const serfApp = (pier: Pier): App => {
         { name: "liege_serf_eve", help: "last logged event", type: "gauge", samples: [{ value: v.eve }] },
         { name: "liege_serf_ripe", help: "1 when a ripe serf is serving", type: "gauge", samples: [{ value: v.healthy ? 1 : 0 }] },
         { name: "liege_serf_restarts_total", help: "serf restarts", type: "counter", samples: [{ value: v.restarts.total }] },
+        {
+          name: "liege_serf_reloads_total",
+          help: "serf reloads, by outcome",
+          type: "counter",
+          samples: [
+            { labels: { outcome: "ok" }, value: (v.reload?.total ?? 0) - (v.reload?.failed ?? 0) },
+            { labels: { outcome: "failed" }, value: v.reload?.failed ?? 0 }
+          ]
+        },
+        { name: "liege_serf_generation", help: "the serving serf's LIEGE_GENERATION", type: "gauge", samples: [{ value: v.reload?.generation ?? 1 }] },
         { name: "liege_serf_poisoned_total", help: "poison events refused (never logged)", type: "counter", samples: [{ value: v.poisoned }] },
         { name: "liege_serf_replay_events", help: "events replayed at the last start", type: "gauge", samples: [{ value: replay.done }] },
         { name: "liege_serf_replay_target_events", help: "events to replay at the last start", type: "gauge", samples: [{ value: replay.total }] }

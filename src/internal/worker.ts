@@ -32,16 +32,22 @@ export const WorkerFields = {
   spans: Schema.optional(Schema.Boolean)
 }
 
-/** `env` plus `LIEGE_PROTOCOL`, `LIEGE_CODEC`, `LIEGE_WORKER_ID` (and, for a serf, `LIEGE_PIER`). */
+/**
+ * `env` plus `LIEGE_PROTOCOL`, `LIEGE_CODEC`, `LIEGE_WORKER_ID` (and, for a
+ * serf, `LIEGE_PIER`; when given, `LIEGE_GENERATION`: 1, then one more per
+ * reload).
+ */
 export const workerEnv = (
   env: Record<string, string> | undefined,
   codec: CodecName,
   id: number,
-  pier?: string
+  pier?: string,
+  generation?: number
 ): Record<string, string> => ({
   ...env,
   LIEGE_PROTOCOL: "1",
   LIEGE_CODEC: codec,
   LIEGE_WORKER_ID: String(id),
-  ...(pier === undefined ? {} : { LIEGE_PIER: pier })
+  ...(pier === undefined ? {} : { LIEGE_PIER: pier }),
+  ...(generation === undefined ? {} : { LIEGE_GENERATION: String(generation) })
 })

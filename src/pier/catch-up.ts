@@ -27,9 +27,11 @@ export interface CatchUp {
   readonly onReplay?: ((status: ReplayStatus) => void) | undefined
 }
 
-const identity = (ripe: Ripe) => JSON.stringify({ pro: ripe.pro, hon: ripe.hon, nok: ripe.nok })
+/** The identity a serf reports in `ripe`, as the pier records it. */
+export const identity = (ripe: Ripe) => JSON.stringify({ pro: ripe.pro, hon: ripe.hon, nok: ripe.nok })
 
-const logStream = (log: PierLog, after: number, upTo: number, batchSize: number): Stream.Stream<ReplayEvent, PierIo> =>
+/** The logged events after `after` up to `upTo`, read in pages of `batchSize`. */
+export const logStream = (log: PierLog, after: number, upTo: number, batchSize: number): Stream.Stream<ReplayEvent, PierIo> =>
   Stream.paginate(after, (at) =>
     Effect.map(log.read(at, upTo, batchSize), (rows) => {
       const events = new Array<ReplayEvent>(rows.length)
@@ -41,7 +43,7 @@ const logStream = (log: PierLog, after: number, upTo: number, batchSize: number)
       return [events, last >= upTo ? Option.none<number>() : Option.some(last)] as const
     }))
 
-const goofText = (r: { readonly goof: { readonly mote: string; readonly tang: ReadonlyArray<string> } }) =>
+export const goofText = (r: { readonly goof: { readonly mote: string; readonly tang: ReadonlyArray<string> } }) =>
   `${r.goof.mote}: ${r.goof.tang.join(" | ")}`
 
 export const catchUp = (serf: Serf, pier: CatchUp): Effect.Effect<void, PierFatal | SerfError> =>

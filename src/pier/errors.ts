@@ -1,8 +1,8 @@
 import { Schema } from "effect"
 
-import { ShuttingDown } from "../errors.ts"
+import { ReloadFailed, ShuttingDown } from "../errors.ts"
 
-export { ShuttingDown }
+export { ReloadFailed, ShuttingDown }
 
 /** Another process holds the pier. */
 export class PierLocked extends Schema.TaggedError<PierLocked>()("PierLocked", {

@@ -16,6 +16,7 @@ export {
   type PierCounters,
   type PokeAnswer,
   type PokeError,
+  type Reloaded,
   type ReplayStatus,
   Service
 } from "./pier.ts"

@@ -6,6 +6,7 @@
  * serving serf; the pier's recent errors are kept here for its status.
  */
 import { Deferred, Effect } from "effect"
+import type { ReloadFailed } from "../errors.ts"
 import type { Serf } from "../serf/host.ts"
 import type * as Status from "../status/document.ts"
 import { type PierFenced, ShuttingDown } from "./errors.ts"
@@ -13,6 +14,22 @@ import type { Serving } from "./pending.ts"
 import type { PierFatal, PierState, PokeError, ReplayStatus } from "./types.ts"
 
 const RECENT_ERRORS = 20
+
+/** What a reload answers once the new serf serves (SPEC §8 `POST /v1/reload`). */
+export interface Reloaded {
+  readonly reloaded: 1
+  /** The last event the old serf did: the new one serves from the next. */
+  readonly eve: number
+  /** The new serf's `LIEGE_GENERATION`. */
+  readonly generation: number
+}
+
+/** A reload asked for: callers who ask while it stands join it. */
+export interface ReloadRequest {
+  readonly done: Deferred.Deferred<Reloaded, ReloadFailed>
+  /** A serving generation runs it (it can no longer be refused from outside). */
+  taken: boolean
+}
 
 export class Lifecycle {
   stage: PierState = { _tag: "Booting" }
@@ -35,7 +52,21 @@ export class Lifecycle {
   lastSnapshot = 0
   readonly errors: Array<Status.RecentError> = []
   readonly fatalSignal = Deferred.makeUnsafe<PierFatal>()
+  /** The serving serf's `LIEGE_GENERATION` (a restart keeps it): 1, then the number of the reload it came from. */
+  generation = 1
+  /** The last `LIEGE_GENERATION` given: each reload attempt takes the next, whether or not it succeeds. */
+  generationsGiven = 1
+  /** The reload asked for or running, if any (its callers join it). */
+  reload: ReloadRequest | undefined = undefined
+  /** Reloads done (succeeded or failed), failed, the last one, and the one running: the status document's. */
+  readonly reloads: {
+    total: number
+    failed: number
+    last: Status.SerfReload["last"]
+    running: Status.SerfReload["running"]
+  } = { total: 0, failed: 0, last: null, running: null }
   private waiters: Array<() => void> = []
+  private reloadWaiters: Array<() => void> = []
   private readonly now: () => number
 
   constructor(logged: number, now: () => number) {
@@ -93,6 +124,43 @@ export class Lifecycle {
     check()
     return Effect.sync(() => {
       this.waiters = this.waiters.filter((w) => w !== check)
+    })
+  })
+
+  /** The reload standing, or a new one (the serving generation is told). */
+  askReload(): ReloadRequest {
+    if (this.reload !== undefined) return this.reload
+    const request: ReloadRequest = { done: Deferred.makeUnsafe(), taken: false }
+    this.reload = request
+    const waiters = this.reloadWaiters
+    this.reloadWaiters = []
+    for (const w of waiters) w()
+    return request
+  }
+
+  /** The reload ended (it answered its callers): the next one asked is a new one. */
+  reloadEnded(request: ReloadRequest): void {
+    if (this.reload === request) this.reload = undefined
+  }
+
+  /** A reload asked for and not taken yet is refused with `error` (one running answers for itself). */
+  refuseReload(error: ReloadFailed): void {
+    const request = this.reload
+    if (request === undefined || request.taken) return
+    this.reload = undefined
+    Deferred.doneUnsafe(request.done, Effect.fail(error))
+  }
+
+  /** Completes when a reload is asked for that no generation has taken yet (the caller takes it). */
+  readonly awaitReload: Effect.Effect<ReloadRequest> = Effect.callback<ReloadRequest>((resume) => {
+    const check = () => {
+      const request = this.reload
+      if (request !== undefined && !request.taken) return resume(Effect.succeed(request))
+      this.reloadWaiters.push(check)
+    }
+    check()
+    return Effect.sync(() => {
+      this.reloadWaiters = this.reloadWaiters.filter((w) => w !== check)
     })
   })
 

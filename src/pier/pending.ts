@@ -5,7 +5,9 @@
  * its caller at once. An event sent to a serf that ended owing its answer
  * stays pending and is sent again, in order, to the next one — unless it is
  * to blame for the ends (poison isolation, ./poison.ts): then the next serf
- * gets it alone first, and the others wait.
+ * gets it alone first, and the others wait. While a reload switches serfs
+ * (./reload.ts) events are held: they stay pending, sent to no serf, until
+ * `release` sends them, in order, to whichever serf serves then.
  */
 import { type Clock, Effect, Fiber, type Tracer } from "effect"
 import * as Trace from "../internal/trace.ts"
@@ -53,6 +55,8 @@ export class PendingEvents {
   readonly pending = new Map<number, Pending>()
   readonly isolation = new Isolation<Pending>()
   private nextId = 0
+  /** Events are held (a reload is switching serfs): none is sent. */
+  private holding = false
   private readonly commit: GroupCommit
   private readonly dir: string
   /** Told whenever an event leaves (the drain waits for none to be left). */
@@ -114,7 +118,7 @@ export class PendingEvents {
       }
       this.pending.set(p.id, p)
       const now = serving()
-      if (now !== undefined && !this.isolation.active) this.send(now, p)
+      if (now !== undefined && !this.isolation.active && !this.holding) this.send(now, p)
       return Effect.sync(() => {
         gone = true
         if (p.cancel === undefined || p.cancel()) {
@@ -179,9 +183,22 @@ export class PendingEvents {
     if (!settled) p.cancel = cancel
   }
 
-  /** Submits, in order, every pending event not yet submitted to this generation. */
+  /** Submits, in order, every pending event not yet submitted to this generation (none while held). */
   sendAll(to: Serving): void {
+    if (this.holding) return
     for (const p of this.pending.values()) if (p.gen !== to.gen) this.send(to, p)
+  }
+
+  /** From now on no event is sent to any serf: new ones wait, pending. */
+  hold(): void {
+    this.holding = true
+  }
+
+  /** Events go to `to` again: every one waiting is sent, in order. */
+  release(to: Serving): void {
+    if (!this.holding) return
+    this.holding = false
+    if (!this.isolation.active) this.sendAll(to)
   }
 
   /** A new serf serves: the suspect of the last death goes to it alone, else every pending event. */

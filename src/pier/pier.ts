@@ -28,8 +28,8 @@
  * comes from Effect's `Clock`.
  */
 import * as fs from "node:fs"
-import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, FiberSet, Layer, Option, Schema, type Scope } from "effect"
-import { InvalidOptions } from "../errors.ts"
+import { Cause, Clock, Context, Deferred, Effect, Exit, Fiber, FiberSet, Layer, Option, Schema, Scope } from "effect"
+import { InvalidOptions, ReloadFailed } from "../errors.ts"
 import * as Keeper from "../internal/keeper.ts"
 import { decodeOptions } from "../internal/options.ts"
 import * as RestartPolicy from "../internal/restart-policy.ts"
@@ -41,7 +41,7 @@ import { GroupCommit } from "./commit.ts"
 import { PierIo, type PierLocked, type PierMismatch, ShuttingDown, Timeout } from "./errors.ts"
 import { type GenerationsHost, giveUp, serfKeeper } from "./generations.ts"
 import { fileLeftover, type Leftover, reap } from "./leftover.ts"
-import { Lifecycle } from "./lifecycle.ts"
+import { Lifecycle, type Reloaded } from "./lifecycle.ts"
 import type { PierFenced } from "./errors.ts"
 import type { PierLog } from "./log.ts"
 import { PierOptions, settings as settingsOf } from "./options.ts"
@@ -51,6 +51,7 @@ import type { PierFatal, PokeAnswer, PokeError, ReplayStatus } from "./types.ts"
 import * as View from "./view.ts"
 
 export { PierOptions } from "./options.ts"
+export type { Reloaded } from "./lifecycle.ts"
 export type { PierFatal, PierState, PokeAnswer, PokeError, ReplayStatus } from "./types.ts"
 
 export interface PierHooks {
@@ -91,6 +92,17 @@ export interface Pier {
   readonly counters: PierCounters
   /** Completes when the pier gave up for good. */
   readonly fatal: Effect.Effect<PierFatal>
+  /**
+   * Upgrades the serf's code without losing an event (SPEC §8, ./reload.ts):
+   * the serf saves, a new process of the same command starts from that
+   * snapshot and catches up with the log while the old one serves, then
+   * takes over (events that arrive meanwhile wait; none is refused) and the
+   * old one stops. If the new serf fails (its boot, its replay, another
+   * mug), it is killed, the old one goes on, and the reload fails saying
+   * why. Asked while one runs, it joins it; asked while no serf serves, it
+   * runs once one does.
+   */
+  readonly reload: Effect.Effect<Reloaded, ReloadFailed>
   /**
    * Stops taking events, answers those accepted within `drainMs` (the rest
    * get `ShuttingDown`), saves a snapshot and stops the serf. The window
@@ -151,6 +163,8 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
     const mug = logged === 0 ? null : yield* log.mugOf(logged)
     const clock = yield* Clock.Clock
     const now = () => clock.currentTimeMillisUnsafe()
+    // a reload's new serf lives here until a generation takes it: closed after the keeper stopped
+    const heirs = yield* Scope.fork(yield* Effect.scope)
     // after the log (opened by the caller): it closes first, interrupting the keeper and every control flow
     const run = yield* FiberSet.makeRuntime()
 
@@ -207,6 +221,8 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       leftover,
       pending,
       windowMs: settings.windowMs,
+      reloadMs: settings.bootMs,
+      heirs,
       now,
       settle
     }
@@ -254,6 +270,8 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       Effect.suspend(() => {
         if (lifecycle.closing) return Deferred.await(stopped)
         lifecycle.closing = true
+        // a reload not begun is not begun now (one running sees `closing` and gives up)
+        lifecycle.refuseReload(new ReloadFailed({ reason: "liege is stopping" }))
         return Effect.ensuring(stopping(drainMs, cutShort), Deferred.succeed(stopped, undefined))
       })
     const stopping = (drainMs: number, cutShort: Effect.Effect<void> | undefined) =>
@@ -314,6 +332,13 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       logBytes: () => logBytes
     }
     const view = () => View.view(parts, now())
+
+    const reload = Effect.suspend((): Effect.Effect<Reloaded, ReloadFailed> => {
+      if (lifecycle.closing) return Effect.fail(new ReloadFailed({ reason: "liege is stopping" }))
+      const ended = lifecycle.fatal ?? lifecycle.lost
+      if (ended !== undefined) return Effect.fail(new ReloadFailed({ reason: ended.message }))
+      return Deferred.await(lifecycle.askReload().done)
+    })
     return {
       dir,
       poke: (ev, json, key) => pending.poke(ev, json, key, now(), lifecycle.refusal, lifecycle.servingNow),
@@ -329,6 +354,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
       }),
       counters: { commitBatches, replay: () => lifecycle.replay },
       fatal: Deferred.await(lifecycle.fatalSignal),
+      reload,
       shutdown
     } satisfies Pier
   })

@@ -85,6 +85,7 @@ export const view = (pier: PierParts, now: number): Status.SerfStatus => {
     },
     lastSnapshotEve: lifecycle.lastSnapshot === 0 ? null : lifecycle.lastSnapshot,
     logBytes: pier.logBytes(),
-    errors: lifecycle.errors.slice().reverse()
+    errors: lifecycle.errors.slice().reverse(),
+    reload: { generation: lifecycle.generation, ...lifecycle.reloads }
   }
 }

@@ -30,6 +30,7 @@ import {
   EventNotEncodable,
   ReplayDiverged,
   SerfBootTimeout,
+  SerfDied,
   type SerfError,
   SerfNotRunning,
   SerfIncompatible,
@@ -87,6 +88,14 @@ export interface Serf {
   readonly save: <E = never>(before?: Effect.Effect<void, E>) => Effect.Effect<number, SerfError | E>
   /** `pack` at the current event, after `before` ran under the lock; returns the event. */
   readonly pack: <E = never>(before?: Effect.Effect<void, E>) => Effect.Effect<number, SerfError | E>
+  /**
+   * Runs `flow` holding the lock, once the window has drained: no writ goes
+   * to the serf meanwhile (work waits behind it). `flow` must not talk to
+   * this serf; its failure is handed back as its exit and, unlike a flow of
+   * the serf's own, does not end the serf. Fails only when the lock is not
+   * granted (the serf ended).
+   */
+  readonly hold: <A, E>(flow: Effect.Effect<A, E>) => Effect.Effect<Exit.Exit<A, E>, SerfError>
   /** Kills the serf now and poisons the handle (for a host that can no longer trust its state). */
   readonly abandon: (reason: string) => void
   readonly peek: (
@@ -127,7 +136,7 @@ export const start = (
     const child = yield* spawn({
       command: options.command,
       args: options.args ?? [],
-      env: workerEnv(options.env, codecName, workerId, options.pier),
+      env: workerEnv(options.env, codecName, workerId, options.pier, options.generation),
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       grace: stopGraceMs,
       stdout: "pipe",
@@ -167,7 +176,13 @@ export const start = (
         duration: bootMs,
         orElse: () => Effect.fail(new SerfBootTimeout({ pid: child.pid, ms: bootMs }))
       }),
-      Effect.tapError((e) => Effect.andThen(Effect.sync(() => d.fail(e)), child.stop))
+      // the process is gone before the error is told: a serf that exited says how
+      Effect.catch((e) =>
+        Effect.flatMap(
+          Effect.andThen(Effect.sync(() => d.fail(e)), child.stop),
+          (result) => Effect.fail(e._tag === "SerfDied" && e.result === null ? new SerfDied({ pid: e.pid, result }) : e)
+        )
+      )
     )
     if (ripe.pro !== PROTOCOL_VERSION) {
       const e = new SerfIncompatible({
@@ -207,6 +222,15 @@ export const start = (
           }
           return yield* exit
         })
+      )
+
+    /** Holds the lock around a flow that sends the serf nothing: whatever its end, the lock is released. */
+    const hold = <A, E>(flow: Effect.Effect<A, E>): Effect.Effect<Exit.Exit<A, E>, SerfError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.andThen(
+          restore(acquire),
+          Effect.ensuring(Effect.exit(restore(flow)), Effect.sync(() => d.release()))
+        )
       )
 
     /** The frame for a writ (a frame already made passes); one that cannot travel exactly is refused, nothing sent. */
@@ -325,6 +349,7 @@ export const start = (
       pack: live("pack"),
       peek,
       stop,
+      hold,
       abandon: (reason) => d.fail(new SerfNotRunning({ pid: child.pid, reason })),
       exited: child.result,
       dead: Deferred.await(deadSignal)

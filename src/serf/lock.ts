@@ -182,7 +182,14 @@ export class SerfLock {
     this.onDead(error)
   }
 
-  private pump(): void {
+  /**
+   * Sends the work that fits in the window and, with `grant`, grants a lock
+   * op at the head of the queue once the window has drained. While an answer
+   * is being handed out, work goes out first but no lock op is granted
+   * until the answer's caller was told: a control flow (a `save` after the
+   * commit, a reload's hand-over) then sees every answer the serf gave.
+   */
+  private pump(grant = true): void {
     while (this.ended === undefined && !this.held) {
       const op = this.queue.peek()
       if (op === undefined) return
@@ -196,7 +203,7 @@ export class SerfLock {
         this.sending()
         this.window.send(op)
       } else {
-        if (this.window.inFlight > 0) return
+        if (!grant || this.window.inFlight > 0) return
         this.queue.shift()
         this.held = true
         op.grant()
@@ -298,7 +305,7 @@ export class SerfLock {
           return this.protocol(broken)
         }
         const swap = plea.t === "work-swap"
-        this.pump() // the next writs go out before the answer's caller resumes
+        this.pump(false) // the next writs go out before the answer's caller resumes
         op.done({
           _tag: swap ? "Swap" : "Done",
           eve: plea.eve,
@@ -307,11 +314,12 @@ export class SerfLock {
           ev: swap ? plea.ev : op.ev,
           effects: plea.fec
         })
-        return
+        return this.pump()
       }
       case "work-bail":
-        this.pump()
-        return op.done({ _tag: "Bail", goofs: plea.lud })
+        this.pump(false)
+        op.done({ _tag: "Bail", goofs: plea.lud })
+        return this.pump()
       default: {
         const reason = `${plea.t} does not answer work`
         op.done(new SerfProtocolError({ pid: this.pid, reason }))

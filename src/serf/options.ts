@@ -35,6 +35,8 @@ export const SerfOptions = Schema.Struct({
   pier: Schema.optional(Schema.String),
   /** Told to the serf as `LIEGE_WORKER_ID`. */
   workerId: Schema.optional(Schema.Int),
+  /** Told to the serf as `LIEGE_GENERATION` (the pier's: 1, then one more per reload). */
+  generation: Schema.optional(Schema.Int),
   annotations: Schema.optional(Schema.Record(Schema.String, Schema.Unknown))
 })
 export type SerfOptions = typeof SerfOptions.Type
@@ -56,7 +58,7 @@ export interface SerfSettings {
 
 const ms = (d: SerfOptions["stopGrace"], fallback: number) => d === undefined ? fallback : toMillis(d)
 
-export const settings = (o: Omit<SerfOptions, "pier" | "workerId" | "annotations"> & { readonly workerId?: number | undefined }): SerfSettings => ({
+export const settings = (o: Omit<SerfOptions, "pier" | "workerId" | "generation" | "annotations"> & { readonly workerId?: number | undefined }): SerfSettings => ({
   codecName: o.codec ?? workerDefaults.codec,
   workerId: o.workerId ?? 1,
   bootMs: ms(o.bootTimeout, serfDefaults.bootTimeoutMs),

@@ -163,6 +163,21 @@ export type PoolStatus = typeof PoolStatus.Type
 export const SerfState = Schema.Literals(["booting", "replaying", "running", "restarting", "stopped"])
 export type SerfState = typeof SerfState.Type
 
+/**
+ * A serf's reloads (SPEC §8): the serving serf's `LIEGE_GENERATION`, the
+ * reload under way (the generation it tries, since when), how many there
+ * were and how many failed, and the last one (`eve`: the event the new serf
+ * took over at; `error`: why it failed, else null).
+ */
+export const SerfReload = Schema.Struct({
+  generation: Int,
+  running: NullOr(Schema.Struct({ generation: Int, since: Ms })),
+  total: Int,
+  failed: Int,
+  last: NullOr(Schema.Struct({ at: Ms, generation: Int, eve: NullOr(Int), error: NullOr(Schema.String) }))
+})
+export type SerfReload = typeof SerfReload.Type
+
 export const SerfStatus = Schema.Struct({
   kind: Schema.Literal("serf"),
   now: Ms,
@@ -198,7 +213,9 @@ export const SerfStatus = Schema.Struct({
   restarts: Restarts,
   lastSnapshotEve: NullOr(Int),
   logBytes: NullOr(Int),
-  errors: Schema.Array(RecentError)
+  errors: Schema.Array(RecentError),
+  /** Reloads (SPEC §8): as a pool's, the generation being the serving serf's. */
+  reload: Schema.optional(SerfReload)
 })
 export type SerfStatus = typeof SerfStatus.Type
 

@@ -64,7 +64,7 @@ export type Fields = [
       Serf,
       | "kind" | "now" | "startedAt" | "healthy" | "state" | "pid" | "replay" | "nextTryAt" | "eve" | "mug" | "window" | "pending" | "events"
       | "commits" | "restarts" | "lastSnapshotEve" | "logBytes" | "errors",
-      "failed" | "isolating" | "logged" | "poisoned"
+      "failed" | "isolating" | "logged" | "poisoned" | "reload"
     >
   >,
   Check<Decided<NonNullable<Serf["replay"]>, "done" | "total">>,
