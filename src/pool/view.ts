@@ -43,6 +43,20 @@ export interface PoolState {
   readonly reload: () => Reload
 }
 
+/**
+ * The workers' memory for the view: one pass over /proc costs about a
+ * millisecond, and a view may be asked for often (a test polling, a page
+ * per second per viewer), so a reading serves for a second unless the
+ * workers changed.
+ */
+let lastMemory: { readonly at: number; readonly pids: string; readonly mb: Map<number, number> } | undefined = undefined
+const memoryOf = (pids: ReadonlyArray<number>, now: number): Map<number, number> => {
+  const key = pids.join(",")
+  if (lastMemory !== undefined && lastMemory.pids === key && now - lastMemory.at < 1000 && now >= lastMemory.at) return lastMemory.mb
+  lastMemory = { at: now, pids: key, mb: groupRssMb(pids) }
+  return lastMemory.mb
+}
+
 /** A worker that has not ended yet. */
 export const live = (w: Worker | undefined): w is Worker => w !== undefined && w.end === undefined
 /** A worker that can take requests. */
@@ -78,10 +92,10 @@ export const view = (pool: PoolState, now: number): Status.PoolStatus => {
   const reload = pool.reload()
   // the slots in the pool: every one of a fixed pool; an elastic pool's active ones (and any still ending)
   const shown = pool.slots.filter((s) => s.active || pool.workers[s.number - 1] !== undefined)
-  const memory = groupRssMb(shown.flatMap((s) => {
+  const memory = memoryOf(shown.flatMap((s) => {
     const w = pool.workers[s.number - 1]
     return w === undefined ? [] : [w.child.pid]
-  }))
+  }), now)
   let ready = 0
   let inFlight = 0
   for (const w of pool.workers) {
