@@ -33,6 +33,16 @@ interface Measure {
   readonly p99: number
 }
 
+/** Requests before the measured ones (the JIT, the workers' first requests). */
+const WARMUP = 1000
+
+/**
+ * A pause once every worker is up, before measuring: a Node worker that has
+ * just said it is ready still compiles and collects for a few hundred ms,
+ * which a lockstep caller on 2 cores would measure as its own cost.
+ */
+const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 300))
+
 const summarize = (latencies: Array<number>, ms: number): Measure => {
   latencies.sort((a, b) => a - b)
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!
@@ -119,14 +129,16 @@ const withLiege = (workers: number, window: number, total: number, concurrency: 
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const pool = yield* make({ command: process.execPath, args: [workerScript], workers, maxInFlight: window, codec })
     while (pool.view().ready < workers) yield* Effect.sleep(2)
+    yield* Effect.promise(settle)
     const call = () => Effect.runPromise(pool.submit(payload))
-    yield* Effect.promise(() => drive(200, concurrency, call))
+    yield* Effect.promise(() => drive(WARMUP, concurrency, call))
     return yield* Effect.promise(() => drive(total, concurrency, call))
   })).pipe(Effect.provide(quiet)))
 
 const withRaw = async (workers: number, window: number, total: number, concurrency: number, payload: unknown, codec: CodecName) => {
   const raw = await rawPool(workers, window, codec)
-  await drive(200, concurrency, () => raw.call(payload))
+  await settle()
+  await drive(WARMUP, concurrency, () => raw.call(payload))
   const m = await drive(total, concurrency, () => raw.call(payload))
   await raw.close()
   return m
@@ -135,7 +147,8 @@ const withRaw = async (workers: number, window: number, total: number, concurren
 const withJest = async (workers: number, total: number, concurrency: number, payload: unknown) => {
   const { Worker } = require("jest-worker") as typeof import("jest-worker")
   const w = new Worker(path.join(here, "workers/jest-echo.cjs"), { numWorkers: workers, enableWorkerThreads: false }) as any
-  await drive(200, concurrency, () => w.echo(payload))
+  await drive(WARMUP, concurrency, () => w.echo(payload))
+  await settle()
   const m = await drive(total, concurrency, () => w.echo(payload))
   await w.end()
   return m
@@ -144,7 +157,8 @@ const withJest = async (workers: number, total: number, concurrency: number, pay
 const withWorkerpool = async (workers: number, total: number, concurrency: number, payload: unknown) => {
   const workerpool = require("workerpool") as typeof import("workerpool")
   const pool = workerpool.pool(path.join(here, "workers/workerpool-echo.cjs"), { maxWorkers: workers, minWorkers: workers, workerType: "process" })
-  await drive(200, concurrency, () => pool.exec("echo", [payload]))
+  await drive(WARMUP, concurrency, () => pool.exec("echo", [payload]))
+  await settle()
   const m = await drive(total, concurrency, () => pool.exec("echo", [payload]))
   await pool.terminate()
   return m
@@ -185,7 +199,8 @@ export const row = async (bytes: number, concurrency: number, workers: number, w
 
 const runCase = async (variant: string, bytes: number, concurrency: number, workers: number, window: number, codec: CodecName) => {
   const payload = payloadOf(bytes)
-  const total = concurrency === 1 ? 3000 : 20_000
+  // a lockstep caller is measured long enough (≥ 0.3 s) that a worker's last start-up work does not weigh
+  const total = concurrency === 1 ? 10_000 : 20_000
   switch (variant) {
     case "raw":
       return withRaw(workers, window, total, concurrency, payload, codec)
