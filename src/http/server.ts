@@ -37,7 +37,7 @@ import type { Listen } from "../cli/args.ts"
 import { type BodyLimits, readJson } from "./body.ts"
 import { answerOf } from "./errors.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
-import { type Route, type RouteRequest, table } from "./routes.ts"
+import { parseTarget, type Route, type RouteRequest, table } from "./routes.ts"
 import { format, type Family } from "./prometheus.ts"
 import { processFamilies } from "./process.ts"
 import { page } from "../status/page/index.ts"
@@ -238,8 +238,7 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
     let match = table(builtins)
 
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const url = new URL(req.url ?? "/", "http://liege")
-      const path = url.pathname
+      const { path, search } = parseTarget(req.url ?? "/")
       const method = req.method ?? "GET"
       const found = match(method, path)
       const open = found._tag === "Found" && found.route.open === true
@@ -260,7 +259,7 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       const request: RouteRequest = {
         method,
         path,
-        query: url.searchParams,
+        query: new URLSearchParams(search),
         headers: req.headers,
         json: readJson(req, options),
         params: found.params,
