@@ -9,16 +9,25 @@
  * decoded) or, last, `*` (the rest: zero or more segments, decoded).
  */
 import type { Effect } from "effect"
+import type { Body } from "./body.ts"
 import { errorResponse, type Response } from "./response.ts"
 
-/** What a handler is given of the request. */
+/**
+ * What a handler is given of the request. An app route's handler runs once
+ * the body has arrived (at most `--max-body` of it): `body()` checks it then
+ * (once, when first asked).
+ */
 export interface RouteRequest {
   readonly method: string
   readonly path: string
+  /** The query, without its `?` (`""` for none). */
+  readonly search: string
   readonly query: URLSearchParams
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
-  /** The body as JSON, checked (size, UTF-8, Unicode, depth); the failure is the response to send. */
-  readonly json: Effect.Effect<{ readonly value: unknown; readonly text: string }, Response>
+  /** The body as JSON, checked (size, UTF-8, Unicode, depth), or the response that refuses it. */
+  readonly body: () => Body | Response
+  /** The same as an Effect: the failure is the response to send. */
+  readonly json: Effect.Effect<Body, Response>
   /** The pattern's `:name` segments. */
   readonly params: Readonly<Record<string, string>>
   /** What the pattern's `*` matched. */
