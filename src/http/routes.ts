@@ -20,7 +20,7 @@ import { errorResponse, type Response } from "./response.ts"
 export interface RouteRequest {
   readonly method: string
   readonly path: string
-  /** The query, without its `?` (`""` for none). */
+  /** The query as sent, with its `?` (`""` for none); `query` holds its params. */
   readonly search: string
   readonly query: URLSearchParams
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
@@ -62,24 +62,31 @@ const split = (path: string) => path.split("/").filter((s) => s !== "")
 const PLAIN = new Uint8Array(128)
 for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~!$&'()*+,;=:@/%") PLAIN[c.charCodeAt(0)] = 1
 
-/** A request target's path and query (without its `?`). */
+/** A request target's path and query (as sent, with its `?`; `""` for none). */
 export interface Target {
   readonly path: string
   readonly search: string
 }
 
-const viaUrl = (target: string): Target => {
-  const url = new URL(target, "http://liege")
-  return { path: url.pathname, search: url.search.slice(1) }
+const viaUrl = (target: string): Target | undefined => {
+  let url: URL
+  try {
+    url = new URL(target, "http://liege")
+  } catch {
+    // `//` (an empty authority), say
+    return undefined
+  }
+  return { path: url.pathname, search: url.search }
 }
 
 /**
  * The path and query of a request target, as `new URL(target, base)` reads
  * them, without building a URL for the usual target: `/` then plain path
  * characters (no dot segment, no `\`, no `//` at the start), then
- * printable ASCII after `?` (no `#`). Anything else goes through `URL`.
+ * printable ASCII after `?` (no `#`). Anything else goes through `URL`;
+ * undefined when it is not a URL at all.
  */
-export const parseTarget = (target: string): Target => {
+export const parseTarget = (target: string): Target | undefined => {
   const n = target.length
   if (n === 0 || target.charCodeAt(0) !== 0x2f || (n > 1 && target.charCodeAt(1) === 0x2f)) return viaUrl(target)
   let i = 1
@@ -90,12 +97,12 @@ export const parseTarget = (target: string): Target => {
     // `%2e` is a dot: URL resolves dot segments
     if (c === 0x25 && target.charCodeAt(i + 1) === 0x32 && (target.charCodeAt(i + 2) | 0x20) === 0x65) return viaUrl(target)
   }
-  if (i === n) return { path: target, search: "" }
+  if (i >= n - 1) return { path: i === n ? target : target.slice(0, i), search: "" }
   for (let k = i + 1; k < n; k++) {
     const c = target.charCodeAt(k)
     if (c <= 0x20 || c >= 0x7f || c === 0x23) return viaUrl(target)
   }
-  return { path: target.slice(0, i), search: target.slice(i + 1) }
+  return { path: target.slice(0, i), search: target.slice(i) }
 }
 
 /** The table's matcher: a path and a method to a route (with its params), or the refusal to answer. */

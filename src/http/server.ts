@@ -132,6 +132,7 @@ const draining = {
 const starting = notReadyBecause("liege is starting")
 const stopping = notReadyBecause("liege is stopping (draining what it accepted)")
 
+const badTarget = errorResponse(400, "BadPath", "the request target is not a path")
 const internal = errorResponse(500, "Internal", "liege failed to answer this request; see its log")
 
 /** One request being answered: its response, and the fiber answering it (a client that goes away interrupts it). */
@@ -298,7 +299,12 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
     const builtin = new Set(builtins)
 
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const { path, search } = parseTarget(req.url ?? "/")
+      const target = parseTarget(req.url ?? "/")
+      if (target === undefined) {
+        req.resume()
+        return answer(res, "unmatched", badTarget)
+      }
+      const { path, search } = target
       const method = req.method ?? "GET"
       const found = match(method, path)
       const open = found._tag === "Found" && found.route.open === true
