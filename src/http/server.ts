@@ -74,6 +74,12 @@ export interface ServerOptions extends BodyLimits {
    * request's `traceparent` is still handed on as it is.
    */
   readonly spans?: boolean | undefined
+  /**
+   * Bind with `SO_REUSEPORT` (Linux): several liege processes that all ask
+   * for it share one address, and the kernel spreads connections among
+   * them. Without it (the default) an address in use is `ListenFailed`.
+   */
+  readonly reusePort?: boolean | undefined
 }
 
 export interface Server {
@@ -415,7 +421,7 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       Effect.callback<void, ListenFailed>((resume) => {
         const onError = (e: NodeJS.ErrnoException) => resume(Effect.fail(new ListenFailed({ address, reason: reasonOf(e) })))
         node.once("error", onError)
-        node.listen(options.listen.port, options.listen.host, () => {
+        node.listen({ port: options.listen.port, host: options.listen.host, reusePort: options.reusePort === true }, () => {
           node.off("error", onError)
           node.on("error", (e) => run(Effect.logWarning(`http server: ${e.message}`)))
           resume(Effect.void)

@@ -9,7 +9,7 @@ import * as net from "node:net"
 import { it } from "@effect/vitest"
 import { Deferred, Effect, Logger } from "effect"
 import { expect } from "vitest"
-import { listen } from "../../src/http/server.ts"
+import { type App, listen } from "../../src/http/server.ts"
 import { request } from "../support/http.ts"
 
 it.live("a handler that dies is answered 500 Internal, and the server goes on", () =>
@@ -155,3 +155,23 @@ const rawTarget = (url: string, target: string): Promise<string> =>
     let text = ""
     socket.setEncoding("utf8").on("data", (d: string) => (text += d)).on("end", () => resolve(text)).on("error", reject)
   })
+
+it.live("reusePort: two servers on one address share its connections; without it the second is ListenFailed", () =>
+  Effect.gen(function*() {
+    const app = (name: string): App => ({
+      readiness: () => ({ ready: true }),
+      metrics: () => [],
+      status: Effect.die(new Error("no status")),
+      routes: [{ method: "GET", pattern: "/who", name: "who", handle: () => Effect.succeed({ status: 200, contentType: "text/plain", body: name }) }]
+    })
+    const a = yield* listen({ listen: { host: "127.0.0.1", port: 0 }, token: undefined, maxBody: 1024, maxDepth: 8, reusePort: true })
+    const port = Number(new URL(a.url).port)
+    const b = yield* listen({ listen: { host: "127.0.0.1", port }, token: undefined, maxBody: 1024, maxDepth: 8, reusePort: true })
+    yield* a.start(app("a"))
+    yield* b.start(app("b"))
+    const seen = new Set<string>()
+    for (let i = 0; i < 64 && seen.size < 2; i++) seen.add((yield* Effect.promise(() => request("GET", `${a.url}/who`))).text)
+    expect([...seen].sort()).toEqual(["a", "b"])
+    const refused = yield* Effect.flip(listen({ listen: { host: "127.0.0.1", port }, token: undefined, maxBody: 1024, maxDepth: 8 }))
+    expect(refused.reason).toBe("address already in use")
+  }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))))
