@@ -20,7 +20,8 @@
  * `BENCH_HTTP_PROF=DIR` runs the liege servers under `node --cpu-prof` with
  * their profiles in DIR; `BENCH_HTTP_COMPARE=CHECKOUT` adds the pool and
  * serf cases of another checkout of liege (say, the commit before a change)
- * to the same rounds.
+ * to the same rounds; `BENCH_HTTP_CLIENTS=N` and `BENCH_HTTP_WORKERS=N`
+ * change the load (8 clients) and the pool (1 worker).
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
@@ -33,7 +34,8 @@ const node = process.execPath
 const ROUNDS = 3
 const WARM = 3_000
 const REQUESTS = 20_000
-const CLIENTS = 8
+const CLIENTS = Number(process.env["BENCH_HTTP_CLIENTS"] ?? 8)
+const WORKERS = process.env["BENCH_HTTP_WORKERS"] ?? "1"
 
 /** The fair baseline: read the body, parse it, answer a small JSON. */
 const BARE = `
@@ -152,7 +154,7 @@ const liegeCases = (label: string, checkout: string): ReadonlyArray<Case> => [
         path.join(checkout, "bin/liege.ts"),
         "pool",
         "--workers",
-        "1",
+        WORKERS,
         "--listen",
         "127.0.0.1:0",
         "--state",
@@ -203,6 +205,8 @@ const cases: ReadonlyArray<Case> = [
 interface Round {
   readonly usPerRequest: number
   readonly perSec: number
+  /** The share of the load's wall time the main thread was on a CPU. */
+  readonly busy: number
 }
 
 const measure = async (c: Case): Promise<Round> => {
@@ -213,7 +217,7 @@ const measure = async (c: Case): Promise<Round> => {
     const got = await load(s.url + c.path, REQUESTS, c.body)
     const used = mainThreadNs(s.proc.pid!) - before
     if (got.bad > 0) throw new Error(`${c.name}: ${got.bad} requests failed`)
-    return { usPerRequest: used / 1000 / got.n, perSec: got.n / (got.ms / 1000) }
+    return { usPerRequest: used / 1000 / got.n, perSec: got.n / (got.ms / 1000), busy: used / 1e6 / got.ms }
   } finally {
     await stop(s)
   }
@@ -230,11 +234,13 @@ const run = async () => {
     bench: "http",
     case: c.name,
     clients: CLIENTS,
+    poolWorkers: Number(WORKERS),
     requests: REQUESTS,
     mainThreadUsPerRequest: Number(us(c.name).toFixed(1)),
     bareUsPerRequest: Number(bare.toFixed(1)),
     ratio: Number((us(c.name) / bare).toFixed(2)),
     requestsPerSec: Math.round(median(got.get(c.name)!.map((r) => r.perSec))),
+    mainThreadBusy: Number(median(got.get(c.name)!.map((r) => r.busy)).toFixed(2)),
     rounds: got.get(c.name)!.map((r) => Number(r.usPerRequest.toFixed(1)))
   }))
 }
