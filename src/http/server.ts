@@ -375,12 +375,23 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
 
     const spanParent = (req: http.IncomingMessage) => Trace.fromTraceparent(req.headers["traceparent"])
 
-    /** The handler ended: its response is written; a handler that died (a bug) is answered 500, never left hanging. */
+    /**
+     * The handler ended: its response is written; a handler that died (a bug)
+     * is answered 500, never left hanging. This runs where the fiber ended
+     * (inside whatever resumed it, the pool's answer say): nothing thrown
+     * here goes back there — an answer that cannot be written is logged and
+     * its connection closed.
+     */
     const settle = (exchange: Exchange, exit: Exit.Exit<Response>) => {
-      if (exit._tag === "Success") return respond(exchange, exit.value)
-      if (Cause.hasInterruptsOnly(exit.cause)) return
-      run(Effect.logError(`${exchange.name}: the handler failed`, exit.cause))
-      respond(exchange, internal)
+      try {
+        if (exit._tag === "Success") return respond(exchange, exit.value)
+        if (Cause.hasInterruptsOnly(exit.cause)) return
+        run(Effect.logError(`${exchange.name}: the handler failed`, exit.cause))
+        respond(exchange, internal)
+      } catch (e) {
+        run(Effect.logError(`${exchange.name}: the answer could not be written`, e))
+        exchange.res.destroy()
+      }
     }
 
     /** Writes a response: at once, or (an event stream) in a fiber of its own that the client's going away interrupts. */

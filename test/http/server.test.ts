@@ -106,7 +106,7 @@ it.live("a body that arrives in pieces is whole when the handler runs; --max-bod
     expect(seen).toEqual([{ a: [1, 2] }])
   }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))))
 
-it.live("a client that goes away interrupts its handler; a handler that throws is 500; a target that is not a path is 400, and the server goes on", () =>
+it.live("a client that goes away interrupts its handler; a handler that throws is 500; an answer that cannot be written closes its connection; a target that is not a path is 400, and the server goes on", () =>
   Effect.gen(function*() {
     const interrupted = yield* Deferred.make<void>()
     const started = yield* Deferred.make<void>()
@@ -129,6 +129,12 @@ it.live("a client that goes away interrupts its handler; a handler that throws i
           handle: () => {
             throw new Error("a bug before any Effect")
           }
+        },
+        {
+          method: "GET",
+          pattern: "/unwritable",
+          name: "unwritable",
+          handle: () => Effect.succeed({ status: 200, contentType: "text/plain", body: "x", headers: { "x-bad": "a\nb" } })
         }
       ]
     })
@@ -140,6 +146,9 @@ it.live("a client that goes away interrupts its handler; a handler that throws i
     expect(yield* Effect.promise(() => gone)).toBeUndefined()
     yield* Deferred.await(interrupted).pipe(Effect.timeout("5 seconds"))
     expect((yield* Effect.promise(() => request("GET", `${server.url}/throws`))).body).toMatchObject({ error: { tag: "Internal" } })
+    // an answer Node refuses to write: the connection is closed, not left hanging
+    const unwritable = yield* Effect.tryPromise(() => request("GET", `${server.url}/unwritable`, undefined, {}, 5000)).pipe(Effect.flip)
+    expect(String(unwritable.cause)).toMatch(/socket hang up|ECONNRESET/)
     for (const target of ["//", "//:x/livez"]) {
       const r = yield* Effect.promise(() => rawTarget(server.url, target))
       expect(r, target).toMatch(/^HTTP\/1\.1 400 /)
