@@ -383,23 +383,23 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
      * its connection closed.
      */
     const settle = (exchange: Exchange, exit: Exit.Exit<Response>) => {
-      try {
-        if (exit._tag === "Success") return respond(exchange, exit.value)
-        if (Cause.hasInterruptsOnly(exit.cause)) return
-        run(Effect.logError(`${exchange.name}: the handler failed`, exit.cause))
-        respond(exchange, internal)
-      } catch (e) {
-        run(Effect.logError(`${exchange.name}: the answer could not be written`, e))
-        exchange.res.destroy()
-      }
+      if (exit._tag === "Success") return respond(exchange, exit.value)
+      if (Cause.hasInterruptsOnly(exit.cause)) return
+      run(Effect.logError(`${exchange.name}: the handler failed`, exit.cause))
+      respond(exchange, internal)
     }
 
     /** Writes a response: at once, or (an event stream) in a fiber of its own that the client's going away interrupts. */
     const respond = (exchange: Exchange, r: Response) => {
       count(exchange.name, r.status)
-      if (r.raw !== undefined) r.raw(exchange.res)
-      else if (r.events !== undefined) exchange.fiber = run(streamOut(exchange.res, r, r.events))
-      else send(exchange.res, r)
+      try {
+        if (r.raw !== undefined) r.raw(exchange.res)
+        else if (r.events !== undefined) exchange.fiber = run(streamOut(exchange.res, r, r.events))
+        else send(exchange.res, r)
+      } catch (e) {
+        run(Effect.logError(`${exchange.name}: the answer could not be written`, e))
+        exchange.res.destroy()
+      }
     }
 
     /** With `spans` on: the handler, then its answer, in the request's span. */
