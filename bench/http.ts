@@ -17,6 +17,10 @@
  * is read from `/proc/PID/task/PID/schedstat` (ns; `stat`'s utime+stime as
  * a fallback) before and after. Three rounds, interleaved, medians.
  *
+ * Plus: `submit`, the pool's own share — `pool.submit` of the same payload
+ * from CLIENTS callers in a process of its own (no HTTP), the same worker,
+ * the main thread's CPU per request.
+ *
  * `BENCH_HTTP_PROF=DIR` runs the liege servers under `node --cpu-prof` with
  * their profiles in DIR; `BENCH_HTTP_COMPARE=CHECKOUT` adds the pool and
  * serf cases of another checkout of liege (say, the commit before a change)
@@ -28,6 +32,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { Effect, Logger } from "effect"
+import { make } from "../src/pool/pool.ts"
+import { inOwnProcess } from "./isolated.ts"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const node = process.execPath
@@ -223,14 +230,39 @@ const measure = async (c: Case): Promise<Round> => {
   }
 }
 
+/** In a process of its own: µs of the main thread per `pool.submit`, CLIENTS callers, one worker. */
+const submitOnly = Effect.gen(function*() {
+  const pool = yield* make({ command: node, args: [path.join(root, "examples/pool-worker.ts")], workers: 1 })
+  yield* pool.whenReady
+  const payload = { op: "echo", value: "x".repeat(40) }
+  const drive = (n: number) =>
+    Effect.forEach(Array.from({ length: CLIENTS }), () =>
+      Effect.gen(function*() {
+        for (let i = 0; i < n / CLIENTS; i++) yield* pool.submit(payload)
+      }), { concurrency: "unbounded", discard: true })
+  yield* drive(WARM)
+  const before = mainThreadNs(process.pid)
+  yield* drive(REQUESTS)
+  return (mainThreadNs(process.pid) - before) / 1000 / REQUESTS
+}).pipe(Effect.scoped, Effect.provide(Logger.layer([])))
+
+if (import.meta.main && process.argv[2] === "case") {
+  process.stdout.write(String(await Effect.runPromise(submitOnly)))
+}
+
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const run = async () => {
   const got = new Map<string, Array<Round>>(cases.map((c) => [c.name, []]))
-  for (let r = 0; r < ROUNDS; r++) for (const c of cases) got.get(c.name)!.push(await measure(c))
+  const submits: Array<number> = []
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const c of cases) got.get(c.name)!.push(await measure(c))
+    submits.push(Number(await inOwnProcess(fileURLToPath(import.meta.url), ["submit"])))
+  }
   const us = (name: string) => median(got.get(name)!.map((r) => r.usPerRequest))
   const bare = us("bare")
-  return cases.map((c) => ({
+  const submit = median(submits)
+  return [...cases.map((c) => ({
     bench: "http",
     case: c.name,
     clients: CLIENTS,
@@ -242,8 +274,17 @@ const run = async () => {
     requestsPerSec: Math.round(median(got.get(c.name)!.map((r) => r.perSec))),
     mainThreadBusy: Number(median(got.get(c.name)!.map((r) => r.busy)).toFixed(2)),
     rounds: got.get(c.name)!.map((r) => Number(r.usPerRequest.toFixed(1)))
-  }))
+  })), {
+    bench: "http",
+    case: "submit",
+    clients: CLIENTS,
+    requests: REQUESTS,
+    mainThreadUsPerRequest: Number(submit.toFixed(1)),
+    bareUsPerRequest: Number(bare.toFixed(1)),
+    ratio: Number((submit / bare).toFixed(2)),
+    rounds: submits.map((v) => Number(v.toFixed(1)))
+  }]
 }
 
 let results: Promise<ReadonlyArray<object>> | undefined
-export const benches = cases.map((_, i) => async () => (await (results ??= run()))[i]!)
+export const benches = [...cases, "submit"].map((_, i) => async () => (await (results ??= run()))[i]!)
