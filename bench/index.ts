@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- name…]`: one JSON line per case on stdout.
- * Names: frames, counters, startup, serf, pool, trace, stream, change, cluster (default: all).
+ * Names: frames, counters, startup, serf, pool, trace, stream, change, cluster, http (default: all).
  */
 const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknown> }>> = {
   frames: () => import("./frames.ts"),
@@ -11,7 +11,8 @@ const suites: Record<string, () => Promise<{ benches: ReadonlyArray<() => unknow
   trace: () => import("./trace.ts"),
   stream: () => import("./stream.ts"),
   change: () => import("./change.ts"),
-  cluster: () => import("./cluster.ts")
+  cluster: () => import("./cluster.ts"),
+  http: () => import("./http.ts")
 }
 
 const wanted = process.argv.slice(2)

@@ -8,7 +8,6 @@
  */
 import { isUtf8 } from "node:buffer"
 import type * as http from "node:http"
-import { Effect } from "effect"
 import { errorResponse, type Response } from "./response.ts"
 
 export interface BodyLimits {
@@ -71,14 +70,18 @@ export const scan = (bytes: Uint8Array, maxDepth: number): "deep" | "surrogate" 
   return undefined
 }
 
+/** A body that can travel: its JSON value and its text. */
+export interface Body {
+  readonly value: unknown
+  readonly text: string
+}
+
 /** Checks a body's bytes; the JSON value and its text, or the response that refuses it. */
-export const checkJson = (
-  bytes: Buffer,
-  maxDepth: number
-): { readonly value: unknown; readonly text: string } | Response => {
+export const checkJson = (bytes: Buffer, maxDepth: number): Body | Response => {
+  if (bytes.length === 0) return empty
   if (!isUtf8(bytes)) return errorResponse(400, "BadBody", "the body is not valid UTF-8")
   const text = bytes.toString("utf8")
-  if (text.trim() === "") return errorResponse(400, "BadBody", "the body is empty; send JSON")
+  if (text.trim() === "") return empty
   const found = scan(bytes, maxDepth)
   if (found === "deep") {
     return errorResponse(400, "BadBody", `the body nests arrays and objects deeper than ${maxDepth} (--max-depth)`)
@@ -93,37 +96,52 @@ export const checkJson = (
   }
 }
 
-const isResponse = (u: object): u is Response => "status" in u && "contentType" in u
+const empty = errorResponse(400, "BadBody", "the body is empty; send JSON")
 
-/** Reads and checks a JSON body of at most `maxBody` bytes. */
-export const readJson = (
-  source: http.IncomingMessage,
-  limits: BodyLimits
-): Effect.Effect<{ readonly value: unknown; readonly text: string }, Response> =>
-  Effect.suspend(() => {
-    const tooLarge = errorResponse(413, "BodyTooLarge", `the body is larger than ${limits.maxBody} bytes (--max-body)`)
-    if (Number(source.headers["content-length"] ?? NaN) > limits.maxBody) {
-      source.resume()
-      return Effect.fail(tooLarge)
+/** Whether a checked body is the response that refuses it. */
+export const isRefusal = (checked: Body | Response): checked is Response => "status" in checked
+
+/** No body at all (no `Content-Length`, no `Transfer-Encoding`). */
+export const NO_BODY: Buffer = Buffer.alloc(0)
+
+const tooLarge = (maxBody: number) => errorResponse(413, "BodyTooLarge", `the body is larger than ${maxBody} bytes (--max-body)`)
+
+/**
+ * Reads a request's body, at most `maxBody` bytes, and gives it to `done`
+ * once: its bytes, or the response that refuses it — 413 at once when the
+ * declared length or the bytes so far pass `maxBody` (the rest is read and
+ * dropped), 400 when it cannot be read (the client went away). Plain
+ * listeners on the request: no fiber waits for a body.
+ */
+export const collect = (source: http.IncomingMessage, maxBody: number, done: (body: Buffer | Response) => void): void => {
+  if (Number(source.headers["content-length"] ?? NaN) > maxBody) {
+    source.resume()
+    return done(tooLarge(maxBody))
+  }
+  let first: Buffer | undefined
+  let chunks: Array<Buffer> | undefined
+  let size = 0
+  let settled = false
+  source.on("data", (c: Buffer) => {
+    if (settled) return
+    size += c.length
+    if (size > maxBody) {
+      // the rest flows on into this listener and is dropped
+      settled = true
+      first = chunks = undefined
+      return done(tooLarge(maxBody))
     }
-    return Effect.callback<Buffer, Response>((resume) => {
-      const chunks: Array<Buffer> = []
-      let size = 0
-      source.on("data", (c: Buffer) => {
-        size += c.length
-        if (size > limits.maxBody) {
-          source.removeAllListeners("data")
-          source.resume()
-          return resume(Effect.fail(tooLarge))
-        }
-        chunks.push(c)
-      })
-      source.on("end", () => resume(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))))
-      source.on("error", (e) => resume(Effect.fail(errorResponse(400, "BadBody", `cannot read the body: ${e.message}`))))
-    }).pipe(
-      Effect.flatMap((bytes) => {
-        const checked = checkJson(bytes, limits.maxDepth)
-        return isResponse(checked) ? Effect.fail(checked) : Effect.succeed(checked)
-      })
-    )
+    if (first === undefined) first = c
+    else (chunks ??= [first]).push(c)
   })
+  source.on("end", () => {
+    if (settled) return
+    settled = true
+    done(chunks !== undefined ? Buffer.concat(chunks, size) : first ?? NO_BODY)
+  })
+  source.on("error", (e) => {
+    if (settled) return
+    settled = true
+    done(errorResponse(400, "BadBody", `cannot read the body: ${e.message}`))
+  })
+}

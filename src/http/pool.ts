@@ -15,6 +15,7 @@ import { Effect, Stream } from "effect"
 import type { Pool } from "../pool/pool.ts"
 import type { Runner } from "../runner/runner.ts"
 import type { Job } from "../runner/store.ts"
+import { isRefusal } from "./body.ts"
 import { answerOf } from "./errors.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import type { App, Route, RouteRequest } from "./server.ts"
@@ -55,6 +56,10 @@ const streamed = (pool: Pool, payload: unknown): Response => ({
   )
 })
 
+/** `200 {"ok": result}`. */
+const answered = (result: unknown): Response =>
+  result === undefined ? ok({ ok: result }) : { status: 200, contentType: "application/json", body: `{"ok":${JSON.stringify(result)}}` }
+
 const wantsEvents = (request: RouteRequest) => {
   const accept = request.headers["accept"]
   return typeof accept === "string" && accept.includes("text/event-stream")
@@ -67,17 +72,17 @@ export const jobRoutes = (pool: Pool, sessions: Sessions): ReadonlyArray<Route> 
     pattern: "/v1/jobs",
     name: "jobs",
     work: true,
-    handle: (request) =>
-      Effect.gen(function*() {
-        const body = yield* request.json
-        const session = request.query.get("session")
-        if (session === null) {
-          if (wantsEvents(request)) return streamed(pool, body.value)
-          return ok({ ok: yield* pool.submit(body.value).pipe(Effect.mapError(answerOf)) })
-        }
-        if (session === "") return errorResponse(400, "BadSession", "session must not be empty")
-        return ok({ id: yield* sessions.enqueue(session, body) }, 202)
-      }).pipe(Effect.catch((response) => Effect.succeed(response)))
+    handle: (request) => {
+      const body = request.body()
+      if (isRefusal(body)) return Effect.succeed(body)
+      const session = request.search === "" ? null : request.query.get("session")
+      if (session === null) {
+        if (wantsEvents(request)) return Effect.succeed(streamed(pool, body.value))
+        return Effect.match(pool.submit(body.value), { onFailure: answerOf, onSuccess: answered })
+      }
+      if (session === "") return Effect.succeed(errorResponse(400, "BadSession", "session must not be empty"))
+      return Effect.match(sessions.enqueue(session, body), { onFailure: (response) => response, onSuccess: (id) => ok({ id }, 202) })
+    }
   },
   {
     method: "GET",

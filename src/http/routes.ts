@@ -9,16 +9,25 @@
  * decoded) or, last, `*` (the rest: zero or more segments, decoded).
  */
 import type { Effect } from "effect"
+import type { Body } from "./body.ts"
 import { errorResponse, type Response } from "./response.ts"
 
-/** What a handler is given of the request. */
+/**
+ * What a handler is given of the request. An app route's handler runs once
+ * the body has arrived (at most `--max-body` of it): `body()` checks it then
+ * (once, when first asked).
+ */
 export interface RouteRequest {
   readonly method: string
   readonly path: string
+  /** The query as sent, with its `?` (`""` for none); `query` holds its params. */
+  readonly search: string
   readonly query: URLSearchParams
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
-  /** The body as JSON, checked (size, UTF-8, Unicode, depth); the failure is the response to send. */
-  readonly json: Effect.Effect<{ readonly value: unknown; readonly text: string }, Response>
+  /** The body as JSON, checked (size, UTF-8, Unicode, depth), or the response that refuses it. */
+  readonly body: () => Body | Response
+  /** The same as an Effect: the failure is the response to send. */
+  readonly json: Effect.Effect<Body, Response>
   /** The pattern's `:name` segments. */
   readonly params: Readonly<Record<string, string>>
   /** What the pattern's `*` matched. */
@@ -49,6 +58,53 @@ export type Match =
 
 const split = (path: string) => path.split("/").filter((s) => s !== "")
 
+/** The characters a path may hold and mean itself (no `.`, no `\`, nothing `URL` would encode), by code. */
+const PLAIN = new Uint8Array(128)
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~!$&'()*+,;=:@/%") PLAIN[c.charCodeAt(0)] = 1
+
+/** A request target's path and query (as sent, with its `?`; `""` for none). */
+export interface Target {
+  readonly path: string
+  readonly search: string
+}
+
+const viaUrl = (target: string): Target | undefined => {
+  let url: URL
+  try {
+    url = new URL(target, "http://liege")
+  } catch {
+    // `//` (an empty authority), say
+    return undefined
+  }
+  return { path: url.pathname, search: url.search }
+}
+
+/**
+ * The path and query of a request target, as `new URL(target, base)` reads
+ * them, without building a URL for the usual target: `/` then plain path
+ * characters (no dot segment, no `\`, no `//` at the start), then
+ * printable ASCII after `?` (no `#`). Anything else goes through `URL`;
+ * undefined when it is not a URL at all.
+ */
+export const parseTarget = (target: string): Target | undefined => {
+  const n = target.length
+  if (n === 0 || target.charCodeAt(0) !== 0x2f || (n > 1 && target.charCodeAt(1) === 0x2f)) return viaUrl(target)
+  let i = 1
+  for (; i < n; i++) {
+    const c = target.charCodeAt(i)
+    if (c === 0x3f) break
+    if (c >= 128 || PLAIN[c] === 0) return viaUrl(target)
+    // `%2e` is a dot: URL resolves dot segments
+    if (c === 0x25 && target.charCodeAt(i + 1) === 0x32 && (target.charCodeAt(i + 2) | 0x20) === 0x65) return viaUrl(target)
+  }
+  if (i >= n - 1) return { path: i === n ? target : target.slice(0, i), search: "" }
+  for (let k = i + 1; k < n; k++) {
+    const c = target.charCodeAt(k)
+    if (c <= 0x20 || c >= 0x7f || c === 0x23) return viaUrl(target)
+  }
+  return { path: target.slice(0, i), search: target.slice(i) }
+}
+
 /** The table's matcher: a path and a method to a route (with its params), or the refusal to answer. */
 export const table = (routes: ReadonlyArray<Route>) => {
   const compiled: Array<Compiled> = routes.map((route) => {
@@ -71,7 +127,7 @@ export const table = (routes: ReadonlyArray<Route>) => {
       return "bad"
     }
   }
-  return (method: string, path: string): Match => {
+  const general = (method: string, path: string): Match => {
     const parts = split(path)
     const allowed: Array<string> = []
     let name = "unmatched"
@@ -92,4 +148,22 @@ export const table = (routes: ReadonlyArray<Route>) => {
       response: { ...errorResponse(405, "MethodNotAllowed", `${path} takes ${allowed.join(" or ")}`), headers: { allow: allowed.join(", ") } }
     }
   }
+  /**
+   * The answers for the paths of the patterns without `:name` or `*` (most
+   * requests), worked out once by the same matcher: a request to one of
+   * them, written as its pattern, is a lookup.
+   */
+  const exact = new Map<string, Map<string, Match>>()
+  for (const c of compiled) {
+    if (c.wild || c.segments.some((s) => s.startsWith(":"))) continue
+    const path = `/${c.segments.join("/")}`
+    if (exact.has(path)) continue
+    const answers = new Map<string, Match>()
+    for (const method of ["GET", "POST"]) {
+      const m = general(method, path)
+      answers.set(method, m._tag === "Found" ? Object.freeze({ ...m, params: Object.freeze(m.params), rest: Object.freeze(m.rest) }) : m)
+    }
+    exact.set(path, answers)
+  }
+  return (method: string, path: string): Match => exact.get(path)?.get(method) ?? general(method, path)
 }

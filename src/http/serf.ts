@@ -14,6 +14,7 @@
  */
 import { Effect } from "effect"
 import type { Pier } from "../pier/pier.ts"
+import { isRefusal } from "./body.ts"
 import { answerOf } from "./errors.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
 import type { App } from "./server.ts"
@@ -66,18 +67,22 @@ export const serfApp = (pier: Pier): App => {
         pattern: "/v1/events",
         name: "events",
         work: true,
-        handle: (request) =>
-          Effect.gen(function*() {
-            if (!ready()) return notReady
-            const body = yield* request.json
-            const answer = yield* Effect.mapError(pier.poke(body.value, body.text), answerOf)
-            if (answer._tag === "Bail") return errorResponse(422, "Bail", "the serf refused the event", { goofs: answer.goofs })
-            return ok(
-              answer._tag === "Swap"
-                ? { eve: answer.eve, mug: answer.mug, effects: answer.effects, swapped: answer.ev }
-                : { eve: answer.eve, mug: answer.mug, effects: answer.effects }
-            )
-          }).pipe(Effect.catch((r: Response) => Effect.succeed(r)))
+        handle: (request) => {
+          if (!ready()) return Effect.succeed(notReady)
+          const body = request.body()
+          if (isRefusal(body)) return Effect.succeed(body)
+          return Effect.match(pier.poke(body.value, body.text), {
+            onFailure: answerOf,
+            onSuccess: (answer) => {
+              if (answer._tag === "Bail") return errorResponse(422, "Bail", "the serf refused the event", { goofs: answer.goofs })
+              return ok(
+                answer._tag === "Swap"
+                  ? { eve: answer.eve, mug: answer.mug, effects: answer.effects, swapped: answer.ev }
+                  : { eve: answer.eve, mug: answer.mug, effects: answer.effects }
+              )
+            }
+          })
+        }
       },
       {
         method: "GET",

@@ -23,21 +23,23 @@
  *   when a token is set (401 otherwise);
  * - errors are `{"error": {"tag", "message", …}}`, never a stack.
  *
- * Every request's handler is a fiber of the server's `FiberSet`; a client
- * that closes its connection before its answer interrupts it (a pool
- * request is cancelled). The scope's close ends the server.
+ * An app route's handler runs once the request's body has arrived (read by
+ * plain listeners, at most `--max-body` of it), as a fiber of the server's
+ * `FiberSet`; its answer is written when the fiber ends. A client that
+ * closes its connection before its answer interrupts it (a pool request is
+ * cancelled). The scope's close ends the server.
  */
 import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Cause, Effect, FiberSet, Schema, type Scope, Stream } from "effect"
+import { Cause, Effect, type Exit, type Fiber, FiberSet, Schema, type Scope, Stream } from "effect"
 import { ReloadFailed } from "../errors.ts"
 import * as Trace from "../internal/trace.ts"
 import type { Listen } from "../cli/args.ts"
-import { type BodyLimits, readJson } from "./body.ts"
+import { type Body, type BodyLimits, checkJson, collect, isRefusal, NO_BODY } from "./body.ts"
 import { answerOf } from "./errors.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
-import { type Route, type RouteRequest, table } from "./routes.ts"
+import { type Match, parseTarget, type Route, type RouteRequest, table } from "./routes.ts"
 import { format, type Family } from "./prometheus.ts"
 import { processFamilies } from "./process.ts"
 import { page } from "../status/page/index.ts"
@@ -72,6 +74,12 @@ export interface ServerOptions extends BodyLimits {
    * request's `traceparent` is still handed on as it is.
    */
   readonly spans?: boolean | undefined
+  /**
+   * Bind with `SO_REUSEPORT` (Linux): several liege processes that all ask
+   * for it share one address, and the kernel spreads connections among
+   * them. Without it (the default) an address in use is `ListenFailed`.
+   */
+  readonly reusePort?: boolean | undefined
 }
 
 export interface Server {
@@ -130,6 +138,62 @@ const draining = {
 const starting = notReadyBecause("liege is starting")
 const stopping = notReadyBecause("liege is stopping (draining what it accepted)")
 
+const badTarget = errorResponse(400, "BadPath", "the request target is not a path")
+const internal = errorResponse(500, "Internal", "liege failed to answer this request; see its log")
+
+/** One request being answered: its response, and the fiber answering it (a client that goes away interrupts it). */
+interface Exchange {
+  readonly res: http.ServerResponse
+  readonly name: string
+  fiber: Fiber.Fiber<unknown, unknown> | undefined
+}
+
+/** What a handler is given; the query is parsed, and the body checked, when first asked for. */
+class Incoming implements RouteRequest {
+  readonly method: string
+  readonly path: string
+  readonly search: string
+  readonly headers: http.IncomingHttpHeaders
+  readonly params: Readonly<Record<string, string>>
+  readonly rest: ReadonlyArray<string>
+  readonly #bytes: Buffer | Response
+  readonly #maxDepth: number
+  #checked: Body | Response | undefined = undefined
+  #query: URLSearchParams | undefined = undefined
+
+  constructor(
+    method: string,
+    path: string,
+    search: string,
+    headers: http.IncomingHttpHeaders,
+    found: Extract<Match, { _tag: "Found" }>,
+    bytes: Buffer | Response,
+    maxDepth: number
+  ) {
+    this.method = method
+    this.path = path
+    this.search = search
+    this.headers = headers
+    this.params = found.params
+    this.rest = found.rest
+    this.#bytes = bytes
+    this.#maxDepth = maxDepth
+  }
+
+  get query(): URLSearchParams {
+    return this.#query ??= new URLSearchParams(this.search)
+  }
+
+  body(): Body | Response {
+    return this.#checked ??= Buffer.isBuffer(this.#bytes) ? checkJson(this.#bytes, this.#maxDepth) : this.#bytes
+  }
+
+  get json(): Effect.Effect<Body, Response> {
+    const checked = this.body()
+    return isRefusal(checked) ? Effect.fail(checked) : Effect.succeed(checked)
+  }
+}
+
 const send = (res: http.ServerResponse, r: Response) => {
   if (res.headersSent || res.destroyed) return
   res.writeHead(r.status, { ...r.headers, "content-type": r.contentType, "content-length": Buffer.byteLength(r.body) })
@@ -164,16 +228,18 @@ const streamOut = (res: http.ServerResponse, r: Response, events: Stream.Stream<
 /** Binds `options.listen` and serves; routes are answered once `start` gave the app. */
 export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const run = yield* FiberSet.makeRuntime<never, unknown, never>()
     const expected = options.token === undefined ? undefined : Buffer.from(options.token)
-    const requests = new Map<string, number>()
+    /** Answers by route name, then status. */
+    const requests = new Map<string, Map<number, number>>()
     let app: App | undefined
     let drained = false
     const readiness = (): Readiness => drained ? stopping : app === undefined ? starting : app.readiness()
 
     const count = (route: string, status: number) => {
-      const key = `${route}\u0000${status}`
-      requests.set(key, (requests.get(key) ?? 0) + 1)
+      let byStatus = requests.get(route)
+      if (byStatus === undefined) requests.set(route, byStatus = new Map())
+      byStatus.set(status, (byStatus.get(status) ?? 0) + 1)
     }
 
     const metrics = (current: App | undefined): string =>
@@ -183,10 +249,9 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
           name: "liege_http_requests_total",
           help: "HTTP requests answered, by route and status",
           type: "counter",
-          samples: [...requests].map(([key, value]) => {
-            const [route, status] = key.split("\u0000")
-            return { labels: { route: route!, status: status! }, value }
-          })
+          samples: [...requests].flatMap(([route, byStatus]) =>
+            [...byStatus].map(([status, value]) => ({ labels: { route, status: String(status) }, value }))
+          )
         },
         ...processFamilies()
       ])
@@ -237,9 +302,15 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
     ]
     let match = table(builtins)
 
+    const builtin = new Set(builtins)
+
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const url = new URL(req.url ?? "/", "http://liege")
-      const path = url.pathname
+      const target = parseTarget(req.url ?? "/")
+      if (target === undefined) {
+        req.resume()
+        return answer(res, "unmatched", badTarget)
+      }
+      const { path, search } = target
       const method = req.method ?? "GET"
       const found = match(method, path)
       const open = found._tag === "Found" && found.route.open === true
@@ -257,55 +328,99 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
         req.resume()
         return answer(res, route.name, draining)
       }
-      const request: RouteRequest = {
-        method,
-        path,
-        query: url.searchParams,
-        headers: req.headers,
-        json: readJson(req, options),
-        params: found.params,
-        rest: found.rest
+      const headers = req.headers
+      // the server's own routes read no body; a request without Content-Length or Transfer-Encoding has none
+      if (builtin.has(route) || (headers["content-length"] === undefined && headers["transfer-encoding"] === undefined)) {
+        return begin(req, res, route, new Incoming(method, path, search, headers, found, NO_BODY, options.maxDepth))
       }
-      const fiber = run(traced(req, method, route, answering(res, route.name, route.handle(request))))
-      // a client that goes away before its answer interrupts the handler
-      res.once("close", () => {
-        if (!res.writableFinished) fiber.interruptUnsafe()
+      collect(req, options.maxBody, (bytes) => {
+        // a client that went away before its body was whole has nothing to be answered
+        if (!res.destroyed) begin(req, res, route, new Incoming(method, path, search, headers, found, bytes, options.maxDepth))
       })
     }
 
-    const builtin = new Set(builtins)
     /**
-     * An app route's answer in the request's trace: the `traceparent` it came
-     * with (W3C) is its parent; with `spans` on, it runs in a server span.
+     * Runs a route's handler as a fiber of the server's set and answers with
+     * its response when it ends. An app route's answer is in the request's
+     * trace: the `traceparent` it came with (W3C) is its parent; with `spans`
+     * on, it runs in a server span.
      */
-    const traced = (req: http.IncomingMessage, method: string, route: Route, answer: Effect.Effect<void>): Effect.Effect<void> => {
-      if (builtin.has(route)) return answer
-      const parent = Trace.fromTraceparent(req.headers["traceparent"])
-      if (options.spans !== true) return parent === undefined ? answer : Effect.withParentSpan(answer, parent)
-      return Effect.withSpan(answer, `${method} ${route.pattern}`, {
-        kind: "server",
-        ...(parent === undefined ? {} : { parent }),
-        attributes: { "http.request.method": method, "http.route": route.pattern, "url.path": req.url ?? "/" }
+    const begin = (req: http.IncomingMessage, res: http.ServerResponse, route: Route, request: Incoming) => {
+      let handled: Effect.Effect<Response>
+      try {
+        handled = route.handle(request)
+      } catch (e) {
+        handled = Effect.die(e)
+      }
+      const own = builtin.has(route)
+      const exchange: Exchange = { res, name: route.name, fiber: undefined }
+      if (options.spans === true && !own) {
+        const parent = spanParent(req)
+        exchange.fiber = run(Effect.withSpan(answering(exchange, handled), `${request.method} ${route.pattern}`, {
+          kind: "server",
+          ...(parent === undefined ? {} : { parent }),
+          attributes: { "http.request.method": request.method, "http.route": route.pattern, "url.path": req.url ?? "/" }
+        }))
+      } else {
+        const parent = own ? undefined : spanParent(req)
+        const fiber = run(parent === undefined ? handled : Effect.withParentSpan(handled, parent))
+        exchange.fiber = fiber
+        fiber.addObserver((exit) => settle(exchange, exit))
+      }
+      // a client that goes away before its answer interrupts the handler (or the stream writing it)
+      res.on("close", () => {
+        if (!res.writableFinished) exchange.fiber?.interruptUnsafe()
       })
     }
 
-    /** Answers with the handler's response; a handler that dies (a bug) is answered 500, never left hanging. */
-    const answering = (res: http.ServerResponse, name: string, handle: Effect.Effect<Response>) =>
+    const spanParent = (req: http.IncomingMessage) => Trace.fromTraceparent(req.headers["traceparent"])
+
+    /**
+     * The handler ended: its response is written; a handler that died (a bug)
+     * is answered 500, never left hanging. This runs where the fiber ended
+     * (inside whatever resumed it, the pool's answer say): nothing thrown
+     * here goes back there — an answer that cannot be written is logged and
+     * its connection closed.
+     */
+    const settle = (exchange: Exchange, exit: Exit.Exit<Response>) => {
+      if (exit._tag === "Success") return respond(exchange, exit.value)
+      if (Cause.hasInterruptsOnly(exit.cause)) return
+      run(Effect.logError(`${exchange.name}: the handler failed`, exit.cause))
+      respond(exchange, internal)
+    }
+
+    /** Writes a response: at once, or (an event stream) in a fiber of its own that the client's going away interrupts. */
+    const respond = (exchange: Exchange, r: Response) => {
+      count(exchange.name, r.status)
+      try {
+        if (r.raw !== undefined) r.raw(exchange.res)
+        else if (r.events !== undefined) exchange.fiber = run(streamOut(exchange.res, r, r.events))
+        else send(exchange.res, r)
+      } catch (e) {
+        run(Effect.logError(`${exchange.name}: the answer could not be written`, e))
+        exchange.res.destroy()
+      }
+    }
+
+    /** With `spans` on: the handler, then its answer, in the request's span. */
+    const answering = (exchange: Exchange, handle: Effect.Effect<Response>) =>
       handle.pipe(
         Effect.catchCause((cause) =>
           Cause.hasInterruptsOnly(cause)
             ? Effect.failCause(cause)
-            : Effect.as(Effect.logError(`${name}: the handler failed`, cause), errorResponse(500, "Internal", "liege failed to answer this request; see its log"))
+            : Effect.as(Effect.logError(`${exchange.name}: the handler failed`, cause), internal)
         ),
-        Effect.flatMap((r) => {
-          count(name, r.status)
-          const write = r.raw !== undefined
-            ? Effect.sync(() => r.raw!(res))
-            : r.events !== undefined
-            ? streamOut(res, r, r.events)
-            : Effect.sync(() => send(res, r))
-          return options.spans === true ? Effect.andThen(Effect.annotateCurrentSpan("http.response.status_code", r.status), write) : write
-        })
+        Effect.flatMap((r) =>
+          Effect.andThen(
+            Effect.annotateCurrentSpan("http.response.status_code", r.status),
+            r.events !== undefined
+              ? Effect.suspend(() => {
+                count(exchange.name, r.status)
+                return streamOut(exchange.res, r, r.events!)
+              })
+              : Effect.sync(() => respond(exchange, r))
+          )
+        )
       )
 
     const stream = makeStatusStream((publish) => {
@@ -317,7 +432,7 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       Effect.callback<void, ListenFailed>((resume) => {
         const onError = (e: NodeJS.ErrnoException) => resume(Effect.fail(new ListenFailed({ address, reason: reasonOf(e) })))
         node.once("error", onError)
-        node.listen(options.listen.port, options.listen.host, () => {
+        node.listen({ port: options.listen.port, host: options.listen.host, reusePort: options.reusePort === true }, () => {
           node.off("error", onError)
           node.on("error", (e) => run(Effect.logWarning(`http server: ${e.message}`)))
           resume(Effect.void)
