@@ -35,8 +35,11 @@ export const ResErr = Schema.Struct({ t: Schema.Literal("res"), id: Schema.Int, 
 export type Res = typeof ResOk.Type | typeof ResErr.Type
 
 const isReady = Schema.is(Ready)
-const isWorkerErr = Schema.is(WorkerErr)
-const isId = Schema.is(Schema.Int)
+// on every answer: plain guards, the same checks as the Schemas above (an integer; two strings)
+const isId = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u)
+const isWorkerErr = (u: unknown): u is typeof WorkerErr.Type =>
+  typeof u === "object" && u !== null && typeof (u as { code?: unknown }).code === "string" &&
+  typeof (u as { message?: unknown }).message === "string"
 
 const isRecord = (m: unknown): m is Readonly<Record<string, unknown>> => typeof m === "object" && m !== null
 
