@@ -9,6 +9,7 @@
 import { Effect, Option, Stream } from "effect"
 import { ReplayDiverged, type SerfError } from "../serf/errors.ts"
 import type { ReplayEvent, Serf } from "../serf/host.ts"
+import { playEntry, ReplayBatch } from "../serf/replay.ts"
 import type { Event, Ripe } from "../serf/protocol.ts"
 import type { GroupCommit } from "./commit.ts"
 import { PierBootFailed, PierIo, PierMismatch } from "./errors.ts"
@@ -30,18 +31,35 @@ export interface CatchUp {
 /** The identity a serf reports in `ripe`, as the pier records it. */
 export const identity = (ripe: Ripe) => JSON.stringify({ pro: ripe.pro, hon: ripe.hon, nok: ripe.nok })
 
-/** The logged events after `after` up to `upTo`, read in pages of `batchSize`. */
-export const logStream = (log: PierLog, after: number, upTo: number, batchSize: number): Stream.Stream<ReplayEvent, PierIo> =>
-  Stream.paginate(after, (at) =>
-    Effect.map(log.read(at, upTo, batchSize), (rows) => {
-      const events = new Array<ReplayEvent>(rows.length)
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i]!
-        events[i] = { wen: r.wen, json: r.ev, mug: r.mug ?? undefined }
-      }
-      const last = rows.length === 0 ? upTo : rows[rows.length - 1]!.eve
-      return [events, last >= upTo ? Option.none<number>() : Option.some(last)] as const
-    }))
+/**
+ * The logged events after `after` up to `upTo`, read in pages of `batchSize`,
+ * each page one `ReplayBatch`: the events' JSON text as the log holds it,
+ * never parsed, with the mug logged after the last (checked after the batch).
+ * Its text is joined in one go: a page waits for its turn to be sent, and a
+ * string built piece by piece would be kept that long as thousands of pieces.
+ */
+export const logStream = (log: PierLog, after: number, upTo: number, batchSize: number): Stream.Stream<ReplayEvent, PierIo> => {
+  const { readRows } = log
+  const paged = (entries: Array<string>, mug: number | null | undefined, last = upTo) =>
+    [
+      entries.length === 0 ? [] : [new ReplayBatch(entries.length, entries.join(","), mug ?? undefined)],
+      last >= upTo ? Option.none<number>() : Option.some(last)
+    ] as const
+  return Stream.paginate(after, (at) =>
+    readRows !== undefined
+      ? Effect.map(readRows(at, upTo, batchSize), (rows) => {
+        const entries = new Array<string>(rows.length)
+        for (let i = 0; i < rows.length; i++) entries[i] = playEntry(rows[i]![1], rows[i]![3])
+        const last = rows[rows.length - 1]
+        return paged(entries, last?.[2], last?.[0])
+      })
+      : Effect.map(log.read(at, upTo, batchSize), (events) => {
+        const entries = new Array<string>(events.length)
+        for (let i = 0; i < events.length; i++) entries[i] = playEntry(events[i]!.wen, events[i]!.ev)
+        const last = events[events.length - 1]
+        return paged(entries, last?.mug, last?.eve)
+      }))
+}
 
 export const goofText = (r: { readonly goof: { readonly mote: string; readonly tang: ReadonlyArray<string> } }) =>
   `${r.goof.mote}: ${r.goof.tang.join(" | ")}`
