@@ -9,12 +9,12 @@
 import { Effect, Option, Stream } from "effect"
 import { ReplayDiverged, type SerfError } from "../serf/errors.ts"
 import type { ReplayEvent, Serf } from "../serf/host.ts"
-import { playEntry, ReplayBatch } from "../serf/replay.ts"
+import { playEventsJson, ReplayBatch } from "../serf/replay.ts"
 import type { Event, Ripe } from "../serf/protocol.ts"
 import type { GroupCommit } from "./commit.ts"
 import { PierBootFailed, PierIo, PierMismatch } from "./errors.ts"
 import type { Lifecycle } from "./lifecycle.ts"
-import type { PierLog } from "./log.ts"
+import type { LoggedEvent, LoggedRow, PierLog } from "./log.ts"
 import type { PierFatal, ReplayStatus } from "./types.ts"
 
 export interface CatchUp {
@@ -35,31 +35,30 @@ export const identity = (ripe: Ripe) => JSON.stringify({ pro: ripe.pro, hon: rip
  * The logged events after `after` up to `upTo`, read in pages of `batchSize`,
  * each page one `ReplayBatch`: the events' JSON text as the log holds it,
  * never parsed, with the mug logged after the last (checked after the batch).
- * Its text is joined in one go: a page waits for its turn to be sent, and a
- * string built piece by piece would be kept that long as thousands of pieces.
  */
 export const logStream = (log: PierLog, after: number, upTo: number, batchSize: number): Stream.Stream<ReplayEvent, PierIo> => {
   const { readRows } = log
-  const paged = (entries: Array<string>, mug: number | null | undefined, last = upTo) =>
+  const paged = (count: number, json: string, mug: number | null | undefined, last = upTo) =>
     [
-      entries.length === 0 ? [] : [new ReplayBatch(entries.length, entries.join(","), mug ?? undefined)],
+      count === 0 ? [] : [new ReplayBatch(count, json, mug ?? undefined)],
       last >= upTo ? Option.none<number>() : Option.some(last)
     ] as const
   return Stream.paginate(after, (at) =>
     readRows !== undefined
       ? Effect.map(readRows(at, upTo, batchSize), (rows) => {
-        const entries = new Array<string>(rows.length)
-        for (let i = 0; i < rows.length; i++) entries[i] = playEntry(rows[i]![1], rows[i]![3])
         const last = rows[rows.length - 1]
-        return paged(entries, last?.[2], last?.[0])
+        return paged(rows.length, playEventsJson(rows, wenOfRow, evOfRow), last?.[2], last?.[0])
       })
       : Effect.map(log.read(at, upTo, batchSize), (events) => {
-        const entries = new Array<string>(events.length)
-        for (let i = 0; i < events.length; i++) entries[i] = playEntry(events[i]!.wen, events[i]!.ev)
         const last = events[events.length - 1]
-        return paged(entries, last?.mug, last?.eve)
+        return paged(events.length, playEventsJson(events, wenOfEvent, evOfEvent), last?.mug, last?.eve)
       }))
 }
+
+const wenOfRow = (r: LoggedRow) => r[1]
+const evOfRow = (r: LoggedRow) => r[3]
+const wenOfEvent = (e: LoggedEvent) => e.wen
+const evOfEvent = (e: LoggedEvent) => e.ev
 
 export const goofText = (r: { readonly goof: { readonly mote: string; readonly tang: ReadonlyArray<string> } }) =>
   `${r.goof.mote}: ${r.goof.tang.join(" | ")}`

@@ -32,11 +32,11 @@ export interface OneEvent {
 
 /**
  * Logged events already written as the JSON text of a `play`'s `events`
- * list: `json` is what goes between its brackets (`playEntry` for each event,
- * joined by commas), `count` the events, `mug` the mug logged after the last
- * (checked when given). A log hands a replay its batches so (../pier/catch-up.ts):
- * nothing is made, parsed or written per event on the way. It is played as
- * one `play`, so it holds at most `batchSize` events.
+ * list: `json` is what goes between its brackets (`playEventsJson`), `count`
+ * the events, `mug` the mug logged after the last (checked when given). A
+ * log hands a replay its events so (../pier/catch-up.ts): no object per
+ * event, nothing parsed. It is played as one `play`, so it holds at most
+ * `batchSize` events.
  */
 export class ReplayBatch {
   readonly count: number
@@ -55,14 +55,33 @@ export type ReplayEvent = OneEvent | ReplayBatch
 /** A number as `JSON.stringify` writes it (for a number, that is `String` when finite, else null). */
 const jsonNumber = (n: number): string => Number.isFinite(n) ? String(n) : "null"
 
-/** One event of a `play`'s `events` list, its `ev` given as JSON text: `{"wen":…,"ev":…}`. */
-export const playEntry = (wen: number, ev: string): string => `{"wen":${jsonNumber(wen)},"ev":${ev}}`
+/**
+ * The `json` of a `ReplayBatch` of these rows: for each, `{"wen":…,"ev":…}`
+ * with its `wen` as `JSON.stringify` writes it and its `ev` as given, joined
+ * by commas. Joined in one go: a batch waits in the read-ahead for its turn,
+ * and a string built piece by piece would wait as thousands of pieces (which
+ * the young generation copies).
+ */
+export const playEventsJson = <R>(rows: ReadonlyArray<R>, wen: (row: R) => number, ev: (row: R) => string): string => {
+  if (rows.length === 0) return ""
+  const parts = new Array<string>(rows.length * 4 + 1)
+  let k = 0
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    parts[k++] = i === 0 ? `{"wen":` : `},{"wen":`
+    parts[k++] = jsonNumber(wen(row))
+    parts[k++] = `,"ev":`
+    parts[k++] = ev(row)
+  }
+  parts[k] = "}"
+  return parts.join("")
+}
 
 /**
  * `play` batches a replay keeps outstanding, so that the serf plays one while
  * the host reads and sends the next ones.
  */
-export const PLAYS_IN_FLIGHT = 2
+const PLAYS_IN_FLIGHT = 2
 
 export interface ReplayProgress {
   readonly eve: number
