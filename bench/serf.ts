@@ -6,7 +6,8 @@
  * - the raw baseline: the same serf process and the same framing, driven by
  *   a plain Node loop with the same window (no Effect, no pier);
  * - replay events/s from a pier of 1,000,000 events (the log is made by the
- *   raw driver, mugs included, so replay checks them as usual).
+ *   raw driver, mugs included, so replay checks them as usual); alone, three
+ *   replays of one log: `node bench/serf.ts replay [rounds]`.
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -131,7 +132,13 @@ export const run = async (window: number, size: number) => {
   }
 }
 
-export const replay = async (events = 1_000_000) => {
+/**
+ * Replay of a pier of `events` logged events into the example serf, from
+ * `open` until the pier is ready (the serf's start included). With `rounds`
+ * above 1, the same log is replayed that many times (each from event 1) and
+ * the median is given, with every round's figure.
+ */
+export const replay = async (events = 1_000_000, rounds = 1) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-replay-"))
   try {
     const make = eventOf(64)
@@ -148,14 +155,25 @@ export const replay = async (events = 1_000_000) => {
     db.append(rows)
     db.close()
     const madeMs = performance.now() - madeAt
-    const perSec = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const t0 = performance.now()
-      const pier = yield* open({ dir, ...serf, batchSize: 1000 })
-      while (!pier.ready()) yield* Effect.sleep(1)
-      if (pier.counters.replay().done !== events) throw new Error(`replayed ${pier.counters.replay().done}`)
-      return events / ((performance.now() - t0) / 1000)
-    })).pipe(Effect.provide(quiet)))
-    return { bench: "serf-replay", events, replayPerSec: round(perSec), logBuiltMs: round(madeMs) }
+    const perSec: Array<number> = []
+    for (let r = 0; r < rounds; r++) {
+      // the pier saved a snapshot as it closed: without it, the next round replays the whole log again
+      fs.rmSync(path.join(dir, "kv-snapshot.json"), { force: true })
+      perSec.push(await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const t0 = performance.now()
+        const pier = yield* open({ dir, ...serf, batchSize: 1000 })
+        while (!pier.ready()) yield* Effect.sleep(1)
+        if (pier.counters.replay().done !== events) throw new Error(`replayed ${pier.counters.replay().done}`)
+        return events / ((performance.now() - t0) / 1000)
+      })).pipe(Effect.provide(quiet))))
+    }
+    return {
+      bench: "serf-replay",
+      events,
+      replayPerSec: round(median([...perSec])),
+      ...(rounds > 1 ? { rounds: perSec.map(round) } : {}),
+      logBuiltMs: round(madeMs)
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -170,3 +188,8 @@ export const benches = [
   () => run(64, 4096),
   () => replay()
 ]
+
+// `node bench/serf.ts replay [rounds]`: the replay case alone (one log, `rounds` replays of it, default 3)
+if (import.meta.main && process.argv[2] === "replay") {
+  process.stdout.write(JSON.stringify(await replay(1_000_000, Number(process.argv[3] ?? 3))) + "\n")
+}

@@ -20,7 +20,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { runSerf } from "../src/worker/serf.ts"
 
-const entries = new Map<string, unknown>()
+/** An entry: its value and the hash it adds to the mug. */
+interface Entry {
+  value: unknown
+  hash: number
+}
+
+const entries = new Map<string, Entry>()
 let mug = 0
 
 /** JSON with object keys sorted, so that both languages hash the same bytes. */
@@ -34,16 +40,18 @@ const canonical = (v: unknown): string => {
   return JSON.stringify(v)
 }
 
-/** FNV-1a (32 bit) over the UTF-8 bytes of `text`, encoded on the fly (no buffer). */
-const fnv1a = (text: string): number => {
-  let h = 0x811c9dc5
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+
+/** FNV-1a (32 bit) from `h` on over the UTF-8 bytes of `text`, encoded on the fly (no buffer). */
+const fnv1a = (text: string, h = FNV_OFFSET): number => {
   const byte = (b: number) => {
-    h = Math.imul(h ^ b, 0x01000193)
+    h = Math.imul(h ^ b, FNV_PRIME)
   }
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i)
     if (c < 0x80) {
-      h = Math.imul(h ^ c, 0x01000193)
+      h = Math.imul(h ^ c, FNV_PRIME)
       continue
     }
     if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
@@ -66,27 +74,53 @@ const fnv1a = (text: string): number => {
     }
     byte(0x80 | (c & 0x3f))
   }
-  return h >>> 0
+  return h
 }
 
-/** The hash of one entry: FNV-1a of the canonical JSON of [key, value]. */
-const entryHash = (key: string, value: unknown) => fnv1a(`[${JSON.stringify(key)},${canonical(value)}]`)
-/** Each entry's hash, so that replacing a value hashes only the new one. */
-const hashes = new Map<string, number>()
+/**
+ * FNV-1a from `h` on over `JSON.stringify(s)`: a string of printable ASCII
+ * with nothing to escape is hashed as it stands between its quotes (the same
+ * bytes, without writing them); any other goes through `JSON.stringify`.
+ */
+const fnv1aJsonString = (s: string, h: number): number => {
+  let g = Math.imul(h ^ 0x22, FNV_PRIME)
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return fnv1a(JSON.stringify(s), h)
+    g = Math.imul(g ^ c, FNV_PRIME)
+  }
+  return Math.imul(g ^ 0x22, FNV_PRIME)
+}
 
-const set = (key: string, value: unknown | undefined) => {
-  const old = hashes.get(key)
-  if (old !== undefined) mug = (mug ^ old) >>> 0
+/** The hash of one entry: FNV-1a of the canonical JSON of [key, value], `[${JSON.stringify(key)},${canonical(value)}]`. */
+const entryHash = (key: string, value: unknown): number => {
+  let h = Math.imul(FNV_OFFSET ^ 0x5b, FNV_PRIME) // [
+  h = fnv1aJsonString(key, h)
+  h = Math.imul(h ^ 0x2c, FNV_PRIME) // ,
+  h = typeof value === "string" ? fnv1aJsonString(value, h) : fnv1a(canonical(value), h)
+  return Math.imul(h ^ 0x5d, FNV_PRIME) >>> 0 // ]
+}
+
+/** Sets `key` to `value` (undefined removes it), keeping the mug: each entry's hash is kept, so that a change hashes only the new value. */
+const set = (key: string, value: unknown | undefined, entry = entries.get(key)) => {
   if (value === undefined) {
+    if (entry === undefined) return
     entries.delete(key)
-    hashes.delete(key)
-  } else {
-    const h = entryHash(key, value)
-    entries.set(key, value)
-    hashes.set(key, h)
+    mug = (mug ^ entry.hash) >>> 0
+    return
+  }
+  const h = entryHash(key, value)
+  if (entry === undefined) {
+    entries.set(key, { value, hash: h })
     mug = (mug ^ h) >>> 0
+  } else {
+    mug = (mug ^ entry.hash ^ h) >>> 0
+    entry.value = value
+    entry.hash = h
   }
 }
+
+const valueOf = (key: string): unknown => entries.get(key)?.value
 
 const keyOf = (ev: Record<string, unknown>): string => {
   if (typeof ev["key"] !== "string") throw new TypeError("the event needs a string key")
@@ -113,28 +147,30 @@ runSerf({
       case "put": {
         const key = keyOf(ev)
         if (!("value" in ev)) throw new TypeError("put needs a value")
-        const old = entries.get(key) ?? null
-        set(key, ev["value"])
+        const entry = entries.get(key)
+        const old = entry === undefined ? null : entry.value
+        set(key, ev["value"], entry)
         return [{ key, old }]
       }
       case "del": {
         const key = keyOf(ev)
-        const old = entries.get(key) ?? null
-        set(key, undefined)
+        const entry = entries.get(key)
+        const old = entry === undefined ? null : entry.value
+        set(key, undefined, entry)
         return [{ key, old }]
       }
       case "incr": {
         const key = keyOf(ev)
         const by = ev["by"] ?? 1
-        const old = entries.get(key) ?? 0
+        const old = valueOf(key) ?? 0
         if (typeof by !== "number" || typeof old !== "number") throw new TypeError("incr needs numbers")
         set(key, old + by)
         return [{ key, value: old + by }]
       }
       case "crashed": {
-        const n = entries.get("crashes")
+        const n = valueOf("crashes")
         set("crashes", (typeof n === "number" ? n : 0) + 1)
-        return [{ key: "crashes", value: entries.get("crashes") }]
+        return [{ key: "crashes", value: valueOf("crashes") }]
       }
       case "crash":
         throw new Error("crash on purpose")
@@ -147,7 +183,7 @@ runSerf({
   swap: (raw) => (raw as { op?: unknown } | null)?.op === "crash" ? { op: "crashed" } : undefined,
   mug: () => mug,
   peek: (p) => {
-    if (p[0] === "get" && p.length === 2) return entries.get(p[1]!) ?? null
+    if (p[0] === "get" && p.length === 2) return valueOf(p[1]!) ?? null
     if (p[0] === "size" && p.length === 1) return entries.size
     if (p[0] === "keys" && p.length === 1) return [...entries.keys()].sort()
     return null
@@ -157,7 +193,7 @@ runSerf({
     const file = snapshotFile(pier)
     const tmp = `${file}.tmp`
     const fd = fs.openSync(tmp, "w")
-    fs.writeSync(fd, JSON.stringify({ eve, mug: m, entries: [...entries] }))
+    fs.writeSync(fd, JSON.stringify({ eve, mug: m, entries: Array.from(entries, ([k, e]) => [k, e.value]) }))
     fs.fsyncSync(fd)
     fs.closeSync(fd)
     fs.renameSync(tmp, file)

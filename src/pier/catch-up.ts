@@ -9,11 +9,12 @@
 import { Effect, Option, Stream } from "effect"
 import { ReplayDiverged, type SerfError } from "../serf/errors.ts"
 import type { ReplayEvent, Serf } from "../serf/host.ts"
+import { playEventsJson, ReplayBatch } from "../serf/replay.ts"
 import type { Event, Ripe } from "../serf/protocol.ts"
 import type { GroupCommit } from "./commit.ts"
 import { PierBootFailed, PierIo, PierMismatch } from "./errors.ts"
 import type { Lifecycle } from "./lifecycle.ts"
-import type { PierLog } from "./log.ts"
+import type { LoggedEvent, LoggedRow, PierLog } from "./log.ts"
 import type { PierFatal, ReplayStatus } from "./types.ts"
 
 export interface CatchUp {
@@ -30,18 +31,34 @@ export interface CatchUp {
 /** The identity a serf reports in `ripe`, as the pier records it. */
 export const identity = (ripe: Ripe) => JSON.stringify({ pro: ripe.pro, hon: ripe.hon, nok: ripe.nok })
 
-/** The logged events after `after` up to `upTo`, read in pages of `batchSize`. */
-export const logStream = (log: PierLog, after: number, upTo: number, batchSize: number): Stream.Stream<ReplayEvent, PierIo> =>
-  Stream.paginate(after, (at) =>
-    Effect.map(log.read(at, upTo, batchSize), (rows) => {
-      const events = new Array<ReplayEvent>(rows.length)
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i]!
-        events[i] = { wen: r.wen, json: r.ev, mug: r.mug ?? undefined }
-      }
-      const last = rows.length === 0 ? upTo : rows[rows.length - 1]!.eve
-      return [events, last >= upTo ? Option.none<number>() : Option.some(last)] as const
-    }))
+/**
+ * The logged events after `after` up to `upTo`, read in pages of `batchSize`,
+ * each page one `ReplayBatch`: the events' JSON text as the log holds it,
+ * never parsed, with the mug logged after the last (checked after the batch).
+ */
+export const logStream = (log: PierLog, after: number, upTo: number, batchSize: number): Stream.Stream<ReplayEvent, PierIo> => {
+  const { readRows } = log
+  const paged = (count: number, json: string, mug: number | null | undefined, last = upTo) =>
+    [
+      count === 0 ? [] : [new ReplayBatch(count, json, mug ?? undefined)],
+      last >= upTo ? Option.none<number>() : Option.some(last)
+    ] as const
+  return Stream.paginate(after, (at) =>
+    readRows !== undefined
+      ? Effect.map(readRows(at, upTo, batchSize), (rows) => {
+        const last = rows[rows.length - 1]
+        return paged(rows.length, playEventsJson(rows, wenOfRow, evOfRow), last?.[2], last?.[0])
+      })
+      : Effect.map(log.read(at, upTo, batchSize), (events) => {
+        const last = events[events.length - 1]
+        return paged(events.length, playEventsJson(events, wenOfEvent, evOfEvent), last?.mug, last?.eve)
+      }))
+}
+
+const wenOfRow = (r: LoggedRow) => r[1]
+const evOfRow = (r: LoggedRow) => r[3]
+const wenOfEvent = (e: LoggedEvent) => e.wen
+const evOfEvent = (e: LoggedEvent) => e.ev
 
 export const goofText = (r: { readonly goof: { readonly mote: string; readonly tang: ReadonlyArray<string> } }) =>
   `${r.goof.mote}: ${r.goof.tang.join(" | ")}`

@@ -21,15 +21,13 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseSync, type StatementSync } from "node:sqlite"
-import { formatProblem, type LoggedEvent, PIER_VERSION } from "./log.ts"
+import { formatProblem, type LoggedEvent, type LoggedRow, PIER_VERSION } from "./log.ts"
 
-export { type LoggedEvent, PIER_VERSION }
+export { type LoggedEvent, type LoggedRow, PIER_VERSION }
 const WIDE = 32
 
 /** One row of `events` as `range` returns it: an array, in column order. */
-type Row = readonly [eve: number, wen: number, mug: number | null, ev: string]
-
-const isRow = (r: unknown): r is Row =>
+const isRow = (r: unknown): r is LoggedRow =>
   Array.isArray(r) && typeof r[0] === "number" && typeof r[1] === "number" &&
   (r[2] === null || typeof r[2] === "number") && typeof r[3] === "string"
 
@@ -154,15 +152,24 @@ export class PierDb {
 
   /** Events in (after, upTo], at most `limit`, in order. Throws `PierDbError` on a row of the wrong shape. */
   read(after: number, upTo: number, limit: number): Array<LoggedEvent> {
-    // rows come as arrays (`setReturnArrays`), which node:sqlite's types do not say: `isRow` checks them
-    const rows = this.range.all(after, upTo, limit)
+    const rows = this.readRows(after, upTo, limit)
     const out = new Array<LoggedEvent>(rows.length)
     for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]
-      if (!isRow(r)) throw new PierDbError("io", `${this.file}: a log row is not (eve, wen, mug, ev): ${String(r)}`)
+      const r = rows[i]!
       out[i] = { eve: r[0], wen: r[1], mug: r[2], ev: r[3] }
     }
     return out
+  }
+
+  /** `read`, as the rows SQLite gives (`[eve, wen, mug, ev]`): no object made per event. */
+  readRows(after: number, upTo: number, limit: number): ReadonlyArray<LoggedRow> {
+    // rows come as arrays (`setReturnArrays`), which node:sqlite's types do not say: `isRow` checks them
+    const rows: ReadonlyArray<unknown> = this.range.all(after, upTo, limit)
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]
+      if (!isRow(r)) throw new PierDbError("io", `${this.file}: a log row is not (eve, wen, mug, ev): ${String(r)}`)
+    }
+    return rows as ReadonlyArray<LoggedRow>
   }
 
   /** The logged mug of event `eve` (null when not recorded or absent). */

@@ -34,6 +34,9 @@ export interface LoggedEvent {
   readonly fec?: string | undefined
 }
 
+/** A logged event as a row, `[eve, wen, mug, ev]`: what a log can give without making an object per event. */
+export type LoggedRow = readonly [eve: number, wen: number, mug: number | null, ev: string]
+
 /**
  * `Lost` is how a write says another writer has the log: `PierFenced` for a
  * fenced log, never for one held by a file lock (SQLite).
@@ -56,6 +59,11 @@ export interface PierLog<Lost extends PierFenced = PierFenced> {
   readonly appendNow?: ((events: ReadonlyArray<LoggedEvent>) => PierIo | Lost | undefined) | undefined
   /** Events in (after, upTo], at most `limit`, in order. */
   readonly read: (after: number, upTo: number, limit: number) => Effect.Effect<ReadonlyArray<LoggedEvent>, PierIo>
+  /**
+   * The same events as rows, for a log that has them so (SQLite): a replay
+   * reads its batches with it when it is there.
+   */
+  readonly readRows?: ((after: number, upTo: number, limit: number) => Effect.Effect<ReadonlyArray<LoggedRow>, PierIo>) | undefined
   /** The logged mug of event `eve` (null when not recorded or absent). */
   readonly mugOf: (eve: number) => Effect.Effect<number | null, PierIo>
   /** The identity of the serf the log was made by (`{"pro","hon","nok"}` as JSON text); undefined for a new log. */

@@ -56,6 +56,7 @@ export const sqliteLog = (db: PierDb, dir: string): PierLog<never> => {
       }),
     appendNow,
     read: (after, upTo, limit) => Effect.try({ try: () => db.read(after, upTo, limit), catch: io }),
+    readRows: (after, upTo, limit) => Effect.try({ try: () => db.readRows(after, upTo, limit), catch: io }),
     mugOf: (eve) => Effect.try({ try: () => db.mugOf(eve), catch: io }),
     identity: Effect.try({ try: () => db.meta("identity"), catch: io }),
     setIdentity: (identity) => Effect.try({ try: () => db.setMeta("identity", identity), catch: io }),

@@ -19,16 +19,69 @@ export type PlayResult =
   | { readonly _tag: "Bail"; readonly eve: number; readonly mug: number; readonly goof: Goof }
 
 /**
- * An event to replay; with `mug`, the serf's mug after it is checked when it
+ * One event to replay; with `mug`, the serf's mug after it is checked when it
  * ends a batch. `json`, when given, is the event as JSON text (then `ev` is not
  * read): with the json codec it goes into the `play` frame as it is.
  */
-export interface ReplayEvent {
+export interface OneEvent {
   readonly wen: number
   readonly ev?: unknown
   readonly json?: string | undefined
   readonly mug?: number | undefined
 }
+
+/**
+ * Logged events already written as the JSON text of a `play`'s `events`
+ * list: `json` is what goes between its brackets (`playEventsJson`), `count`
+ * the events, `mug` the mug logged after the last (checked when given). A
+ * log hands a replay its events so (../pier/catch-up.ts): no object per
+ * event, nothing parsed. It is played as one `play`, so it holds at most
+ * `batchSize` events.
+ */
+export class ReplayBatch {
+  readonly count: number
+  readonly json: string
+  readonly mug: number | undefined
+  constructor(count: number, json: string, mug: number | undefined) {
+    this.count = count
+    this.json = json
+    this.mug = mug
+  }
+}
+
+/** What a replay plays: events one by one (played in batches of `batchSize`), or batches already made. */
+export type ReplayEvent = OneEvent | ReplayBatch
+
+/** A number as `JSON.stringify` writes it (for a number, that is `String` when finite, else null). */
+const jsonNumber = (n: number): string => Number.isFinite(n) ? String(n) : "null"
+
+/**
+ * The `json` of a `ReplayBatch` of these rows: for each, `{"wen":…,"ev":…}`
+ * with its `wen` as `JSON.stringify` writes it and its `ev` as given, joined
+ * by commas. Joined in one go: a batch waits in the read-ahead for its turn,
+ * and a string built piece by piece would wait as thousands of pieces (which
+ * the young generation copies).
+ */
+export const playEventsJson = <R>(rows: ReadonlyArray<R>, wen: (row: R) => number, ev: (row: R) => string): string => {
+  if (rows.length === 0) return ""
+  const parts = new Array<string>(rows.length * 4 + 1)
+  let k = 0
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    parts[k++] = i === 0 ? `{"wen":` : `},{"wen":`
+    parts[k++] = jsonNumber(wen(row))
+    parts[k++] = `,"ev":`
+    parts[k++] = ev(row)
+  }
+  parts[k] = "}"
+  return parts.join("")
+}
+
+/**
+ * `play` batches a replay keeps outstanding, so that the serf plays one while
+ * the host reads and sends the next ones.
+ */
+const PLAYS_IN_FLIGHT = 2
 
 export interface ReplayProgress {
   readonly eve: number
@@ -61,7 +114,7 @@ const unexpected = (pid: number, plea: Plea, wanted: string) =>
 export const playFlows = (ctx: PlayContext) => {
   const { lock: d, pid, codecName, batchSize, frameOf, ask, withLock } = ctx
 /** The `play` writ for these events; JSON text given with an event is spliced in, not parsed. */
-const playWrit = (eve: number, events: ReadonlyArray<ReplayEvent>): unknown => {
+const playWrit = (eve: number, events: ReadonlyArray<OneEvent>): unknown => {
   if (codecName !== "json") {
     return {
       t: "play",
@@ -77,6 +130,12 @@ const playWrit = (eve: number, events: ReadonlyArray<ReplayEvent>): unknown => {
   }
   return new RawJson(text + "]}")
 }
+
+/** The `play` writ for a batch made already: its JSON goes into the frame as it is (another codec reads it). */
+const batchWrit = (eve: number, batch: ReplayBatch): unknown =>
+  codecName === "json"
+    ? new RawJson(`{"t":"play","eve":${eve},"events":[${batch.json}]}`)
+    : { t: "play", eve, events: JSON.parse(`[${batch.json}]`) }
 
 /** Sends a writ now; the effect waits for its plea. */
 const send = (writ: unknown) =>
@@ -101,7 +160,7 @@ const played = (plea: Plea, size: number): Effect.Effect<PlayResult, SerfError> 
   return Effect.fail(unexpected(pid, plea, "play-done or play-bail"))
 }
 
-const play = (events: ReadonlyArray<ReplayEvent>) =>
+const play = (events: ReadonlyArray<OneEvent>) =>
   Effect.flatMap(ask("play", playWrit(d.eve + 1, events)), (plea) => played(plea, events.length))
 
 const boot = (events: ReadonlyArray<Event>) =>
@@ -118,9 +177,11 @@ class Bailed {
 }
 
 /**
- * Replay keeps two `play` batches outstanding, so that the serf plays one
- * while the host prepares and sends the next (a serf checks each play's
- * first event number, so after a bail the next batch is refused too).
+ * Replay keeps `PLAYS_IN_FLIGHT` `play` batches outstanding, so that the serf
+ * plays one while the host reads and sends the next (a serf checks each
+ * play's first event number, so after a bail the next batches are refused
+ * too). Events one by one are played in batches of `batchSize`; a
+ * `ReplayBatch` is played as it is.
  */
 const replay = <E>(events: Stream.Stream<ReplayEvent, E>, onProgress?: (p: ReplayProgress) => void) =>
   withLock(Effect.gen(function*() {
@@ -147,19 +208,44 @@ const replay = <E>(events: Stream.Stream<ReplayEvent, E>, onProgress?: (p: Repla
       done += batch.size
       onProgress?.({ eve: result.eve, events: done })
     })
+    /** Sends the `play` of `size` events from `next` (its writ made then), once fewer than `PLAYS_IN_FLIGHT` are outstanding. */
+    const send1 = (size: number, logged: number | undefined, writ: (eve: number) => unknown) =>
+      Effect.gen(function*() {
+        if (outstanding.length >= PLAYS_IN_FLIGHT) yield* settle
+        if (bail !== undefined) return yield* Effect.fail(new Bailed(bail))
+        const answer = yield* send(writ(next))
+        next += size
+        outstanding.push({ size, logged, answer })
+      })
+    /** Events one by one, waiting for a batch of `batchSize`. */
+    let ones: Array<OneEvent> = []
+    const sendOnes = Effect.suspend(() => {
+      if (ones.length === 0) return Effect.void
+      const batch = ones
+      ones = []
+      return send1(batch.length, batch[batch.length - 1]!.mug, (eve) => playWrit(eve, batch))
+    })
     const exit = yield* Effect.exit(events.pipe(
-      Stream.rechunk(batchSize),
       // the next batches are read (from the log, say) while the serf plays
       Stream.bufferArray({ capacity: 2 }),
-      Stream.runForEachArray((batch) =>
+      Stream.runForEachArray((chunk) =>
         Effect.gen(function*() {
-          if (outstanding.length >= 2) yield* settle
-          if (bail !== undefined) return yield* Effect.fail(new Bailed(bail))
-          const answer = yield* send(playWrit(next, batch))
-          next += batch.length
-          outstanding.push({ size: batch.length, logged: batch[batch.length - 1]!.mug, answer })
+          for (const item of chunk) {
+            if (item instanceof ReplayBatch) {
+              yield* sendOnes
+              if (item.count === 0) continue
+              if (item.count > batchSize) {
+                return yield* Effect.die(new RangeError(`a replay batch of ${item.count} events, above batchSize ${batchSize}`))
+              }
+              yield* send1(item.count, item.mug, (eve) => batchWrit(eve, item))
+            } else {
+              ones.push(item)
+              if (ones.length === batchSize) yield* sendOnes
+            }
+          }
         })
-      )
+      ),
+      Effect.andThen(sendOnes)
     ))
     if (Exit.isFailure(exit)) {
       const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
