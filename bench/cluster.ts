@@ -214,11 +214,11 @@ export const single = async () => {
   }
 }
 
-export const throughput = async (database: string, runners: number) => {
+export const throughput = async (database: string, runners: number, nodeArgs?: ReadonlyArray<string>) => {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-runners-"))
   const started: Array<Runner> = []
   try {
-    for (let i = 0; i < runners; i++) started.push(await startRunner(database, 35100 + i + runners * 10, path.join(data, `r${i}`)))
+    for (let i = 0; i < runners; i++) started.push(await startRunner(database, 35100 + i + runners * 10, path.join(data, `r${i}`), nodeArgs))
     await Promise.all(started.map((r) => healthy(r.url)))
     // warm every serf (activation, replay)
     for (let s = 0; s < SERFS; s++) await fetch(`${started[0]!.url}/v1/serfs/s${s}/events`, { method: "POST", body: JSON.stringify(event(0)) })

@@ -14,14 +14,16 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cause, Effect, FiberSet, Layer } from "effect"
+import { Cause, Effect, Exit, FiberSet, Layer } from "effect"
 import { ShardId } from "effect/cluster"
 import { Sharding } from "effect/cluster/Sharding"
 import * as Runner from "../cluster/runner.ts"
 import * as SerfEntity from "../cluster/serf-entity.ts"
 import * as SessionEntity from "../cluster/session-entity.ts"
 import { makeJobStore } from "../cluster/index.ts"
-import { Refusal, Serf, Session } from "../cluster/protocol.ts"
+import { type Forwarded, type ForwardItem, makeForwarder } from "../cluster/forward.ts"
+import { type PokeReply, Refusal, Serf, Session } from "../cluster/protocol.ts"
+import { checkJson } from "../http/body.ts"
 import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
 import { jobRoutes } from "../http/pool.ts"
 import { answerOf } from "../http/errors.ts"
@@ -61,6 +63,13 @@ const resend = <A, E>(call: Effect.Effect<A, E>, left: number): Effect.Effect<A,
       ? Effect.andThen(Effect.sleep(Runner.timing.sendRetryInterval), resend(call, left - 1))
       : Effect.failCause(cause))
 
+/** `http://HOST:PORT` as other machines reach it: an unspecified bound address (0.0.0.0, ::) is the runner's host. */
+const advertised = (bound: string, runnerHost: string): string => {
+  const u = new URL(bound)
+  if (u.hostname === "0.0.0.0" || u.hostname === "[::]") u.hostname = runnerHost.includes(":") ? `[${runnerHost}]` : runnerHost
+  return u.origin
+}
+
 /** Counts the shards this runner owns. */
 const ownedShards = (sharding: Sharding["Service"]) => () => {
   let n = 0
@@ -79,8 +88,11 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     for (const entry of fs.readdirSync(flags.data, { withFileTypes: true })) {
       if (entry.isDirectory()) yield* Effect.ignore(reap(fileLeftover(path.join(flags.data, entry.name))))
     }
+    // this runner's HTTP address as the others reach it (told with every answer: ../cluster/forward.ts)
+    const url = advertised(server.url, flags.runner.host)
     const entities = SerfEntity.layer({
       data: flags.data,
+      url,
       idleMs: flags.idle,
       drainMs: flags.drain,
       counters,
@@ -128,9 +140,116 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
           Effect.andThen(watch.whenLost, unreachable)
         )
       )
+    // a serf serving here is poked without the cluster (./serf-entity.ts `hosts`): its entity is
+    // told it is in use (`Touch`) often enough that it does not go idle meanwhile
+    const touchEvery = Math.max(50, flags.idle / 4)
+    const runTouch = yield* FiberSet.makeRuntime<never>()
+    const serving = (id: string): SerfEntity.LocalSerf | undefined => {
+      const host = counters.hosts.get(id)
+      if (host === undefined || !host.usable() || !local(id)) return undefined
+      const now = Date.now()
+      if (now - host.touchedAt >= touchEvery) {
+        host.touchedAt = now
+        runTouch(Effect.ignore(clientFor(id).Touch()))
+      }
+      return host
+    }
+    /** The poke of a serf serving here; answered 503 at once if this runner loses its database meanwhile. */
+    const pokeHere = (host: SerfEntity.LocalSerf, key: string, ev: string, value: unknown) =>
+      Effect.callback<PokeReply, Refusal>((resume) => {
+        let settled = false
+        let off = () => {}
+        const stop = host.poke(key, ev, value, (exit) => {
+          settled = true
+          off()
+          resume(exit)
+        })
+        if (settled) return
+        off = watch.onLost(() => {
+          settled = true
+          stop()
+          resume(unreachable)
+        })
+        return Effect.sync(() => {
+          off()
+          stop()
+        })
+      })
+    // events for a serf served by another runner go to it without the cluster once its answers
+    // said where it is (../cluster/forward.ts); anything the shortcut cannot place goes the
+    // cluster's way, with the same key
+    const forwarder = makeForwarder({ self: url, token: flags.token, maxBody: flags.maxBody, probeMs: 1000, downMs: 10_000 })
+    yield* Effect.addFinalizer(() => Effect.sync(forwarder.close))
+    const viaCluster = (id: string, key: string, ev: string) =>
+      Effect.tap(reach(clientFor(id).Poke({ key, ev })), (r) => Effect.sync(() => forwarder.learn(id, r.url)))
+    const viaOwner = (id: string, key: string, ev: string) =>
+      Effect.callback<PokeReply, Refusal>((resume) => {
+        let settled = false
+        let off = () => {}
+        const stop = forwarder.send(id, key, ev, (answer) => {
+          settled = true
+          off()
+          resume(answer === "elsewhere" ? viaCluster(id, key, ev) : answer)
+        })
+        if (stop === undefined) return resume(viaCluster(id, key, ev))
+        if (settled) return
+        off = watch.onLost(() => {
+          settled = true
+          stop()
+          resume(unreachable)
+        })
+        return Effect.sync(() => {
+          off()
+          stop()
+        })
+      })
+    /** Events forwarded here: each poked as if taken here, or `elsewhere` when its serf is not serving here. */
+    const accept = (items: ReadonlyArray<ForwardItem>) =>
+      Effect.callback<ReadonlyArray<Forwarded>>((resume) => {
+        const answers = new Array<Forwarded | undefined>(items.length)
+        let left = items.length
+        const stops: Array<() => void> = []
+        let off = () => {}
+        const answer = (i: number, a: Forwarded) => {
+          if (answers[i] !== undefined) return
+          answers[i] = a
+          if (--left === 0) {
+            off()
+            resume(Effect.succeed(answers as Array<Forwarded>))
+          }
+        }
+        for (let i = 0; i < items.length; i++) {
+          const { id, key, ev } = items[i]!
+          const host = watch.lost() ? undefined : serving(id)
+          if (host === undefined) {
+            answer(i, "elsewhere")
+            continue
+          }
+          const checked = checkJson(Buffer.from(ev), flags.maxDepth)
+          if ("status" in checked) {
+            answer(i, Exit.fail(new Refusal({ tag: "BadBody", message: "a forwarded event is not JSON liege takes" })))
+            continue
+          }
+          stops.push(host.poke(key, ev, checked.value, (exit) => answer(i, exit)))
+        }
+        if (left === 0) return
+        // this runner lost its database: what it has not answered goes the cluster's way
+        off = watch.onLost(() => {
+          for (let i = 0; i < items.length; i++) answer(i, "elsewhere")
+        })
+        return Effect.sync(() => {
+          off()
+          for (const stop of stops) stop()
+        })
+      })
     const forwarded = { count: 0 }
     const routes = serfRoutes({
-      poke: (id, key, ev) => reach(clientFor(id).Poke({ key, ev })),
+      poke: (id, key, ev, value) => {
+        if (watch.lost()) return unreachable
+        const host = serving(id)
+        return host === undefined ? viaOwner(id, key, ev) : pokeHere(host, key, ev, value)
+      },
+      accept,
       peek: (id, p) => reach(clientFor(id).Peek({ path: p })),
       snapshot: (id) => reach(clientFor(id).Snapshot()),
       pack: (id) => reach(clientFor(id).Pack()),

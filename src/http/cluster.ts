@@ -7,6 +7,8 @@
  *   `POST /v1/serfs/ID/snapshot`, `POST /v1/serfs/ID/pack` — as `liege
  *   serf`'s routes; an id not `[A-Za-z0-9_-]{1,64}` is 400; a serf that is
  *   moving makes its callers wait, or answers 5xx (never 4xx);
+ * - `POST /v1/cluster/forward`: events another runner forwards here, many
+ *   at once (../cluster/forward.ts), for the serfs serving here;
  * - `POST /v1/jobs?session=S` (stored, then `202 {"id"}`), `GET
  *   /v1/jobs/ID` (from any runner), `POST /v1/jobs` (this runner's pool).
  *
@@ -15,6 +17,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { Cause, Duration, Effect } from "effect"
+import { decodeBatch, encodeAnswer, type Forwarded, type ForwardItem, FORWARD_PATH } from "../cluster/forward.ts"
 import { type PokeReply, Refusal, SERF_ID } from "../cluster/protocol.ts"
 import { answerOfTag } from "./errors.ts"
 import type { Family } from "./prometheus.ts"
@@ -39,12 +42,15 @@ const pokeAnswer = (r: PokeReply): Response =>
 
 /** What the routes need of the serf entities (the cluster's clients, or a test's stand-in). */
 export interface SerfClients {
-  readonly poke: (id: string, key: string, ev: string) => Effect.Effect<PokeReply, Refusal>
+  /** A poke of the event `ev` (JSON text; `value`, when given, is it parsed). */
+  readonly poke: (id: string, key: string, ev: string, value?: unknown) => Effect.Effect<PokeReply, Refusal>
   readonly peek: (id: string, path: ReadonlyArray<string>) => Effect.Effect<string, Refusal>
   readonly snapshot: (id: string) => Effect.Effect<number, Refusal>
   readonly pack: (id: string) => Effect.Effect<number, Refusal>
   /** Whether this runner owns the serf (else the request is forwarded). */
   readonly local: (id: string) => boolean
+  /** Events another runner forwarded here (../cluster/forward.ts): each one's answer, or `elsewhere`. */
+  readonly accept?: ((items: ReadonlyArray<ForwardItem>) => Effect.Effect<ReadonlyArray<Forwarded>>) | undefined
 }
 
 /**
@@ -78,7 +84,21 @@ export const serfRoutes = (clients: SerfClients, forwarded: { count: number }): 
     if (!clients.local(id)) forwarded.count++
     return go(id)
   }
+  const accept = clients.accept
+  const forwardRoute: ReadonlyArray<Route> = accept === undefined ? [] : [{
+    method: "POST",
+    pattern: FORWARD_PATH,
+    name: "cluster_forward",
+    work: true,
+    handle: (request) =>
+      Effect.flatMap(request.json, (body) => {
+        const items = decodeBatch(body.value)
+        if (items === undefined) return Effect.succeed(errorResponse(400, "BadBody", "a batch of forwarded events is an array of {s, k, e}"))
+        return Effect.map(accept(items), (answers) => json(`[${answers.map(encodeAnswer).join(",")}]`))
+      }).pipe(Effect.catch((r: Response) => Effect.succeed(r)))
+  }]
   return [
+    ...forwardRoute,
     {
       method: "POST",
       pattern: "/v1/serfs/:id/events",
@@ -86,7 +106,7 @@ export const serfRoutes = (clients: SerfClients, forwarded: { count: number }): 
       work: true,
       handle: (request) =>
         serf(request, (id) =>
-          Effect.flatMap(request.json, (body) => settle(clients.poke(id, randomUUID(), body.text), pokeAnswer)).pipe(
+          Effect.flatMap(request.json, (body) => settle(clients.poke(id, randomUUID(), body.text, body.value), pokeAnswer)).pipe(
             Effect.catch((r: Response) => Effect.succeed(r))
           ))
     },
