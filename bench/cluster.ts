@@ -6,7 +6,10 @@
  *    64 B events, the same callers (32, then 64 per serf; window 64) — the
  *    PostgreSQL log against the SQLite pier.
  * 2. HTTP through a cluster: 12 serfs over 1, 2 and 3 `liege cluster serf`
- *    runners, 64 B events from a load generator in its own process; the CPU
+ *    runners, 64 B events from a load generator in its own process (its
+ *    clients round robin over the runners, so most events are forwarded;
+ *    then, with 2 and 3 runners, again with clients that follow the answers'
+ *    `liege-owner` to the serf's runner); the CPU
  *    each kind of process used, so the limit can be seen on 2 cores. The
  *    baseline, measured first in the same run with the same load generator
  *    (96 keep-alive clients): `liege serf` over HTTP (one serf, its SQLite
@@ -146,34 +149,39 @@ const stop = async (r: Runner, signal: NodeJS.Signals = "SIGTERM") => {
  * The load generator, in a process of its own: `callers` keep-alive clients
  * per serf, round robin over the servers. A cluster's serf `s` is
  * `/v1/serfs/sN/events`; with `single`, every client posts to `/v1/events`
- * (`liege serf`'s one serf).
+ * (`liege serf`'s one serf). With `owner`, the clients of a serf send its
+ * events to the runner its last answer named in `liege-owner` (as a client
+ * that knows the header does), round robin until one did.
  */
 const LOAD = `
 const http = require("node:http")
-const [urls, serfs, secs, callers, single] = [process.argv[1].split(","), Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), process.argv[5] === "single"]
+const [urls, serfs, secs, callers, mode] = [process.argv[1].split(","), Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), process.argv[5]]
+const single = mode === "single", follow = mode === "owner"
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
 const end = Date.now() + secs * 1000
 let n = 0, bad = 0, k = 0
+const owners = new Map()
 const body = JSON.stringify({ op: "put", key: "k", value: "v".repeat(20) })
 const one = (url, serf) => new Promise((resolve) => {
   const req = http.request(url + (single ? "/v1/events" : "/v1/serfs/s" + serf + "/events"), { method: "POST", agent }, (res) => {
+    if (follow) { const o = res.headers["liege-owner"]; if (res.statusCode === 200 && urls.includes(o)) owners.set(serf, o); else owners.delete(serf) }
     res.resume(); res.on("end", () => { if (res.statusCode === 200) n++; else bad++; resolve() })
   })
-  req.on("error", () => { bad++; resolve() })
+  req.on("error", () => { bad++; owners.delete(serf); resolve() })
   req.end(body)
 })
 const work = []
-for (let s = 0; s < serfs; s++) for (let c = 0; c < callers; c++) work.push((async () => { while (Date.now() < end) await one(urls[(k++) % urls.length], s) })())
+for (let s = 0; s < serfs; s++) for (let c = 0; c < callers; c++) work.push((async () => { while (Date.now() < end) await one(owners.get(s) ?? urls[(k++) % urls.length], s) })())
 Promise.all(work).then(() => { console.log(JSON.stringify({ n, bad })); agent.destroy() })
 `
 
 const CALLERS = 8
 
 /** Runs the load generator against `urls` for SECONDS; events answered, failures, and the CPU seconds each kind of process spent meanwhile. */
-const load = (urls: ReadonlyArray<string>, single: boolean) => {
+const load = (urls: ReadonlyArray<string>, mode: "single" | Clients) => {
   const before = cpuByKind()
   const t0 = Date.now()
-  const out = execFileSync(node, ["-e", LOAD, urls.join(","), String(SERFS), String(SECONDS), String(CALLERS), single ? "single" : "cluster"], { encoding: "utf8" })
+  const out = execFileSync(node, ["-e", LOAD, urls.join(","), String(SERFS), String(SECONDS), String(CALLERS), mode], { encoding: "utf8" })
   const secs = (Date.now() - t0) / 1000
   const after = cpuByKind()
   const { n, bad } = JSON.parse(out) as { n: number; bad: number }
@@ -197,7 +205,7 @@ export const single = async () => {
     server = await startLiege(["serf", "--pier", path.join(dir, "pier"), "--listen", "127.0.0.1:0", "--max-in-flight", "64"])
     await healthy(server.url)
     await fetch(`${server.url}/v1/events`, { method: "POST", body: JSON.stringify(event(0)) })
-    const { n, bad, secs, spent } = load([server.url], true)
+    const { n, bad, secs, spent } = load([server.url], "single")
     baseline = { eventsPerSec: Math.round(n / SECONDS), cpuUsPerEvent: perEvent(spent("single"), n) }
     return {
       bench: "serf-http",
@@ -214,7 +222,10 @@ export const single = async () => {
   }
 }
 
-export const throughput = async (database: string, runners: number, nodeArgs?: ReadonlyArray<string>) => {
+/** How the load generator's clients pick a runner: round robin (a balancer that knows nothing), or the serf's owner once an answer named it. */
+type Clients = "round-robin" | "owner"
+
+export const throughput = async (database: string, runners: number, clients: Clients = "round-robin", nodeArgs?: ReadonlyArray<string>) => {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-runners-"))
   const started: Array<Runner> = []
   try {
@@ -222,7 +233,7 @@ export const throughput = async (database: string, runners: number, nodeArgs?: R
     await Promise.all(started.map((r) => healthy(r.url)))
     // warm every serf (activation, replay)
     for (let s = 0; s < SERFS; s++) await fetch(`${started[0]!.url}/v1/serfs/s${s}/events`, { method: "POST", body: JSON.stringify(event(0)) })
-    const { n, bad, secs, spent } = load(started.map((r) => r.url), false)
+    const { n, bad, secs, spent } = load(started.map((r) => r.url), clients)
     const eventsPerSec = Math.round(n / SECONDS)
     if (runners === 1) oneRunner = eventsPerSec
     const runnerUs = perEvent(spent("runners"), n)
@@ -231,6 +242,7 @@ export const throughput = async (database: string, runners: number, nodeArgs?: R
     return {
       bench: "cluster-http",
       runners,
+      clients,
       serfs: SERFS,
       eventsPerSec,
       failed: bad,
@@ -287,7 +299,9 @@ export const benches = (() => {
     () => single(),
     async () => throughput(await database(), 1),
     async () => throughput(await database(), 2),
+    async () => throughput(await database(), 2, "owner"),
     async () => throughput(await database(), 3),
+    async () => throughput(await database(), 3, "owner"),
     async () => {
       try {
         return await failover(await database())

@@ -14,7 +14,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cause, Effect, Exit, FiberSet, Layer } from "effect"
+import { Cause, Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import { ShardId } from "effect/cluster"
 import { Sharding } from "effect/cluster/Sharding"
 import * as Runner from "../cluster/runner.ts"
@@ -24,7 +24,7 @@ import { makeJobStore } from "../cluster/index.ts"
 import { type Forwarded, type ForwardItem, makeForwarder } from "../cluster/forward.ts"
 import { type PokeReply, Refusal, Serf, Session } from "../cluster/protocol.ts"
 import { checkJson } from "../http/body.ts"
-import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
+import { ANSWER_TIMEOUT, answerTimedOut, runnerMetrics, serfRoutes } from "../http/cluster.ts"
 import { jobRoutes } from "../http/pool.ts"
 import { answerOf } from "../http/errors.ts"
 import { claim } from "../cluster/event-log.ts"
@@ -146,7 +146,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     const runTouch = yield* FiberSet.makeRuntime<never>()
     const serving = (id: string): SerfEntity.LocalSerf | undefined => {
       const host = counters.hosts.get(id)
-      if (host === undefined || !host.usable() || !local(id)) return undefined
+      if (host === undefined || !host.usable() || !sharding.hasShardId(host.shardId)) return undefined
       const now = Date.now()
       if (now - host.touchedAt >= touchEvery) {
         host.touchedAt = now
@@ -154,51 +154,56 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       }
       return host
     }
-    /** The poke of a serf serving here; answered 503 at once if this runner loses its database meanwhile. */
-    const pokeHere = (host: SerfEntity.LocalSerf, key: string, ev: string, value: unknown) =>
-      Effect.callback<PokeReply, Refusal>((resume) => {
-        let settled = false
-        let off = () => {}
-        const stop = host.poke(key, ev, value, (exit) => {
-          settled = true
-          off()
-          resume(exit)
-        })
-        if (settled) return
-        off = watch.onLost(() => {
-          settled = true
-          stop()
-          resume(unreachable)
-        })
-        return Effect.sync(() => {
-          off()
-          stop()
-        })
-      })
     // events for a serf served by another runner go to it without the cluster once its answers
     // said where it is (../cluster/forward.ts); anything the shortcut cannot place goes the
     // cluster's way, with the same key
     const forwarder = makeForwarder({ self: url, token: flags.token, maxBody: flags.maxBody, probeMs: 1000, downMs: 10_000 })
     yield* Effect.addFinalizer(() => Effect.sync(forwarder.close))
     const viaCluster = (id: string, key: string, ev: string) =>
-      Effect.tap(reach(clientFor(id).Poke({ key, ev })), (r) => Effect.sync(() => forwarder.learn(id, r.url)))
-    const viaOwner = (id: string, key: string, ev: string) =>
+      reach(clientFor(id).Poke({ key, ev })).pipe(
+        Effect.timeoutOrElse({ duration: ANSWER_TIMEOUT, orElse: () => Effect.fail(answerTimedOut()) }),
+        Effect.tap((r) => Effect.sync(() => forwarder.learn(id, r.url)))
+      )
+    const answerMs = Duration.toMillis(ANSWER_TIMEOUT)
+    /**
+     * A poke, the cheapest way there is: the serf serving here; else the
+     * runner known to serve it (forwarded); else the cluster's way. Answered
+     * within ANSWER_TIMEOUT, and 503 at once if this runner loses its
+     * database meanwhile. Plain callbacks: no fiber of its own.
+     */
+    const poke = (id: string, key: string, ev: string, value: unknown): Effect.Effect<PokeReply, Refusal> =>
       Effect.callback<PokeReply, Refusal>((resume) => {
-        let settled = false
+        if (watch.lost()) return resume(unreachable)
+        let done = false
+        let stop = () => {}
         let off = () => {}
-        const stop = forwarder.send(id, key, ev, (answer) => {
-          settled = true
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const finish = (answer: Effect.Effect<PokeReply, Refusal>) => {
+          if (done) return
+          done = true
+          if (timer !== undefined) clearTimeout(timer)
           off()
-          resume(answer === "elsewhere" ? viaCluster(id, key, ev) : answer)
-        })
-        if (stop === undefined) return resume(viaCluster(id, key, ev))
-        if (settled) return
+          resume(answer)
+        }
+        const host = serving(id)
+        if (host !== undefined) stop = host.poke(key, ev, value, finish)
+        else {
+          const sent = forwarder.send(id, key, ev, (answer) => finish(answer === "elsewhere" ? viaCluster(id, key, ev) : answer))
+          if (sent === undefined) return resume(viaCluster(id, key, ev))
+          stop = sent
+        }
+        if (done) return
         off = watch.onLost(() => {
-          settled = true
           stop()
-          resume(unreachable)
+          finish(unreachable)
         })
+        timer = setTimeout(() => {
+          stop()
+          finish(Effect.fail(answerTimedOut()))
+        }, answerMs)
         return Effect.sync(() => {
+          done = true
+          if (timer !== undefined) clearTimeout(timer)
           off()
           stop()
         })
@@ -244,11 +249,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       })
     const forwarded = { count: 0 }
     const routes = serfRoutes({
-      poke: (id, key, ev, value) => {
-        if (watch.lost()) return unreachable
-        const host = serving(id)
-        return host === undefined ? viaOwner(id, key, ev) : pokeHere(host, key, ev, value)
-      },
+      poke,
       accept,
       peek: (id, p) => reach(clientFor(id).Peek({ path: p })),
       snapshot: (id) => reach(clientFor(id).Snapshot()),

@@ -23,7 +23,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Cause, Effect, Exit, FiberSet, type Scope } from "effect"
-import { Entity } from "effect/cluster"
+import { Entity, type ShardId } from "effect/cluster"
 import type { Pier, PokeAnswer } from "../pier/pier.ts"
 import type { KeyedEvent } from "./event-log.ts"
 import { plainFields, type PokeReply, Refusal, Serf } from "./protocol.ts"
@@ -74,6 +74,8 @@ export interface LocalSerf {
   readonly usable: () => boolean
   /** When its caller last told the entity it is in use (a `Touch`), on its clock. */
   touchedAt: number
+  /** Its shard (whether this runner still owns it is the caller's to ask). */
+  readonly shardId: ShardId.ShardId
 }
 
 export interface SerfCounters {
@@ -137,7 +139,7 @@ class Answer {
 export const layer = <R>(options: SerfHostOptions<R>) =>
   Serf.toLayer(
     Effect.gen(function*() {
-      const { entityId: id } = yield* Entity.CurrentAddress
+      const { entityId: id, shardId } = yield* Entity.CurrentAddress
       const here = yield* Entity.CurrentRunnerAddress
       const runner = `${here.host}:${here.port}`
       const { counters } = options
@@ -246,7 +248,7 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
           return Effect.sync(stop)
         })
       // (while its log is claimed elsewhere, requests take the cluster's way: refused, then the entity restarted)
-      host = { poke: start, usable: () => downSince === undefined, touchedAt: 0 }
+      host = { poke: start, usable: () => downSince === undefined, touchedAt: 0, shardId }
       counters.hosts.set(id, host)
 
       return Serf.of({

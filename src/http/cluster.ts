@@ -27,6 +27,10 @@ import type { Route, RouteRequest } from "./routes.ts"
 /** How long a request waits for a serf's answer (through a failover, say) before a 504. */
 export const ANSWER_TIMEOUT = Duration.seconds(30)
 
+/** No answer within ANSWER_TIMEOUT. */
+export const answerTimedOut = () =>
+  new Refusal({ tag: "Timeout", message: `no answer within ${Duration.format(ANSWER_TIMEOUT)} (the serf may be moving)` })
+
 const json = (body: string, status = 200, headers?: Record<string, string>): Response =>
   headers === undefined ? { status, contentType: "application/json", body } : { status, contentType: "application/json", body, headers }
 
@@ -36,13 +40,21 @@ export const fromRefusal = (r: Refusal): Response =>
     ? json(`{"error":{"tag":"Bail","message":${JSON.stringify(r.message)},"goofs":${r.goofs}}}`, 422)
     : answerOfTag(r.tag, r.message, r.fields)
 
-/** The answer, and which runner gave it (`liege-runner`, for operators and tests). */
+/**
+ * The answer, and which runner gave it (`liege-runner`, for operators and
+ * tests) with its HTTP address (`liege-owner`: a client that sends the
+ * serf's next events there saves a runner the forwarding).
+ */
 const pokeAnswer = (r: PokeReply): Response =>
-  json(`{"eve":${r.eve},"mug":${r.mug},"effects":${r.effects}${r.swapped === undefined ? "" : `,"swapped":${r.swapped}`}}`, 200, { "liege-runner": r.runner })
+  json(
+    `{"eve":${r.eve},"mug":${r.mug},"effects":${r.effects}${r.swapped === undefined ? "" : `,"swapped":${r.swapped}`}}`,
+    200,
+    r.url === undefined ? { "liege-runner": r.runner } : { "liege-runner": r.runner, "liege-owner": r.url }
+  )
 
 /** What the routes need of the serf entities (the cluster's clients, or a test's stand-in). */
 export interface SerfClients {
-  /** A poke of the event `ev` (JSON text; `value`, when given, is it parsed). */
+  /** A poke of the event `ev` (JSON text; `value`, when given, is it parsed), answered within ANSWER_TIMEOUT (else `answerTimedOut`). */
   readonly poke: (id: string, key: string, ev: string, value?: unknown) => Effect.Effect<PokeReply, Refusal>
   readonly peek: (id: string, path: ReadonlyArray<string>) => Effect.Effect<string, Refusal>
   readonly snapshot: (id: string) => Effect.Effect<number, Refusal>
@@ -59,12 +71,8 @@ export interface SerfClients {
  * held the serf let it go before it answered (it lost the serf's shard, or
  * its database), and the caller gets 503 rather than no answer at all.
  */
-const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response): Effect.Effect<Response> =>
-  effect.pipe(
-    Effect.timeoutOrElse({
-      duration: ANSWER_TIMEOUT,
-      orElse: () => Effect.fail(new Refusal({ tag: "Timeout", message: `no answer within ${Duration.format(ANSWER_TIMEOUT)} (the serf may be moving)` }))
-    }),
+const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response, timed = true): Effect.Effect<Response> =>
+  (timed ? Effect.timeoutOrElse(effect, { duration: ANSWER_TIMEOUT, orElse: () => Effect.fail(answerTimedOut()) }) : effect).pipe(
     Effect.map(answer),
     Effect.catch((e) => Effect.succeed(fromRefusal(e))),
     Effect.catchDefect((d) => Effect.succeed(answerOfTag("SerfUnavailable", `the serf's runner did not answer: ${String(d).split("\n")[0]}`))),
@@ -106,7 +114,7 @@ export const serfRoutes = (clients: SerfClients, forwarded: { count: number }): 
       work: true,
       handle: (request) =>
         serf(request, (id) =>
-          Effect.flatMap(request.json, (body) => settle(clients.poke(id, randomUUID(), body.text, body.value), pokeAnswer)).pipe(
+          Effect.flatMap(request.json, (body) => settle(clients.poke(id, randomUUID(), body.text, body.value), pokeAnswer, false)).pipe(
             Effect.catch((r: Response) => Effect.succeed(r))
           ))
     },
