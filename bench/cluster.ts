@@ -55,7 +55,7 @@ const drive = (pokes: ReadonlyArray<(ev: unknown) => Effect.Effect<unknown, unkn
     return n / SECONDS
   })
 
-const logs = (url: string, callers: number) =>
+export const logs = (url: string, callers: number) =>
   Effect.gen(function*() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-cluster-"))
     const options = (i: number) => ({ dir: path.join(dir, `s${i}`), command: kv[0]!, args: kv.slice(1), maxInFlight: 64 })
