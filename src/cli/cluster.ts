@@ -97,11 +97,11 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
       drainMs: flags.drain,
       counters,
       lostDatabase: watch.whenLost,
-      open: (id, dir, keep) =>
+      open: (id, dir, keep, since) =>
         Effect.gen(function*() {
           const log = yield* claim(id)
           // this runner holds the log now: what its last writers logged is final
-          const keyed = yield* log.keyed(Math.max(0, (yield* log.last) - keep))
+          const keyed = yield* log.keyed(Math.max(0, (yield* log.last) - keep), since)
           const pier = yield* openWith(pierLog(log, dir), { ...pierOptions(flags, dir, command!, args, boot), spans }, {
             onReplay: (r) => {
               if (r.done === 0 && r.total > 0) counters.replays++

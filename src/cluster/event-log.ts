@@ -69,8 +69,11 @@ export interface EventLog {
   readonly append: (events: ReadonlyArray<LoggedEvent>) => Effect.Effect<void, LogFenced | LogRefused | LogIo>
   /** Events in (after, upTo], at most `limit`, in order. */
   readonly read: (after: number, upTo: number, limit: number) => Effect.Effect<ReadonlyArray<LoggedEvent>, LogRefused | LogIo>
-  /** Events after `after` that were logged with a caller's key: what a re-sent event is answered from. */
-  readonly keyed: (after: number) => Effect.Effect<ReadonlyArray<KeyedEvent>, LogRefused | LogIo>
+  /**
+   * Events after `after` that were logged with a caller's key, and (with
+   * `since`) a `wen` from then on: what a re-sent event is answered from.
+   */
+  readonly keyed: (after: number, since?: number) => Effect.Effect<ReadonlyArray<KeyedEvent>, LogRefused | LogIo>
   /** The logged mug of event `eve` (null when not recorded or absent). */
   readonly mugOf: (eve: number) => Effect.Effect<number | null, LogRefused | LogIo>
   readonly meta: (key: string) => Effect.Effect<string | undefined, LogRefused | LogIo>
@@ -155,7 +158,7 @@ const READ = `SELECT eve::float8, wen, mug::float8, ev FROM serf_events
 const MUG = `SELECT mug::float8 FROM serf_events WHERE serf = $1::text AND eve = $2::int8`
 
 const KEYED = `SELECT key, eve::float8, mug::float8, ev, fec FROM serf_events
-  WHERE serf = $1::text AND eve > $2::int8 AND key IS NOT NULL ORDER BY serf_events.eve`
+  WHERE serf = $1::text AND eve > $2::int8 AND key IS NOT NULL AND wen >= $3::float8 ORDER BY serf_events.eve`
 
 const META = `SELECT value FROM serf_meta WHERE serf = $1::text AND key = $2::text`
 
@@ -514,10 +517,11 @@ const makeLog = (sql: SqlClient, serf: string, epoch: number, last: number, maxE
       )
     })
 
-  const keyed = (after: number): Effect.Effect<ReadonlyArray<KeyedEvent>, LogRefused | LogIo> =>
+  const keyed = (after: number, since = -Number.MAX_VALUE): Effect.Effect<ReadonlyArray<KeyedEvent>, LogRefused | LogIo> =>
     Effect.suspend((): Effect.Effect<ReadonlyArray<KeyedEvent>, LogRefused | LogIo> => {
       if (!isPosition(after)) return refuse(`keyed(${after}): an event number is a safe integer`)
-      return sql.unsafe(KEYED, [serf, float8(after)]).values.pipe(
+      if (Number.isNaN(since)) return refuse(`keyed(${after}, ${since}): since is a number`)
+      return sql.unsafe(KEYED, [serf, float8(after), float8(since)]).values.pipe(
         Effect.mapError(io),
         Effect.map((rows) =>
           rows.map((r) => ({ key: r[0] as string, eve: r[1] as number, mug: r[2] as number | null, ev: r[3] as string, fec: r[4] as string | null }))

@@ -10,7 +10,8 @@
  * runner that died, and such an event may be in the log already, logged by
  * that runner just before it died. Known keys: those this activation is
  * working on or answered (the last `KEEP`), and those of the last `KEEP`
- * events logged before it started (read from the log once it holds it).
+ * events logged before it started within `RESEND_WINDOW_MS` (read from the
+ * log once it holds it).
  *
  * While it serves, an activation is also reachable without the cluster
  * (`SerfCounters.hosts`): a request taken by this runner for a serf running
@@ -31,6 +32,14 @@ import { plainFields, type PokeReply, Refusal, Serf } from "./protocol.ts"
 const KEEP = 100_000
 
 /**
+ * How old (by its `wen`) a logged event can be and still be sent again: a
+ * re-send comes while its caller waits (at most 30 s, ../http/cluster.ts
+ * `ANSWER_TIMEOUT`); the rest is room for the runners' clocks to differ.
+ * Older keyed events are not read at an activation.
+ */
+export const RESEND_WINDOW_MS = 5 * 60_000
+
+/**
  * A serf that could not start here, or whose log was claimed by another
  * runner, answers 503 for this long (past the runners' lock expiry, 2 s, so
  * that a runner which lost its shard learns it and lets the serf go). If it
@@ -44,8 +53,8 @@ export interface SerfHostOptions<R> {
   readonly data: string
   readonly idleMs: number
   readonly drainMs: number
-  /** Opens the serf `id` with its log, in the activation's scope; with the keyed events logged before. */
-  readonly open: (id: string, dir: string, keep: number) => Effect.Effect<
+  /** Opens the serf `id` with its log, in the activation's scope; with the keyed events logged before (the last `keep`, from `since` on). */
+  readonly open: (id: string, dir: string, keep: number, since: number) => Effect.Effect<
     { readonly pier: Pier; readonly keyed: ReadonlyArray<KeyedEvent> },
     { readonly _tag: string; readonly message: string },
     Scope.Scope | R
@@ -157,7 +166,7 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
         })
       // the pokes under way: made before the pier, so closed after it (its shutdown answers them first)
       const pokes = yield* FiberSet.make<void>()
-      const opened = yield* Effect.exit(options.open(id, dir, KEEP))
+      const opened = yield* Effect.exit(options.open(id, dir, KEEP, Date.now() - RESEND_WINDOW_MS))
       if (Exit.isFailure(opened)) {
         // it could not start here (its log refused it, a replay diverged): say so to every caller
         // for a while, then try again

@@ -109,6 +109,24 @@ describe("cluster event log", () => {
       expect(yield* log.last).toBe(3)
     }))
 
+  live("keyed events: those logged with a key, after an event, from a wen on", () =>
+    Effect.gen(function*() {
+      const log = yield* claim("keyed")
+      yield* log.append([
+        { eve: 1, wen: 100, mug: 1, ev: "1", key: "k1", fec: "[1]" },
+        { eve: 2, wen: 200, mug: 2, ev: "2" },
+        { eve: 3, wen: 300, mug: null, ev: "3", key: "k3", fec: "[]" },
+        { eve: 4, wen: 250, mug: 4, ev: "4", key: "k4" }
+      ])
+      expect((yield* log.keyed(0)).map((k) => k.key)).toEqual(["k1", "k3", "k4"])
+      expect(yield* log.keyed(2)).toEqual([
+        { key: "k3", eve: 3, mug: null, ev: "3", fec: "[]" },
+        { key: "k4", eve: 4, mug: 4, ev: "4", fec: null }
+      ])
+      expect((yield* log.keyed(0, 250)).map((k) => k.key)).toEqual(["k3", "k4"])
+      expect((yield* log.keyed(0, 301)).map((k) => k.key)).toEqual([])
+    }))
+
   live("an event too big to be read back is refused; the biggest that fits comes back", () =>
     Effect.gen(function*() {
       const log = yield* claim("big")
