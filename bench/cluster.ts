@@ -198,11 +198,11 @@ let baseline: { readonly eventsPerSec: number; readonly cpuUsPerEvent: number | 
 let oneRunner: number | undefined
 
 /** `liege serf` over HTTP with the cluster rows' load generator (the same 96 clients, all on its one serf). */
-export const single = async () => {
+export const single = async (nodeArgs?: ReadonlyArray<string>) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-single-"))
   let server: Runner | undefined
   try {
-    server = await startLiege(["serf", "--pier", path.join(dir, "pier"), "--listen", "127.0.0.1:0", "--max-in-flight", "64"])
+    server = await startLiege(["serf", "--pier", path.join(dir, "pier"), "--listen", "127.0.0.1:0", "--max-in-flight", "64"], nodeArgs)
     await healthy(server.url)
     await fetch(`${server.url}/v1/events`, { method: "POST", body: JSON.stringify(event(0)) })
     const { n, bad, secs, spent } = load([server.url], "single")

@@ -122,7 +122,17 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     const sharding = yield* Effect.provide(Sharding, context)
     const clientFor = yield* Effect.provide(Serf.client, context)
     const shards = ownedShards(sharding)
-    const local = (id: string) => sharding.hasShardId(sharding.getShardId(id as never, "default"))
+    // a serf's shard, remembered (hashing its id on every request is not free)
+    const shardIds = new Map<string, ShardId.ShardId>()
+    const shardOf = (id: string): ShardId.ShardId => {
+      let shard = shardIds.get(id)
+      if (shard === undefined) {
+        if (shardIds.size >= 100_000) shardIds.clear()
+        shardIds.set(id, shard = sharding.getShardId(id as never, "default"))
+      }
+      return shard
+    }
+    const local = (id: string) => sharding.hasShardId(shardOf(id))
     // a runner without its database cannot serve a serf, nor learn where it went: 503 at once, and
     // a request under way when it loses it is answered 503 then, rather than waiting for a serf
     // that is no longer anywhere it knows of
