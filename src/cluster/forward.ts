@@ -133,7 +133,7 @@ export interface Forwarder {
 const REMEMBERED = 100_000
 
 export const makeForwarder = (options: ForwarderOptions): Forwarder => {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
   const owners = new Map<string, string>()
   const lanes = new Map<string, Lane>()
   const headers: Record<string, string> = { "content-type": "application/json" }
