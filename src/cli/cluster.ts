@@ -167,7 +167,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     // events for a serf served by another runner go to it without the cluster once its answers
     // said where it is (../cluster/forward.ts); anything the shortcut cannot place goes the
     // cluster's way, with the same key
-    const forwarder = makeForwarder({ self: url, token: flags.token, maxBody: flags.maxBody, probeMs: 1000, downMs: 10_000 })
+    const forwarder = makeForwarder({ self: url, token: flags.token, maxBody: flags.maxBody, probeMs: 1000, downMs: 10_000, batchesInFlight: 2 })
     yield* Effect.addFinalizer(() => Effect.sync(forwarder.close))
     const viaCluster = (id: string, key: string, ev: string) =>
       reach(clientFor(id).Poke({ key, ev })).pipe(
@@ -219,44 +219,42 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
         })
       })
     /** Events forwarded here: each poked as if taken here, or `elsewhere` when its serf is not serving here. */
-    const accept = (items: ReadonlyArray<ForwardItem>) =>
-      Effect.callback<ReadonlyArray<Forwarded>>((resume) => {
-        const answers = new Array<Forwarded | undefined>(items.length)
-        let left = items.length
-        const stops: Array<() => void> = []
-        let off = () => {}
-        const answer = (i: number, a: Forwarded) => {
-          if (answers[i] !== undefined) return
-          answers[i] = a
-          if (--left === 0) {
-            off()
-            resume(Effect.succeed(answers as Array<Forwarded>))
-          }
+    const accept = (items: ReadonlyArray<ForwardItem>, answer: (i: number, a: Forwarded) => void): () => void => {
+      const told = new Array<boolean>(items.length).fill(false)
+      let left = items.length
+      const stops: Array<() => void> = []
+      let off = () => {}
+      const tell = (i: number, a: Forwarded) => {
+        if (told[i]) return
+        told[i] = true
+        if (--left === 0) off()
+        answer(i, a)
+      }
+      for (let i = 0; i < items.length; i++) {
+        const { id, key, ev } = items[i]!
+        const host = watch.lost() ? undefined : serving(id)
+        if (host === undefined) {
+          tell(i, "elsewhere")
+          continue
         }
-        for (let i = 0; i < items.length; i++) {
-          const { id, key, ev } = items[i]!
-          const host = watch.lost() ? undefined : serving(id)
-          if (host === undefined) {
-            answer(i, "elsewhere")
-            continue
-          }
-          const checked = checkJson(Buffer.from(ev), flags.maxDepth)
-          if ("status" in checked) {
-            answer(i, Exit.fail(new Refusal({ tag: "BadBody", message: "a forwarded event is not JSON liege takes" })))
-            continue
-          }
-          stops.push(host.poke(key, ev, checked.value, (exit) => answer(i, exit)))
+        const checked = checkJson(Buffer.from(ev), flags.maxDepth)
+        if ("status" in checked) {
+          tell(i, Exit.fail(new Refusal({ tag: "BadBody", message: "a forwarded event is not JSON liege takes" })))
+          continue
         }
-        if (left === 0) return
-        // this runner lost its database: what it has not answered goes the cluster's way
+        stops.push(host.poke(key, ev, checked.value, (exit) => tell(i, exit)))
+      }
+      // this runner lost its database: what it has not answered goes the cluster's way
+      if (left > 0) {
         off = watch.onLost(() => {
-          for (let i = 0; i < items.length; i++) answer(i, "elsewhere")
+          for (let i = 0; i < items.length; i++) tell(i, "elsewhere")
         })
-        return Effect.sync(() => {
-          off()
-          for (const stop of stops) stop()
-        })
-      })
+      }
+      return () => {
+        off()
+        for (const stop of stops) stop()
+      }
+    }
     const forwarded = { count: 0 }
     const routes = serfRoutes({
       poke,

@@ -10,14 +10,20 @@
  * HTTP address, `PokeReply.url`), it sends that runner its later events for
  * the serf itself, over keep-alive HTTP, many in one request:
  *
- * - the events of one tick for one runner go in one `POST
- *   /v1/cluster/forward` (at most `--max-body` bytes): a JSON array of
- *   `{"s": serf, "k": key, "e": event as JSON text}`;
- * - the owner answers a JSON array, in the same order, of the answers its
- *   serf gave — `{"eve","mug","fx": effects as JSON text,"sw"?: swapped
- *   event as JSON text,"r": runner}` or `{"x": refusal}` — or `0` for an
- *   event whose serf is not serving there (not owned, not active, let go,
- *   its log claimed elsewhere, the owner's database lost);
+ * - the events waiting for one runner go in one `POST /v1/cluster/forward`
+ *   (at most `--max-body` bytes): a JSON array of `{"s": serf, "k": key,
+ *   "e": event as JSON text}`;
+ * - the owner answers 200 at once with a first empty line (it has the
+ *   batch), then one line per event as each is answered, in any order: `I
+ *   ANSWER`, `I` the event's place in the batch and `ANSWER` its serf's
+ *   answer — `{"eve","mug","fx": effects as JSON text,"sw"?: swapped event
+ *   as JSON text,"r": runner}` or `{"x": refusal}` — or `0` for an event
+ *   whose serf is not serving there (not owned, not active, let go, its log
+ *   claimed elsewhere, the owner's database lost). A slow event holds up no
+ *   other;
+ * - while `batchesInFlight` batches are on their way (sent, not yet taken),
+ *   the next waits, and takes every event that came meanwhile: under load,
+ *   fewer and larger requests;
  * - a `0`, and any failure of the way (an error, a status other than 200,
  *   an owner that stops answering its `/livez`), sends the event the
  *   cluster's way instead, with the same key: the key makes a second
@@ -55,8 +61,11 @@ export const decodeBatch = (body: unknown): ReadonlyArray<ForwardItem> | undefin
   return items
 }
 
+/** The owner's line for the batch's item `i`. */
+export const answerLine = (i: number, answer: Forwarded): string => `${i} ${encodeAnswer(answer)}\n`
+
 /** The owner's answer for one item (JSON text). */
-export const encodeAnswer = (answer: Forwarded): string => {
+const encodeAnswer = (answer: Forwarded): string => {
   if (answer === "elsewhere") return "0"
   if (Exit.isSuccess(answer)) {
     const r = answer.value
@@ -91,7 +100,7 @@ interface Item {
   readonly json: string
   readonly bytes: number
   readonly id: string
-  /** Undefined once its caller stopped waiting. */
+  /** Undefined once told (or once its caller stopped waiting). */
   done: ((answer: Forwarded) => void) | undefined
 }
 
@@ -100,6 +109,8 @@ interface Lane {
   queue: Array<Item>
   bytes: number
   scheduled: boolean
+  /** Batches sent that the owner has not taken yet. */
+  onTheWay: number
   /** Until when the owner is not forwarded to (it did not answer its `/livez`), on `Date.now()`. */
   downUntil: number
 }
@@ -115,6 +126,8 @@ export interface ForwarderOptions {
   readonly probeMs: number
   /** An owner that did not answer its `/livez` is not forwarded to for this long. */
   readonly downMs: number
+  /** Batches on their way to one owner at a time (sent, not taken yet): the next waits, and takes what came meanwhile. */
+  readonly batchesInFlight: number
 }
 
 export interface Forwarder {
@@ -142,7 +155,7 @@ export const makeForwarder = (options: ForwarderOptions): Forwarder => {
 
   const laneOf = (url: string): Lane => {
     let lane = lanes.get(url)
-    if (lane === undefined) lanes.set(url, lane = { queue: [], bytes: 0, scheduled: false, downUntil: 0 })
+    if (lane === undefined) lanes.set(url, lane = { queue: [], bytes: 0, scheduled: false, onTheWay: 0, downUntil: 0 })
     return lane
   }
 
@@ -175,64 +188,121 @@ export const makeForwarder = (options: ForwarderOptions): Forwarder => {
     req.on("error", () => tell(false))
   }
 
-  const flush = (url: string, lane: Lane) => {
-    lane.scheduled = false
-    const items = lane.queue
+  const tell = (url: string, item: Item, answer: Forwarded) => {
+    const done = item.done
+    if (done === undefined) return
+    item.done = undefined
+    // the owner does not serve it (any more): the cluster's way, and the next answer says where it is
+    if (answer === "elsewhere" && owners.get(item.id) === url) owners.delete(item.id)
+    done(answer)
+  }
+
+  const schedule = (url: string, lane: Lane) => {
+    if (lane.scheduled) return
+    lane.scheduled = true
+    setImmediate(() => {
+      lane.scheduled = false
+      flush(url, lane)
+    })
+  }
+
+  /** The owner is silent: what waits for it, and what it has not answered, goes the cluster's way. */
+  const down = (url: string, lane: Lane) => {
+    lane.downUntil = Date.now() + options.downMs
+    const queued = lane.queue
     lane.queue = []
     lane.bytes = 0
-    const live = items.filter((i) => i.done !== undefined)
-    if (live.length === 0) return
-    let finished = false
+    for (const item of queued) tell(url, item, "elsewhere")
+  }
+
+  /** Sends what waits for `url`, up to the body limit, unless as many batches as allowed are on their way. */
+  const flush = (url: string, lane: Lane) => {
+    if (lane.onTheWay >= options.batchesInFlight) return
+    const batch: Array<Item> = []
+    let bytes = 0
+    let taken = 0
+    for (; taken < lane.queue.length; taken++) {
+      const item = lane.queue[taken]!
+      if (item.done === undefined) continue
+      if (batch.length > 0 && bytes + item.bytes > budget) break
+      batch.push(item)
+      bytes += item.bytes
+    }
+    lane.queue = taken === lane.queue.length ? [] : lane.queue.slice(taken)
+    lane.bytes = lane.queue.length === 0 ? 0 : lane.bytes - bytes
+    if (lane.queue.length > 0) schedule(url, lane)
+    if (batch.length === 0) return
+    lane.onTheWay++
+    let taken_ = false
+    let left = batch.length
     let timer: ReturnType<typeof setTimeout> | undefined
-    const finish = (answers: ReadonlyArray<Forwarded> | undefined) => {
-      if (finished) return
-      finished = true
+    /** The owner has the batch (or never will): the next one may go. */
+    const onItsWay = () => {
+      if (taken_) return
+      taken_ = true
+      lane.onTheWay--
+      if (lane.queue.length > 0) schedule(url, lane)
+    }
+    const answer = (i: number, a: Forwarded) => {
+      const item = batch[i]
+      if (item === undefined || item.done === undefined) return
+      left--
+      tell(url, item, a)
+      if (left === 0 && timer !== undefined) clearTimeout(timer)
+    }
+    /** Every event not answered yet goes the cluster's way. */
+    const giveUp = () => {
+      onItsWay()
       if (timer !== undefined) clearTimeout(timer)
-      for (let i = 0; i < live.length; i++) {
-        const item = live[i]!
-        const answer = answers?.[i] ?? "elsewhere"
-        // the owner does not serve it (any more): the cluster's way, and the next answer says where it is
-        if (answer === "elsewhere" && owners.get(item.id) === url) owners.delete(item.id)
-        const done = item.done
-        item.done = undefined
-        done?.(answer)
-      }
+      for (let i = 0; i < batch.length; i++) answer(i, "elsewhere")
+      left = 0
     }
     let body = "["
-    for (let i = 0; i < live.length; i++) body += (i === 0 ? "" : ",") + live[i]!.json
+    for (let i = 0; i < batch.length; i++) body += (i === 0 ? "" : ",") + batch[i]!.json
     body += "]"
     const req = http.request(`${url}${FORWARD_PATH}`, { method: "POST", agent, headers }, (res) => {
+      onItsWay()
       if (res.statusCode !== 200) {
         res.resume()
-        return finish(undefined)
+        return giveUp()
       }
-      const chunks: Array<Buffer> = []
-      res.on("data", (c: Buffer) => chunks.push(c))
-      res.on("end", () => {
-        let answers: ReadonlyArray<Forwarded> | undefined
-        try {
-          const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown
-          if (Array.isArray(parsed) && parsed.length === live.length) answers = parsed.map((a) => decodeAnswer(a, url))
-        } catch {
-          answers = undefined
+      res.setEncoding("utf8")
+      let rest = ""
+      res.on("data", (chunk: string) => {
+        const text = rest + chunk
+        let from = 0
+        for (let nl = text.indexOf("\n", from); nl >= 0; nl = text.indexOf("\n", from)) {
+          const line = text.slice(from, nl)
+          from = nl + 1
+          if (line === "") continue
+          const space = line.indexOf(" ")
+          let a: Forwarded = "elsewhere"
+          try {
+            a = decodeAnswer(JSON.parse(line.slice(space + 1)) as unknown, url)
+          } catch {
+            a = "elsewhere"
+          }
+          answer(Number(line.slice(0, space)), a)
         }
-        finish(answers)
+        rest = text.slice(from)
       })
-      res.on("error", () => finish(undefined))
+      res.on("end", giveUp)
+      res.on("error", giveUp)
+      res.on("close", giveUp)
     })
-    req.on("error", () => finish(undefined))
+    req.on("error", giveUp)
     // a batch the owner takes long over: is it there at all? (a slow serf or commit is not a reason
     // to send its events again; a silent owner is)
     const watch = () => {
       timer = setTimeout(() => {
         timer = undefined
-        if (finished) return
+        if (left === 0) return
         alive(url, (up) => {
-          if (finished) return
+          if (left === 0) return
           if (up) return watch()
-          lane.downUntil = Date.now() + options.downMs
+          down(url, lane)
           req.destroy()
-          finish(undefined)
+          giveUp()
         })
       }, options.probeMs)
     }
@@ -251,14 +321,11 @@ export const makeForwarder = (options: ForwarderOptions): Forwarder => {
     const json = `{"s":${JSON.stringify(id)},"k":${JSON.stringify(key)},"e":${JSON.stringify(ev)}}`
     const bytes = Buffer.byteLength(json) + 1
     if (bytes > budget) return undefined
-    if (lane.bytes + bytes > budget) flush(url, lane)
     const item: Item = { json, bytes, id, done }
     lane.queue.push(item)
     lane.bytes += bytes
-    if (!lane.scheduled) {
-      lane.scheduled = true
-      setImmediate(() => flush(url, lane))
-    }
+    if (lane.bytes > budget) flush(url, lane)
+    schedule(url, lane)
     return () => {
       item.done = undefined
     }

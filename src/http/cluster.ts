@@ -17,7 +17,8 @@
  */
 import { randomUUID } from "node:crypto"
 import { Cause, Duration, Effect } from "effect"
-import { decodeBatch, encodeAnswer, type Forwarded, type ForwardItem, FORWARD_PATH } from "../cluster/forward.ts"
+import type * as http from "node:http"
+import { answerLine, decodeBatch, type Forwarded, type ForwardItem, FORWARD_PATH } from "../cluster/forward.ts"
 import { type PokeReply, Refusal, SERF_ID } from "../cluster/protocol.ts"
 import { answerOfTag } from "./errors.ts"
 import type { Family } from "./prometheus.ts"
@@ -61,8 +62,49 @@ export interface SerfClients {
   readonly pack: (id: string) => Effect.Effect<number, Refusal>
   /** Whether this runner owns the serf (else the request is forwarded). */
   readonly local: (id: string) => boolean
-  /** Events another runner forwarded here (../cluster/forward.ts): each one's answer, or `elsewhere`. */
-  readonly accept?: ((items: ReadonlyArray<ForwardItem>) => Effect.Effect<ReadonlyArray<Forwarded>>) | undefined
+  /**
+   * Events another runner forwarded here (../cluster/forward.ts): `answer`
+   * is called once for each, by its place, as it is answered (or
+   * `elsewhere`); the function returned stops listening.
+   */
+  readonly accept?: ((items: ReadonlyArray<ForwardItem>, answer: (i: number, a: Forwarded) => void) => () => void) | undefined
+}
+
+/**
+ * The answers to a batch of forwarded events, streamed: a first empty line
+ * at once (the batch is taken), then the answers of each tick in one write,
+ * the last with the end of the response.
+ */
+const streamAnswers = (
+  res: http.ServerResponse,
+  items: ReadonlyArray<ForwardItem>,
+  accept: NonNullable<SerfClients["accept"]>
+) => {
+  res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache" })
+  res.write("\n")
+  let left = items.length
+  let lines = ""
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    if (res.destroyed) return
+    if (left === 0) res.end(lines)
+    else if (lines !== "") res.write(lines)
+    lines = ""
+  }
+  const stop = accept(items, (i, a) => {
+    lines += answerLine(i, a)
+    left--
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
+  })
+  if (items.length === 0) res.end()
+  // the forwarding runner went away: its events go on here, nobody listens
+  res.once("close", () => {
+    if (!res.writableFinished) stop()
+  })
 }
 
 /**
@@ -102,7 +144,12 @@ export const serfRoutes = (clients: SerfClients, forwarded: { count: number }): 
       Effect.flatMap(request.json, (body) => {
         const items = decodeBatch(body.value)
         if (items === undefined) return Effect.succeed(errorResponse(400, "BadBody", "a batch of forwarded events is an array of {s, k, e}"))
-        return Effect.map(accept(items), (answers) => json(`[${answers.map(encodeAnswer).join(",")}]`))
+        return Effect.succeed<Response>({
+          status: 200,
+          contentType: "application/x-ndjson",
+          body: "",
+          raw: (res) => streamAnswers(res, items, accept)
+        })
       }).pipe(Effect.catch((r: Response) => Effect.succeed(r)))
   }]
   return [
