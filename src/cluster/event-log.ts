@@ -207,6 +207,9 @@ interface Batch {
 /** A combined statement carries at most this much event text (the rest waits for the next). */
 const STATEMENT_BYTES = 8 * 1024 * 1024
 
+/** Combined statements on their way at once (per client): the next one is built while one commits. */
+const STATEMENTS = 2
+
 /** Whether the server answered the statement with an error: then it did not commit, and nothing of it was written. */
 const refusedByServer = (e: SqlError): boolean => {
   const code = (e.reason.cause as { readonly code?: unknown } | undefined)?.code
@@ -215,8 +218,8 @@ const refusedByServer = (e: SqlError): boolean => {
 
 /**
  * Group commit across serfs: the appends of every log of one client (one
- * runner's serfs) go to PostgreSQL in as few statements as they can. One
- * statement is in flight at a time; the appends that come meanwhile (each
+ * runner's serfs) go to PostgreSQL in as few statements as they can. Two
+ * statements are in flight at most; the appends that come meanwhile (each
  * serf's pier has at most one) go together in the next, one transaction
  * and one round trip for all of them, each serf fenced and checked on its
  * own (APPEND_MANY). A statement the server refuses (nothing of it was
@@ -225,7 +228,8 @@ const refusedByServer = (e: SqlError): boolean => {
  */
 class Appender {
   private queue: Array<Batch> = []
-  private running = false
+  /** Statements on their way (each its own loop). */
+  private running = 0
   private readonly sql: SqlClient
 
   constructor(sql: SqlClient) {
@@ -234,11 +238,12 @@ class Appender {
 
   submit(batch: Batch, context: Context.Context<never>): void {
     this.queue.push(batch)
-    if (this.running) return
-    this.running = true
+    if (this.running >= STATEMENTS) return
+    this.running++
     Effect.runForkWith(context)(Effect.ensuring(this.loop, Effect.sync(() => {
-      this.running = false
-      // anything left (the loop died): every waiter is told
+      this.running--
+      if (this.running > 0) return
+      // anything left (every loop died): every waiter is told
       const left = this.queue
       this.queue = []
       for (const b of left) this.tell(b, Exit.die(new Error("the log's appender stopped")))
