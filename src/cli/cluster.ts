@@ -14,15 +14,17 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cause, Effect, FiberSet, Layer } from "effect"
+import { Cause, Duration, Effect, Exit, FiberSet, Layer } from "effect"
 import { ShardId } from "effect/cluster"
 import { Sharding } from "effect/cluster/Sharding"
 import * as Runner from "../cluster/runner.ts"
 import * as SerfEntity from "../cluster/serf-entity.ts"
 import * as SessionEntity from "../cluster/session-entity.ts"
 import { makeJobStore } from "../cluster/index.ts"
-import { Refusal, Serf, Session } from "../cluster/protocol.ts"
-import { runnerMetrics, serfRoutes } from "../http/cluster.ts"
+import { type Forwarded, type ForwardItem, makeForwarder } from "../cluster/forward.ts"
+import { type PokeReply, Refusal, Serf, Session } from "../cluster/protocol.ts"
+import { checkJson } from "../http/body.ts"
+import { ANSWER_TIMEOUT, answerTimedOut, runnerMetrics, serfRoutes } from "../http/cluster.ts"
 import { jobRoutes } from "../http/pool.ts"
 import { answerOf } from "../http/errors.ts"
 import { claim } from "../cluster/event-log.ts"
@@ -61,6 +63,13 @@ const resend = <A, E>(call: Effect.Effect<A, E>, left: number): Effect.Effect<A,
       ? Effect.andThen(Effect.sleep(Runner.timing.sendRetryInterval), resend(call, left - 1))
       : Effect.failCause(cause))
 
+/** `http://HOST:PORT` as other machines reach it: an unspecified bound address (0.0.0.0, ::) is the runner's host. */
+const advertised = (bound: string, runnerHost: string): string => {
+  const u = new URL(bound)
+  if (u.hostname === "0.0.0.0" || u.hostname === "[::]") u.hostname = runnerHost.includes(":") ? `[${runnerHost}]` : runnerHost
+  return u.origin
+}
+
 /** Counts the shards this runner owns. */
 const ownedShards = (sharding: Sharding["Service"]) => () => {
   let n = 0
@@ -79,17 +88,20 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     for (const entry of fs.readdirSync(flags.data, { withFileTypes: true })) {
       if (entry.isDirectory()) yield* Effect.ignore(reap(fileLeftover(path.join(flags.data, entry.name))))
     }
+    // this runner's HTTP address as the others reach it (told with every answer: ../cluster/forward.ts)
+    const url = advertised(server.url, flags.runner.host)
     const entities = SerfEntity.layer({
       data: flags.data,
+      url,
       idleMs: flags.idle,
       drainMs: flags.drain,
       counters,
       lostDatabase: watch.whenLost,
-      open: (id, dir, keep) =>
+      open: (id, dir, keep, since) =>
         Effect.gen(function*() {
           const log = yield* claim(id)
           // this runner holds the log now: what its last writers logged is final
-          const keyed = yield* log.keyed(Math.max(0, (yield* log.last) - keep))
+          const keyed = yield* log.keyed(Math.max(0, (yield* log.last) - keep), since)
           const pier = yield* openWith(pierLog(log, dir), { ...pierOptions(flags, dir, command!, args, boot), spans }, {
             onReplay: (r) => {
               if (r.done === 0 && r.total > 0) counters.replays++
@@ -110,7 +122,17 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     const sharding = yield* Effect.provide(Sharding, context)
     const clientFor = yield* Effect.provide(Serf.client, context)
     const shards = ownedShards(sharding)
-    const local = (id: string) => sharding.hasShardId(sharding.getShardId(id as never, "default"))
+    // a serf's shard, remembered (hashing its id on every request is not free)
+    const shardIds = new Map<string, ShardId.ShardId>()
+    const shardOf = (id: string): ShardId.ShardId => {
+      let shard = shardIds.get(id)
+      if (shard === undefined) {
+        if (shardIds.size >= 100_000) shardIds.clear()
+        shardIds.set(id, shard = sharding.getShardId(id as never, "default"))
+      }
+      return shard
+    }
+    const local = (id: string) => sharding.hasShardId(shardOf(id))
     // a runner without its database cannot serve a serf, nor learn where it went: 503 at once, and
     // a request under way when it loses it is answered 503 then, rather than waiting for a serf
     // that is no longer anywhere it knows of
@@ -128,9 +150,115 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
           Effect.andThen(watch.whenLost, unreachable)
         )
       )
+    // a serf serving here is poked without the cluster (./serf-entity.ts `hosts`): its entity is
+    // told it is in use (`Touch`) often enough that it does not go idle meanwhile
+    const touchEvery = Math.max(50, flags.idle / 4)
+    const runTouch = yield* FiberSet.makeRuntime<never>()
+    const serving = (id: string): SerfEntity.LocalSerf | undefined => {
+      const host = counters.hosts.get(id)
+      if (host === undefined || !host.usable() || !sharding.hasShardId(host.shardId)) return undefined
+      const now = Date.now()
+      if (now - host.touchedAt >= touchEvery) {
+        host.touchedAt = now
+        runTouch(Effect.ignore(clientFor(id).Touch()))
+      }
+      return host
+    }
+    // events for a serf served by another runner go to it without the cluster once its answers
+    // said where it is (../cluster/forward.ts); anything the shortcut cannot place goes the
+    // cluster's way, with the same key
+    const forwarder = makeForwarder({ self: url, token: flags.token, maxBody: flags.maxBody, probeMs: 1000, downMs: 10_000, batchesInFlight: 2 })
+    yield* Effect.addFinalizer(() => Effect.sync(forwarder.close))
+    const viaCluster = (id: string, key: string, ev: string) =>
+      reach(clientFor(id).Poke({ key, ev })).pipe(
+        Effect.timeoutOrElse({ duration: ANSWER_TIMEOUT, orElse: () => Effect.fail(answerTimedOut()) }),
+        Effect.tap((r) => Effect.sync(() => forwarder.learn(id, r.url)))
+      )
+    const answerMs = Duration.toMillis(ANSWER_TIMEOUT)
+    /**
+     * A poke, the cheapest way there is: the serf serving here; else the
+     * runner known to serve it (forwarded); else the cluster's way. Answered
+     * within ANSWER_TIMEOUT, and 503 at once if this runner loses its
+     * database meanwhile. Plain callbacks: no fiber of its own.
+     */
+    const poke = (id: string, key: string, ev: string, value: unknown): Effect.Effect<PokeReply, Refusal> =>
+      Effect.callback<PokeReply, Refusal>((resume) => {
+        if (watch.lost()) return resume(unreachable)
+        let done = false
+        let stop = () => {}
+        let off = () => {}
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const finish = (answer: Effect.Effect<PokeReply, Refusal>) => {
+          if (done) return
+          done = true
+          if (timer !== undefined) clearTimeout(timer)
+          off()
+          resume(answer)
+        }
+        const host = serving(id)
+        if (host !== undefined) stop = host.poke(key, ev, value, finish)
+        else {
+          const sent = forwarder.send(id, key, ev, (answer) => finish(answer === "elsewhere" ? viaCluster(id, key, ev) : answer))
+          if (sent === undefined) return resume(viaCluster(id, key, ev))
+          stop = sent
+        }
+        if (done) return
+        off = watch.onLost(() => {
+          stop()
+          finish(unreachable)
+        })
+        timer = setTimeout(() => {
+          stop()
+          finish(Effect.fail(answerTimedOut()))
+        }, answerMs)
+        return Effect.sync(() => {
+          done = true
+          if (timer !== undefined) clearTimeout(timer)
+          off()
+          stop()
+        })
+      })
+    /** Events forwarded here: each poked as if taken here, or `elsewhere` when its serf is not serving here. */
+    const accept = (items: ReadonlyArray<ForwardItem>, answer: (i: number, a: Forwarded) => void): () => void => {
+      const told = new Array<boolean>(items.length).fill(false)
+      let left = items.length
+      const stops: Array<() => void> = []
+      let off = () => {}
+      const tell = (i: number, a: Forwarded) => {
+        if (told[i]) return
+        told[i] = true
+        if (--left === 0) off()
+        answer(i, a)
+      }
+      for (let i = 0; i < items.length; i++) {
+        const { id, key, ev } = items[i]!
+        const host = watch.lost() ? undefined : serving(id)
+        if (host === undefined) {
+          tell(i, "elsewhere")
+          continue
+        }
+        const checked = checkJson(Buffer.from(ev), flags.maxDepth)
+        if ("status" in checked) {
+          tell(i, Exit.fail(new Refusal({ tag: "BadBody", message: "a forwarded event is not JSON liege takes" })))
+          continue
+        }
+        stops.push(host.poke(key, ev, checked.value, (exit) => tell(i, exit)))
+      }
+      // this runner lost its database: what it has not answered goes the cluster's way
+      if (left > 0) {
+        off = watch.onLost(() => {
+          for (let i = 0; i < items.length; i++) tell(i, "elsewhere")
+        })
+      }
+      return () => {
+        off()
+        for (const stop of stops) stop()
+      }
+    }
     const forwarded = { count: 0 }
     const routes = serfRoutes({
-      poke: (id, key, ev) => reach(clientFor(id).Poke({ key, ev })),
+      poke,
+      accept,
       peek: (id, p) => reach(clientFor(id).Peek({ path: p })),
       snapshot: (id) => reach(clientFor(id).Snapshot()),
       pack: (id) => reach(clientFor(id).Pack()),

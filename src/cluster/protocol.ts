@@ -4,7 +4,8 @@
  * as JSON text, so that they arrive exactly as given whatever the runners'
  * own serialization does with numbers.
  *
- * - `Serf` (id: the serf's name): `Poke`, `Peek`, `Snapshot`, `Pack`. A
+ * - `Serf` (id: the serf's name): `Poke`, `Peek`, `Snapshot`, `Pack`,
+ *   `Touch` (nothing: keeps an entity served without the cluster busy). A
  *   poke carries a key chosen by the runner that took the HTTP request: the
  *   cluster re-sends a request that was in flight on a runner that died, and
  *   the key makes that re-send find the first one's answer instead of
@@ -50,7 +51,9 @@ export const PokeReply = Schema.Struct({
   /** A swap's replacement event, as JSON text. */
   swapped: Schema.optional(Schema.String),
   /** The runner that answered (`HOST:PORT`). */
-  runner: Schema.String
+  runner: Schema.String,
+  /** Its HTTP address (`http://HOST:PORT`): where the serf's later events may be sent (./forward.ts). */
+  url: Schema.optional(Schema.String)
 })
 export type PokeReply = typeof PokeReply.Type
 
@@ -70,7 +73,10 @@ export const Peek = Rpc.make("Peek", {
 export const Snapshot = Rpc.make("Snapshot", { success: Schema.Int, error: Refusal })
 export const Pack = Rpc.make("Pack", { success: Schema.Int, error: Refusal })
 
-export const Serf = Entity.make("Serf", [Poke, Peek, Snapshot, Pack])
+/** Nothing: a runner serving the serf's requests without the cluster keeps its entity from going idle with it. */
+export const Touch = Rpc.make("Touch", { success: Schema.Void })
+
+export const Serf = Entity.make("Serf", [Poke, Peek, Snapshot, Pack, Touch])
 
 export const Wake = Rpc.make("Wake", { success: Schema.Void })
 

@@ -25,6 +25,12 @@ export interface DatabaseWatch {
   readonly silentMs: () => number
   /** Completes once the database is lost (at once if it is). */
   readonly whenLost: Effect.Effect<void>
+  /**
+   * Calls `f` once when the database is found lost (not if it is lost now:
+   * ask `lost` first); returns what stops listening. Cheaper than racing
+   * `whenLost` on a hot path.
+   */
+  readonly onLost: (f: () => void) => () => void
 }
 
 export const watchDatabase = (options: { readonly everyMs: number; readonly lostAfterMs: number }): Effect.Effect<DatabaseWatch, never, SqlClient | Scope.Scope> =>
@@ -34,6 +40,7 @@ export const watchDatabase = (options: { readonly everyMs: number; readonly lost
     let lastOk = clock.currentTimeMillisUnsafe()
     /** Done while the database is lost; a fresh one once it answers again. */
     let signal = Deferred.makeUnsafe<void>()
+    let listeners = new Set<() => void>()
     const silentMs = () => clock.currentTimeMillisUnsafe() - lastOk
     const lost = () => silentMs() > options.lostAfterMs
     const every = Duration.millis(options.everyMs)
@@ -49,10 +56,22 @@ export const watchDatabase = (options: { readonly everyMs: number; readonly lost
     // the signal follows the clock, not the probes (a probe may hang for minutes)
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(
       Effect.sync(() => {
-        if (lost()) Deferred.doneUnsafe(signal, Effect.void)
-        else if (Deferred.isDoneUnsafe(signal)) signal = Deferred.makeUnsafe<void>()
+        if (lost()) {
+          Deferred.doneUnsafe(signal, Effect.void)
+          if (listeners.size > 0) {
+            const told = listeners
+            listeners = new Set()
+            for (const f of told) f()
+          }
+        } else if (Deferred.isDoneUnsafe(signal)) signal = Deferred.makeUnsafe<void>()
       }),
       Effect.sleep(Duration.millis(Math.max(50, options.everyMs / 2)))
     )))
-    return { lost, silentMs, whenLost: Effect.suspend(() => Deferred.await(signal)) }
+    const onLost = (f: () => void) => {
+      listeners.add(f)
+      return () => {
+        listeners.delete(f)
+      }
+    }
+    return { lost, silentMs, whenLost: Effect.suspend(() => Deferred.await(signal)), onLost }
   })

@@ -7,6 +7,8 @@
  *   `POST /v1/serfs/ID/snapshot`, `POST /v1/serfs/ID/pack` — as `liege
  *   serf`'s routes; an id not `[A-Za-z0-9_-]{1,64}` is 400; a serf that is
  *   moving makes its callers wait, or answers 5xx (never 4xx);
+ * - `POST /v1/cluster/forward`: events another runner forwards here, many
+ *   at once (../cluster/forward.ts), for the serfs serving here;
  * - `POST /v1/jobs?session=S` (stored, then `202 {"id"}`), `GET
  *   /v1/jobs/ID` (from any runner), `POST /v1/jobs` (this runner's pool).
  *
@@ -15,6 +17,8 @@
  */
 import { randomUUID } from "node:crypto"
 import { Cause, Duration, Effect } from "effect"
+import type * as http from "node:http"
+import { answerLine, decodeBatch, type Forwarded, type ForwardItem, FORWARD_PATH } from "../cluster/forward.ts"
 import { type PokeReply, Refusal, SERF_ID } from "../cluster/protocol.ts"
 import { answerOfTag } from "./errors.ts"
 import type { Family } from "./prometheus.ts"
@@ -23,6 +27,10 @@ import type { Route, RouteRequest } from "./routes.ts"
 
 /** How long a request waits for a serf's answer (through a failover, say) before a 504. */
 export const ANSWER_TIMEOUT = Duration.seconds(30)
+
+/** No answer within ANSWER_TIMEOUT. */
+export const answerTimedOut = () =>
+  new Refusal({ tag: "Timeout", message: `no answer within ${Duration.format(ANSWER_TIMEOUT)} (the serf may be moving)` })
 
 const json = (body: string, status = 200, headers?: Record<string, string>): Response =>
   headers === undefined ? { status, contentType: "application/json", body } : { status, contentType: "application/json", body, headers }
@@ -33,18 +41,70 @@ export const fromRefusal = (r: Refusal): Response =>
     ? json(`{"error":{"tag":"Bail","message":${JSON.stringify(r.message)},"goofs":${r.goofs}}}`, 422)
     : answerOfTag(r.tag, r.message, r.fields)
 
-/** The answer, and which runner gave it (`liege-runner`, for operators and tests). */
+/**
+ * The answer, and which runner gave it (`liege-runner`, for operators and
+ * tests) with its HTTP address (`liege-owner`: a client that sends the
+ * serf's next events there saves a runner the forwarding).
+ */
 const pokeAnswer = (r: PokeReply): Response =>
-  json(`{"eve":${r.eve},"mug":${r.mug},"effects":${r.effects}${r.swapped === undefined ? "" : `,"swapped":${r.swapped}`}}`, 200, { "liege-runner": r.runner })
+  json(
+    `{"eve":${r.eve},"mug":${r.mug},"effects":${r.effects}${r.swapped === undefined ? "" : `,"swapped":${r.swapped}`}}`,
+    200,
+    r.url === undefined ? { "liege-runner": r.runner } : { "liege-runner": r.runner, "liege-owner": r.url }
+  )
 
 /** What the routes need of the serf entities (the cluster's clients, or a test's stand-in). */
 export interface SerfClients {
-  readonly poke: (id: string, key: string, ev: string) => Effect.Effect<PokeReply, Refusal>
+  /** A poke of the event `ev` (JSON text; `value`, when given, is it parsed), answered within ANSWER_TIMEOUT (else `answerTimedOut`). */
+  readonly poke: (id: string, key: string, ev: string, value?: unknown) => Effect.Effect<PokeReply, Refusal>
   readonly peek: (id: string, path: ReadonlyArray<string>) => Effect.Effect<string, Refusal>
   readonly snapshot: (id: string) => Effect.Effect<number, Refusal>
   readonly pack: (id: string) => Effect.Effect<number, Refusal>
   /** Whether this runner owns the serf (else the request is forwarded). */
   readonly local: (id: string) => boolean
+  /**
+   * Events another runner forwarded here (../cluster/forward.ts): `answer`
+   * is called once for each, by its place, as it is answered (or
+   * `elsewhere`); the function returned stops listening.
+   */
+  readonly accept?: ((items: ReadonlyArray<ForwardItem>, answer: (i: number, a: Forwarded) => void) => () => void) | undefined
+}
+
+/**
+ * The answers to a batch of forwarded events, streamed: a first empty line
+ * at once (the batch is taken), then the answers of each tick in one write,
+ * the last with the end of the response.
+ */
+const streamAnswers = (
+  res: http.ServerResponse,
+  items: ReadonlyArray<ForwardItem>,
+  accept: NonNullable<SerfClients["accept"]>
+) => {
+  res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache" })
+  res.write("\n")
+  let left = items.length
+  let lines = ""
+  let scheduled = false
+  const flush = () => {
+    scheduled = false
+    if (res.destroyed) return
+    if (left === 0) res.end(lines)
+    else if (lines !== "") res.write(lines)
+    lines = ""
+  }
+  const stop = accept(items, (i, a) => {
+    lines += answerLine(i, a)
+    left--
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
+  })
+  if (items.length === 0) res.end()
+  // the forwarding runner went away: its events go on here, nobody listens
+  res.once("close", () => {
+    if (!res.writableFinished) stop()
+  })
 }
 
 /**
@@ -53,12 +113,8 @@ export interface SerfClients {
  * held the serf let it go before it answered (it lost the serf's shard, or
  * its database), and the caller gets 503 rather than no answer at all.
  */
-const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response): Effect.Effect<Response> =>
-  effect.pipe(
-    Effect.timeoutOrElse({
-      duration: ANSWER_TIMEOUT,
-      orElse: () => Effect.fail(new Refusal({ tag: "Timeout", message: `no answer within ${Duration.format(ANSWER_TIMEOUT)} (the serf may be moving)` }))
-    }),
+const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response, timed = true): Effect.Effect<Response> =>
+  (timed ? Effect.timeoutOrElse(effect, { duration: ANSWER_TIMEOUT, orElse: () => Effect.fail(answerTimedOut()) }) : effect).pipe(
     Effect.map(answer),
     Effect.catch((e) => Effect.succeed(fromRefusal(e))),
     Effect.catchDefect((d) => Effect.succeed(answerOfTag("SerfUnavailable", `the serf's runner did not answer: ${String(d).split("\n")[0]}`))),
@@ -78,7 +134,26 @@ export const serfRoutes = (clients: SerfClients, forwarded: { count: number }): 
     if (!clients.local(id)) forwarded.count++
     return go(id)
   }
+  const accept = clients.accept
+  const forwardRoute: ReadonlyArray<Route> = accept === undefined ? [] : [{
+    method: "POST",
+    pattern: FORWARD_PATH,
+    name: "cluster_forward",
+    work: true,
+    handle: (request) =>
+      Effect.flatMap(request.json, (body) => {
+        const items = decodeBatch(body.value)
+        if (items === undefined) return Effect.succeed(errorResponse(400, "BadBody", "a batch of forwarded events is an array of {s, k, e}"))
+        return Effect.succeed<Response>({
+          status: 200,
+          contentType: "application/x-ndjson",
+          body: "",
+          raw: (res) => streamAnswers(res, items, accept)
+        })
+      }).pipe(Effect.catch((r: Response) => Effect.succeed(r)))
+  }]
   return [
+    ...forwardRoute,
     {
       method: "POST",
       pattern: "/v1/serfs/:id/events",
@@ -86,7 +161,7 @@ export const serfRoutes = (clients: SerfClients, forwarded: { count: number }): 
       work: true,
       handle: (request) =>
         serf(request, (id) =>
-          Effect.flatMap(request.json, (body) => settle(clients.poke(id, randomUUID(), body.text), pokeAnswer)).pipe(
+          Effect.flatMap(request.json, (body) => settle(clients.poke(id, randomUUID(), body.text, body.value), pokeAnswer, false)).pipe(
             Effect.catch((r: Response) => Effect.succeed(r))
           ))
     },

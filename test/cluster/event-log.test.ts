@@ -109,6 +109,24 @@ describe("cluster event log", () => {
       expect(yield* log.last).toBe(3)
     }))
 
+  live("keyed events: those logged with a key, after an event, from a wen on", () =>
+    Effect.gen(function*() {
+      const log = yield* claim("keyed")
+      yield* log.append([
+        { eve: 1, wen: 100, mug: 1, ev: "1", key: "k1", fec: "[1]" },
+        { eve: 2, wen: 200, mug: 2, ev: "2" },
+        { eve: 3, wen: 300, mug: null, ev: "3", key: "k3", fec: "[]" },
+        { eve: 4, wen: 250, mug: 4, ev: "4", key: "k4" }
+      ])
+      expect((yield* log.keyed(0)).map((k) => k.key)).toEqual(["k1", "k3", "k4"])
+      expect(yield* log.keyed(2)).toEqual([
+        { key: "k3", eve: 3, mug: null, ev: "3", fec: "[]" },
+        { key: "k4", eve: 4, mug: 4, ev: "4", fec: null }
+      ])
+      expect((yield* log.keyed(0, 250)).map((k) => k.key)).toEqual(["k3", "k4"])
+      expect((yield* log.keyed(0, 301)).map((k) => k.key)).toEqual([])
+    }))
+
   live("an event too big to be read back is refused; the biggest that fits comes back", () =>
     Effect.gen(function*() {
       const log = yield* claim("big")
@@ -140,6 +158,39 @@ describe("cluster event log", () => {
       const [row] = yield* sql<{ n: number }>`
         SELECT count(DISTINCT xmin::text)::int4 AS n FROM serf_events WHERE serf = 'group' AND eve > 10`
       expect(row!.n).toBe(1) // all 1000 rows were written by one transaction
+    }))
+
+  live("appends of several serfs at once go in one transaction, each serf fenced and checked on its own", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const [a, b, c, d] = yield* Effect.forEach(["many-a", "many-b", "many-c", "many-d"], (serf) => claim(serf))
+      yield* Effect.forEach([a!, b!, c!, d!], (log) => log.append(batch(1, 2)), { discard: true })
+      yield* claim("many-b") // b's writer is fenced off
+      const outcomes = yield* Effect.all([
+        Effect.result(a!.append(batch(3, 4, "a"))),
+        Effect.result(b!.append(batch(3, 1, "b"))),
+        Effect.result(c!.append(batch(4, 1, "c"))), // a gap
+        Effect.result(d!.append(batch(3, 7, "d")))
+      ], { concurrency: "unbounded" })
+      expect(outcomes.map((o) => o._tag === "Success" ? "ok" : o.failure._tag)).toEqual(["ok", "LogFenced", "LogRefused", "ok"])
+      expect((yield* readAll(a!)).map((e) => e.eve)).toEqual([1, 2, 3, 4, 5, 6])
+      expect((yield* readAll(b!)).map((e) => e.eve)).toEqual([1, 2])
+      expect((yield* readAll(c!)).map((e) => e.eve)).toEqual([1, 2])
+      expect((yield* readAll(d!)).map((e) => e.ev)).toEqual([...batch(1, 2), ...batch(3, 7, "d")].map((e) => e.ev))
+      expect(yield* a!.last).toBe(6)
+      expect(yield* d!.last).toBe(9)
+      const [row] = yield* sql<{ n: number }>`
+        SELECT count(DISTINCT xmin::text)::int4 AS n FROM serf_events WHERE serf IN ('many-a', 'many-d') AND eve > 2`
+      expect(row!.n).toBe(1) // a's and d's appends were one transaction
+      // one serf's rows refused by the database: the others are logged all the same, in their own transactions
+      yield* sql`ALTER TABLE serf_events ADD CONSTRAINT no_poison_many CHECK (ev <> '"poison"')`
+      const again = yield* Effect.all([
+        Effect.result(a!.append([{ eve: 7, wen: 1, mug: 1, ev: `"poison"` }])),
+        Effect.result(d!.append(batch(10, 2, "d")))
+      ], { concurrency: "unbounded" })
+      expect(again.map((o) => o._tag === "Success" ? "ok" : o.failure._tag)).toEqual(["LogIo", "ok"])
+      expect(yield* a!.last).toBe(6)
+      expect((yield* readAll(d!)).map((e) => e.eve)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1))
     }))
 
   live("a claimed log fences its older writer: its appends and meta fail and write nothing", () =>

@@ -289,6 +289,69 @@ describe("liege cluster serf", () => {
   }, 120_000)
 })
 
+describe("events taken by a runner that does not serve their serf", () => {
+  it("go to the serf's runner without the cluster once an answer named it (liege-owner); a frozen, then a killed, owner: they go the cluster's way and are answered by the next, each logged once", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const a = await startRunner("serf", db, ["--data", path.join(dir, "a"), ...kv])
+      const b = await startRunner("serf", db, ["--data", path.join(dir, "b"), ...kv])
+      await settled([a, b])
+      // a serf served by runner a, its events taken by runner b
+      let serf = ""
+      for (let i = 0; i < 50 && serf === ""; i++) {
+        const r = await post(`${b.url}/v1/serfs/f${i}/events`, { op: "put", key: "first", value: i })
+        expect(r.status).toBe(200)
+        if (runnerOf(r) === `127.0.0.1:${a.runnerPort}`) serf = `f${i}`
+      }
+      expect(serf).not.toBe("")
+      const forwards = async () => {
+        const text = (await request("GET", `${a.url}/metrics`)).text
+        return Number(/^liege_http_requests_total\{route="cluster_forward",status="200"\} (\d+)$/m.exec(text)?.[1] ?? 0)
+      }
+      const before = await forwards()
+      const acked: Array<number> = []
+      for (let i = 0; i < 20; i++) {
+        const r = await post(`${b.url}/v1/serfs/${serf}/events`, { op: "put", key: `k${i}`, value: i })
+        expect(r.status).toBe(200)
+        expect(runnerOf(r)).toBe(`127.0.0.1:${a.runnerPort}`)
+        expect(r.headers["liege-owner"]).toBe(a.url)
+        acked.push(r.body.eve)
+      }
+      expect(await forwards()).toBeGreaterThan(before)
+      // its runner frozen: what b takes for it goes the cluster's way, and is answered once the serf moved to b
+      a.proc.kill("SIGSTOP")
+      try {
+        const deadline = Date.now() + 30_000
+        let moved: Awaited<ReturnType<typeof post>> | undefined
+        while (Date.now() < deadline) {
+          moved = await post(`${b.url}/v1/serfs/${serf}/events`, { op: "put", key: "moved", value: 1 }, undefined, 15_000).catch(() => undefined)
+          if (moved?.status === 200) break
+          if (moved !== undefined) expect(moved.status, moved.text).toBeGreaterThanOrEqual(500)
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        expect(moved?.status).toBe(200)
+        expect(runnerOf(moved!)).toBe(`127.0.0.1:${b.runnerPort}`)
+        acked.push(moved!.body.eve)
+      } finally {
+        a.proc.kill("SIGCONT")
+      }
+      await kill9(a)
+      for (let i = 0; i < 5; i++) {
+        const r = await post(`${b.url}/v1/serfs/${serf}/events`, { op: "put", key: `after${i}`, value: i })
+        expect(r.status).toBe(200)
+        acked.push(r.body.eve)
+      }
+      const log = (await logOf(db)).filter((r) => r.serf === serf)
+      expect(log.map((r) => r.eve)).toEqual(log.map((_, i) => i + 1))
+      const keys = log.map((r) => (JSON.parse(r.ev) as { key: string }).key)
+      expect(new Set(keys).size).toBe(keys.length)
+      for (const eve of acked) expect(log.some((r) => r.eve === eve)).toBe(true)
+      b.proc.kill("SIGTERM")
+      expect(await b.exited).toBe(0)
+    })
+  }, 120_000)
+})
+
 describe("a poke the cluster sends again", () => {
   it("is answered from the log with the first answer, not logged twice (its key was logged with it by a runner now gone)", async () => {
     await inTemp("liege-cluster-", async (dir) => {
