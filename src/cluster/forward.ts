@@ -234,13 +234,13 @@ export const makeForwarder = (options: ForwarderOptions): Forwarder => {
     if (lane.queue.length > 0) schedule(url, lane)
     if (batch.length === 0) return
     lane.onTheWay++
-    let taken_ = false
+    let received = false
     let left = batch.length
     let timer: ReturnType<typeof setTimeout> | undefined
     /** The owner has the batch (or never will): the next one may go. */
     const onItsWay = () => {
-      if (taken_) return
-      taken_ = true
+      if (received) return
+      received = true
       lane.onTheWay--
       if (lane.queue.length > 0) schedule(url, lane)
     }
