@@ -15,7 +15,7 @@
  *    (96 keep-alive clients): `liege serf` over HTTP (one serf, its SQLite
  *    pier). Each row says the CPU its liege processes (the runners, or the
  *    `liege serf`) spent per event, in µs, and the ratios to the baseline.
- *    Every HTTP row is measured after the same load ran 3 s unmeasured.
+ *    Every HTTP row is measured after the same load ran 4 s unmeasured.
  * 3. Failover: 2 runners, the one owning a serf killed with SIGKILL; the
  *    time until that serf answers again through the other.
  */
@@ -37,7 +37,7 @@ const kv = [node, path.join(root, "examples/kv-serf.ts")]
 const SERFS = 12
 const SECONDS = 8
 /** The HTTP rows' load runs this long before it is measured (V8's optimizing of a fresh process's hot paths). */
-const WARM_SECONDS = 3
+const WARM_SECONDS = 4
 
 const event = (i: number) => ({ op: "put", key: `k${i % 64}`, value: "v".repeat(20) })
 

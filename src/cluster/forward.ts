@@ -13,8 +13,9 @@
  * - the events waiting for one runner go in one `POST /v1/cluster/forward`
  *   (at most `--max-body` bytes): a JSON array of `{"s": serf, "k": key,
  *   "e": event as JSON text}`;
- * - the owner answers 200 at once with a first empty line (it has the
- *   batch), then one line per event as each is answered, in any order: `I
+ * - the owner answers 200 with one line per event as each is answered, in
+ *   any order (an empty line first if none is answered within 2 ms: the
+ *   first line tells the forwarding runner the batch is taken): `I
  *   ANSWER`, `I` the event's place in the batch and `ANSWER` its serf's
  *   answer — `{"eve","mug","fx": effects as JSON text,"sw"?: swapped event
  *   as JSON text,"r": runner}` or `{"x": refusal}` — or `0` for an event
@@ -233,13 +234,13 @@ export const makeForwarder = (options: ForwarderOptions): Forwarder => {
     if (lane.queue.length > 0) schedule(url, lane)
     if (batch.length === 0) return
     lane.onTheWay++
-    let taken_ = false
+    let received = false
     let left = batch.length
     let timer: ReturnType<typeof setTimeout> | undefined
     /** The owner has the batch (or never will): the next one may go. */
     const onItsWay = () => {
-      if (taken_) return
-      taken_ = true
+      if (received) return
+      received = true
       lane.onTheWay--
       if (lane.queue.length > 0) schedule(url, lane)
     }

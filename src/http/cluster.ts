@@ -70,10 +70,14 @@ export interface SerfClients {
   readonly accept?: ((items: ReadonlyArray<ForwardItem>, answer: (i: number, a: Forwarded) => void) => () => void) | undefined
 }
 
+/** Forwarded events not answered this long: an empty line tells their runner the batch is taken. */
+const ACK_MS = 2
+
 /**
- * The answers to a batch of forwarded events, streamed: a first empty line
- * at once (the batch is taken), then the answers of each tick in one write,
- * the last with the end of the response.
+ * The answers to a batch of forwarded events, streamed: the answers of each
+ * tick in one write, the last with the end of the response; the first (or
+ * an empty line, if none comes within ACK_MS) tells the forwarding runner
+ * that the batch is taken.
  */
 const streamAnswers = (
   res: http.ServerResponse,
@@ -81,12 +85,20 @@ const streamAnswers = (
   accept: NonNullable<SerfClients["accept"]>
 ) => {
   res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-cache" })
-  res.write("\n")
   let left = items.length
   let lines = ""
   let scheduled = false
+  // the first answers tell the forwarding runner that the batch is taken; if none comes soon, an empty line does
+  let ack: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
+    ack = undefined
+    if (!res.destroyed && !res.headersSent) res.write("\n")
+  }, ACK_MS)
   const flush = () => {
     scheduled = false
+    if (ack !== undefined) {
+      clearTimeout(ack)
+      ack = undefined
+    }
     if (res.destroyed) return
     if (left === 0) res.end(lines)
     else if (lines !== "") res.write(lines)

@@ -352,6 +352,39 @@ describe("events taken by a runner that does not serve their serf", () => {
   }, 120_000)
 })
 
+describe("forwarding with a token", () => {
+  it("runners started with --token forward to each other with it", async () => {
+    await inTemp("liege-cluster-", async (dir) => {
+      const db = await pg.createDb()
+      const token = ["--token", "sesame"]
+      const auth = { authorization: "Bearer sesame" }
+      const a = await startRunner("serf", db, ["--data", path.join(dir, "a"), ...token, ...kv])
+      const b = await startRunner("serf", db, ["--data", path.join(dir, "b"), ...token, ...kv])
+      // (the status document needs the token: no `settled`; some serf lands on a soon enough)
+      let serf = ""
+      for (let i = 0; i < 300 && serf === ""; i++) {
+        const r = await post(`${b.url}/v1/serfs/t${i}/events`, { op: "put", key: "first", value: i }, auth)
+        expect(r.status).toBe(200)
+        if (runnerOf(r) === `127.0.0.1:${a.runnerPort}`) serf = `t${i}`
+      }
+      expect(serf).not.toBe("")
+      expect((await post(`${b.url}/v1/serfs/${serf}/events`, { op: "put", key: "k", value: 1 })).status).toBe(401)
+      for (let i = 0; i < 5; i++) {
+        const r = await post(`${b.url}/v1/serfs/${serf}/events`, { op: "put", key: `k${i}`, value: i }, auth)
+        expect(r.status).toBe(200)
+        expect(runnerOf(r)).toBe(`127.0.0.1:${a.runnerPort}`)
+      }
+      const metrics = (await request("GET", `${a.url}/metrics`, undefined, auth)).text
+      expect(metrics).toMatch(/^liege_http_requests_total\{route="cluster_forward",status="200"\} [1-9]/m)
+      expect(metrics).not.toMatch(/route="cluster_forward",status="401"/)
+      for (const r of [a, b]) {
+        r.proc.kill("SIGTERM")
+        expect(await r.exited).toBe(0)
+      }
+    })
+  }, 60_000)
+})
+
 describe("a poke the cluster sends again", () => {
   it("is answered from the log with the first answer, not logged twice (its key was logged with it by a runner now gone)", async () => {
     await inTemp("liege-cluster-", async (dir) => {
