@@ -169,6 +169,21 @@ const boot = (events: ReadonlyArray<Event>) =>
     return play(events)
   }))
 
+/** One `play` to send: `size` events, the mug logged after the last (checked when given), its writ from its first event number. */
+interface Play {
+  readonly size: number
+  readonly logged: number | undefined
+  readonly writ: (eve: number) => unknown
+}
+
+const onesPlay = (events: ReadonlyArray<OneEvent>): Play => ({
+  size: events.length,
+  logged: events[events.length - 1]!.mug,
+  writ: (eve) => playWrit(eve, events)
+})
+
+const batchPlay = (batch: ReplayBatch): Play => ({ size: batch.count, logged: batch.mug, writ: (eve) => batchWrit(eve, batch) })
+
 class Bailed {
   readonly result: PlayResult
   constructor(result: PlayResult) {
@@ -208,44 +223,42 @@ const replay = <E>(events: Stream.Stream<ReplayEvent, E>, onProgress?: (p: Repla
       done += batch.size
       onProgress?.({ eve: result.eve, events: done })
     })
-    /** Sends the `play` of `size` events from `next` (its writ made then), once fewer than `PLAYS_IN_FLIGHT` are outstanding. */
-    const send1 = (size: number, logged: number | undefined, writ: (eve: number) => unknown) =>
+    /** Sends `play` (its writ made now, from `next`), once fewer than `PLAYS_IN_FLIGHT` are outstanding. */
+    const sendPlay = (play: Play) =>
       Effect.gen(function*() {
+        if (play.size > batchSize) {
+          return yield* Effect.die(new RangeError(`a replay batch of ${play.size} events, above batchSize ${batchSize}`))
+        }
         if (outstanding.length >= PLAYS_IN_FLIGHT) yield* settle
         if (bail !== undefined) return yield* Effect.fail(new Bailed(bail))
-        const answer = yield* send(writ(next))
-        next += size
-        outstanding.push({ size, logged, answer })
+        const answer = yield* send(play.writ(next))
+        next += play.size
+        outstanding.push({ size: play.size, logged: play.logged, answer })
       })
-    /** Events one by one, waiting for a batch of `batchSize`. */
-    let ones: Array<OneEvent> = []
-    const sendOnes = Effect.suspend(() => {
-      if (ones.length === 0) return Effect.void
-      const batch = ones
-      ones = []
-      return send1(batch.length, batch[batch.length - 1]!.mug, (eve) => playWrit(eve, batch))
-    })
     const exit = yield* Effect.exit(events.pipe(
-      // the next batches are read (from the log, say) while the serf plays
-      Stream.bufferArray({ capacity: 2 }),
-      Stream.runForEachArray((chunk) =>
-        Effect.gen(function*() {
-          for (const item of chunk) {
-            if (item instanceof ReplayBatch) {
-              yield* sendOnes
-              if (item.count === 0) continue
-              if (item.count > batchSize) {
-                return yield* Effect.die(new RangeError(`a replay batch of ${item.count} events, above batchSize ${batchSize}`))
-              }
-              yield* send1(item.count, item.mug, (eve) => batchWrit(eve, item))
-            } else {
-              ones.push(item)
-              if (ones.length === batchSize) yield* sendOnes
+      // events one by one make batches of `batchSize` (a ReplayBatch is one already), before the read-ahead
+      Stream.mapAccumArray((): Array<OneEvent> => [], (ones, chunk) => {
+        const plays: Array<Play> = []
+        for (const item of chunk) {
+          if (item instanceof ReplayBatch) {
+            if (ones.length > 0) {
+              plays.push(onesPlay(ones))
+              ones = []
+            }
+            if (item.count > 0) plays.push(batchPlay(item))
+          } else {
+            ones.push(item)
+            if (ones.length === batchSize) {
+              plays.push(onesPlay(ones))
+              ones = []
             }
           }
-        })
-      ),
-      Effect.andThen(sendOnes)
+        }
+        return [ones, plays] as const
+      }, { onHalt: (ones) => ones.length > 0 ? [onesPlay(ones)] : [] }),
+      // the next batches are read (from the log, say) while the serf plays
+      Stream.bufferArray({ capacity: 2 }),
+      Stream.runForEachArray((plays) => Effect.forEach(plays, sendPlay, { discard: true }))
     ))
     if (Exit.isFailure(exit)) {
       const failure = exit.cause.reasons.find((r) => r._tag === "Fail")

@@ -122,6 +122,17 @@ describe("replay in batches of logged JSON", () => {
       expect(yield* serf.peek(["total"])).toBe(21)
     }))
 
+  live("events one by one in chunks of one still make plays of batchSize", () =>
+    Effect.gen(function*() {
+      const serf = yield* start({ ...testSerf(), batchSize: 10 })
+      const progress: Array<number> = []
+      const events = Stream.fromIterable(Array.from({ length: 25 }, (_, i) => ({ wen: 0, ev: { n: i + 1 } }))).pipe(Stream.rechunk(1))
+      const r = yield* serf.replay(events, (p) => progress.push(p.eve))
+      expect(r).toMatchObject({ _tag: "Done", eve: 25 })
+      expect(progress).toEqual([10, 20, 25])
+      expect(yield* serf.peek(["total"])).toBe(325)
+    }))
+
   live("a batch above batchSize is a defect; the serf is let go", () =>
     Effect.gen(function*() {
       const serf = yield* start({ ...testSerf(), batchSize: 2 })
