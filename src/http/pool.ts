@@ -82,6 +82,19 @@ export const jobRoutes = (pool: Pool, sessions: Sessions): ReadonlyArray<Route> 
       }
       if (session === "") return Effect.succeed(errorResponse(400, "BadSession", "session must not be empty"))
       return Effect.match(sessions.enqueue(session, body), { onFailure: (response) => response, onSuccess: (id) => ok({ id }, 202) })
+    },
+    // a direct request, its hot path: no fiber (the others go to `handle`)
+    direct: (request, traceparent, reply) => {
+      if (request.search !== "" || wantsEvents(request)) return "handle"
+      const body = request.body()
+      if (isRefusal(body)) {
+        reply(body)
+        return "replied"
+      }
+      const cancel = pool.call(body.value, (a) => reply("ok" in a ? answered(a.ok) : answerOf(a)), { text: body.text, traceparent })
+      if (typeof cancel === "function") return cancel
+      reply(answerOf(cancel))
+      return "replied"
     }
   },
   {

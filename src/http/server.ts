@@ -346,6 +346,7 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
      * on, it runs in a server span.
      */
     const begin = (req: http.IncomingMessage, res: http.ServerResponse, route: Route, request: Incoming) => {
+      if (route.direct !== undefined && options.spans !== true && beginDirect(req, res, route, request)) return
       let handled: Effect.Effect<Response>
       try {
         handled = route.handle(request)
@@ -371,6 +372,35 @@ export const listen = (options: ServerOptions): Effect.Effect<Server, ListenFail
       res.on("close", () => {
         if (!res.writableFinished) exchange.fiber?.interruptUnsafe()
       })
+    }
+
+    /** `begin` for a route's direct path: no fiber; the route calls `reply` once. */
+    const beginDirect = (req: http.IncomingMessage, res: http.ServerResponse, route: Route, request: Incoming): boolean => {
+      const exchange: Exchange = { res, name: route.name, fiber: undefined }
+      let replied = false
+      const reply = (r: Response) => {
+        if (replied) return
+        replied = true
+        respond(exchange, r)
+      }
+      const parent = spanParent(req)
+      let cancel: (() => void) | "replied" | "handle"
+      try {
+        cancel = route.direct!(request, parent === undefined ? undefined : Trace.traceparent(parent), reply)
+      } catch (e) {
+        // a bug: answered 500, never left hanging
+        run(Effect.logError(`${route.name}: the handler failed`, e))
+        reply(internal)
+        return true
+      }
+      if (cancel === "handle") return false
+      // a client that goes away before its answer cancels the work
+      if (typeof cancel === "function" && !replied) {
+        res.on("close", () => {
+          if (!replied) cancel()
+        })
+      }
+      return true
     }
 
     const spanParent = (req: http.IncomingMessage) => Trace.fromTraceparent(req.headers["traceparent"])

@@ -28,6 +28,7 @@ import * as RestartPolicy from "../internal/restart-policy.ts"
 import { Histogram } from "../status/counters.ts"
 import type * as Status from "../status/document.ts"
 import { RateWindow } from "../status/rates.ts"
+import { json, RawJson } from "../wire/codec.ts"
 import { Dispatch } from "./dispatch.ts"
 import type { RecycleReason } from "./end.ts"
 import { Busy, type PoolError, PoolFailed, Protocol, ShuttingDown } from "./errors.ts"
@@ -45,6 +46,7 @@ import * as View from "./view.ts"
 import type { Worker, WorkerHost } from "./worker.ts"
 
 export type { SlotState } from "./end.ts"
+export type { Answer } from "./request.ts"
 export { PoolOptions } from "./options.ts"
 export type { PoolCounters } from "./view.ts"
 
@@ -62,6 +64,13 @@ export type StreamPart =
   | { readonly _tag: "Chunk"; readonly data: unknown }
   | { readonly _tag: "Done"; readonly value: unknown }
 
+export interface CallOptions {
+  /** The payload's JSON text as the caller was given it: with the json codec it is written as it is (SPEC §1). */
+  readonly text?: string | undefined
+  /** The caller's W3C traceparent, sent as the request's `trace`. */
+  readonly traceparent?: string | undefined
+}
+
 export interface StreamOptions {
   /** Chunks the worker may send ahead of the consumer (default 16). */
   readonly credit?: number | undefined
@@ -70,6 +79,14 @@ export interface StreamOptions {
 export interface Pool {
   /** One request: the worker's `ok` value, or a tagged error. */
   readonly submit: (payload: unknown) => Effect.Effect<unknown, PoolError>
+  /**
+   * `submit` without a fiber, for a caller on a hot path outside Effect (the
+   * HTTP front): `done` is called exactly once, with the worker's `ok` value
+   * or the error; the function returned cancels the request (as an
+   * interrupted `submit` does), or the error is returned at once when the
+   * request is refused. Not traced beyond `options.traceparent`.
+   */
+  readonly call: (payload: unknown, done: (answer: Answer) => void, options?: CallOptions) => (() => void) | PoolError
   /**
    * One request with a streaming answer (SPEC §5): its chunks as they come,
    * then its `Done` value. A slow consumer slows the worker (credit), rather
@@ -403,7 +420,11 @@ export const make = (
      * The `req` frame. A caller in a span sends its context as `trace`; with
      * `spans` on, the exec span's, written in when the request is dispatched.
      */
-    const frameOf = (id: number, payload: unknown, stream: StreamSink | undefined, trace: string | undefined): Buffer => {
+    const frameOf = (id: number, payload: unknown, text: string | undefined, stream: StreamSink | undefined, trace: string | undefined): Buffer => {
+      // the payload's JSON text as the caller gave it: written as it is (SPEC §1), not parsed and written again
+      if (text !== undefined && settings.codec === json && stream === undefined) {
+        return json.frame(new RawJson(`{"t":"req","id":${id},"payload":${text}${trace === undefined ? "" : `,"trace":"${trace}"`}}`))
+      }
       const req: { t: "req"; id: number; payload: unknown; stream?: number; trace?: string } = { t: "req", id, payload }
       if (stream !== undefined) req.stream = stream.granted
       if (trace !== undefined) req.trace = trace
@@ -413,22 +434,23 @@ export const make = (
     /** Accepts a request (queued, or given to a worker at once): it, or why it is refused. */
     const accept = (
       payload: unknown,
+      text: string | undefined,
       answer: (a: Answer) => void,
       stream: StreamSink | undefined,
-      caller: Trace.Caller | undefined
+      caller: Trace.Caller | string | undefined
     ): Request | PoolError => {
       if (health.failure !== undefined) return health.failure.error
       if (closing) return new ShuttingDown({ reason: "the pool is stopping" })
       const id = nextId++
-      const spans = settings.spans && caller !== undefined
-      const sent = caller === undefined ? undefined : spans ? Trace.placeholder(caller) : caller.traceparent
+      const spans = settings.spans && typeof caller === "object"
+      const sent = typeof caller === "object" ? (spans ? Trace.placeholder(caller) : caller.traceparent) : caller
       let frame: Buffer
       try {
-        frame = frameOf(id, payload, stream, sent)
+        frame = frameOf(id, payload, text, stream, sent)
       } catch (e) {
         return new Protocol({ worker: 0, reason: `the payload cannot be encoded (${(e as Error).message}); nothing was sent` })
       }
-      const trace = spans ? new RequestTrace(caller, clock, id, frame, sent!) : undefined
+      const trace = spans ? new RequestTrace(caller as Trace.Caller, clock, id, frame, sent!) : undefined
       const req: Request = { id, frame, acceptedAt: now(), answer, state: "queued", worker: undefined, deadline: 0, stream, trace }
       if (!dispatch.place(req)) {
         if (queue.full) {
@@ -448,10 +470,16 @@ export const make = (
       Effect.callback<unknown, PoolError>((resume) => {
         const fiber = Fiber.getCurrent()
         const caller = fiber === undefined ? undefined : Trace.callerOf(fiber)
-        const req = accept(payload, (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)), undefined, caller)
+        const req = accept(payload, undefined, (a) => resume("ok" in a ? Effect.succeed(a.ok) : Effect.fail(a)), undefined, caller)
         if (!("id" in req)) return resume(Effect.fail(req))
         return Effect.sync(() => cancel(req))
       })
+
+    const call = (payload: unknown, done: (answer: Answer) => void, options?: CallOptions): (() => void) | PoolError => {
+      const req = accept(payload, options?.text, done, undefined, options?.traceparent)
+      if (!("id" in req)) return req
+      return () => cancel(req)
+    }
 
     const stream = (payload: unknown, options?: StreamOptions): Stream.Stream<StreamPart, PoolError> =>
       Stream.unwrap(Effect.gen(function*() {
@@ -467,7 +495,7 @@ export const make = (
           chunk: (data) => void Q.offerUnsafe(parts, { _tag: "Chunk", data })
         }
         const caller = Trace.callerOf(Fiber.getCurrent()!)
-        const req = accept(payload, (a) => {
+        const req = accept(payload, undefined, (a) => {
           if (!("ok" in a)) return void Q.failCauseUnsafe(parts, Cause.fail(a))
           Q.offerUnsafe(parts, { _tag: "Done", value: a.ok })
           Q.endUnsafe(parts)
@@ -517,6 +545,7 @@ export const make = (
     const view = () => View.view(state, now())
     return {
       submit,
+      call,
       stream,
       ready: () => View.readiness(state, now()).ready,
       readiness: () => View.readiness(state, now()),
