@@ -113,6 +113,13 @@ const cpuByKind = (): Record<string, number> => {
   return out
 }
 
+/** CPU seconds the whole machine has spent busy so far (every core; /proc/stat, not idle or waiting for I/O). */
+const machineBusy = (): number => {
+  const [, ...fields] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/)
+  const n = fields.map(Number)
+  return (n.reduce((a, b) => a + b, 0) - n[3]! - n[4]!) / 100
+}
+
 interface Runner {
   readonly url: string
   readonly proc: ReturnType<typeof spawn>
@@ -180,18 +187,36 @@ Promise.all(work).then(() => { console.log(JSON.stringify({ n, bad })); agent.de
 
 const CALLERS = 8
 
+/**
+ * Transactions committed in `database` so far, from PostgreSQL's statistics
+ * (its backends report them within about a second: read after a pause), or
+ * undefined where psql is missing.
+ */
+const commitsIn = (database: string): number | undefined => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500)
+  try {
+    const out = execFileSync("psql", [database, "-Atc", "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"], { encoding: "utf8" })
+    return Number(out.trim())
+  } catch {
+    return undefined
+  }
+}
+
 /** Runs the load generator against `urls` for SECONDS; events answered, failures, and the CPU seconds each kind of process spent meanwhile. */
-const load = (urls: ReadonlyArray<string>, mode: "single" | Clients) => {
+const load = (urls: ReadonlyArray<string>, mode: "single" | Clients, database?: string) => {
   // the same load first, not counted: a fresh process runs slowly until V8 has optimized its hot paths
   execFileSync(node, ["-e", LOAD, urls.join(","), String(SERFS), String(WARM_SECONDS), String(CALLERS), mode], { encoding: "utf8" })
-  const before = cpuByKind()
+  const commitsBefore = database === undefined ? undefined : commitsIn(database)
+  const before: Record<string, number> = { ...cpuByKind(), machine: machineBusy() }
   const t0 = Date.now()
   const out = execFileSync(node, ["-e", LOAD, urls.join(","), String(SERFS), String(SECONDS), String(CALLERS), mode], { encoding: "utf8" })
   const secs = (Date.now() - t0) / 1000
-  const after = cpuByKind()
+  const after: Record<string, number> = { ...cpuByKind(), machine: machineBusy() }
   const { n, bad } = JSON.parse(out) as { n: number; bad: number }
   const spent = (k: string) => after[k]! - before[k]!
-  return { n, bad, secs, spent }
+  const commitsAfter = database === undefined ? undefined : commitsIn(database)
+  const commits = commitsBefore === undefined || commitsAfter === undefined ? undefined : commitsAfter - commitsBefore
+  return { n, bad, secs, spent, commits }
 }
 
 const cores = (seconds: number, secs: number) => Number((seconds / secs).toFixed(2))
@@ -219,7 +244,8 @@ export const single = async (nodeArgs?: ReadonlyArray<string>) => {
       eventsPerSec: baseline.eventsPerSec,
       failed: bad,
       cpuUsPerEvent: baseline.cpuUsPerEvent,
-      coresUsed: { liege: cores(spent("single"), secs), serfs: cores(spent("serfs"), secs) }
+      coresUsed: { liege: cores(spent("single"), secs), serfs: cores(spent("serfs"), secs), machine: cores(spent("machine"), secs) },
+      machineCpuUsPerEvent: perEvent(spent("machine"), n)
     }
   } finally {
     if (server !== undefined) await stop(server)
@@ -234,11 +260,11 @@ export const throughput = async (database: string, runners: number, clients: Cli
   const data = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-runners-"))
   const started: Array<Runner> = []
   try {
-    for (let i = 0; i < runners; i++) started.push(await startRunner(database, 35100 + i + runners * 10, path.join(data, `r${i}`), nodeArgs))
+    for (let i = 0; i < runners; i++) started.push(await startRunner(database, 23100 + i + runners * 10, path.join(data, `r${i}`), nodeArgs))
     await Promise.all(started.map((r) => healthy(r.url)))
     // warm every serf (activation, replay)
     for (let s = 0; s < SERFS; s++) await fetch(`${started[0]!.url}/v1/serfs/s${s}/events`, { method: "POST", body: JSON.stringify(event(0)) })
-    const { n, bad, secs, spent } = load(started.map((r) => r.url), clients)
+    const { n, bad, secs, spent, commits } = load(started.map((r) => r.url), clients, database)
     const eventsPerSec = Math.round(n / SECONDS)
     if (runners === 1) oneRunner = eventsPerSec
     const runnerUs = perEvent(spent("runners"), n)
@@ -252,7 +278,16 @@ export const throughput = async (database: string, runners: number, clients: Cli
       eventsPerSec,
       failed: bad,
       runnerCpuUsPerEvent: runnerUs,
-      coresUsed: { runners: cores(spent("runners"), secs), serfs: cores(spent("serfs"), secs), postgres: cores(spent("postgres"), secs) },
+      // `machine`: every process, the load generator's too — near os.availableParallelism() the rate is the CPU's
+      coresUsed: {
+        runners: cores(spent("runners"), secs),
+        serfs: cores(spent("serfs"), secs),
+        postgres: cores(spent("postgres"), secs),
+        machine: cores(spent("machine"), secs)
+      },
+      machineCpuUsPerEvent: perEvent(spent("machine"), n),
+      // PostgreSQL transactions committed an event: how much each runner's group commit gathers
+      eventsPerCommit: commits === undefined || commits === 0 ? null : Number((n / commits).toFixed(1)),
       // against `liege serf` over HTTP in this run (serf-http): events/s, and CPU per event (goal ≤ 2)
       vsSerfHttp: { eventsPerSec: ratio(eventsPerSec, baseline?.eventsPerSec), cpuPerEvent: ratio(runnerUs, baseline?.cpuUsPerEvent) },
       // against one runner in this run (goal ≥ 1)
@@ -268,13 +303,13 @@ const failover = async (database: string) => {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-failover-"))
   const started: Array<Runner> = []
   try {
-    for (let i = 0; i < 2; i++) started.push(await startRunner(database, 35200 + i, path.join(data, `r${i}`)))
+    for (let i = 0; i < 2; i++) started.push(await startRunner(database, 23200 + i, path.join(data, `r${i}`)))
     await Promise.all(started.map((r) => healthy(r.url)))
     // a serf owned by runner 0 (its answers say which runner gave them), with some history
     let serf = ""
     for (let s = 0; s < 40 && serf === ""; s++) {
       const r = await fetch(`${started[1]!.url}/v1/serfs/f${s}/events`, { method: "POST", body: JSON.stringify(event(s)) })
-      if (r.headers.get("liege-runner") === `127.0.0.1:${35200}`) serf = `f${s}`
+      if (r.headers.get("liege-runner") === `127.0.0.1:${23200}`) serf = `f${s}`
     }
     for (let i = 0; i < 200; i++) await fetch(`${started[1]!.url}/v1/serfs/${serf}/events`, { method: "POST", body: JSON.stringify(event(i)) })
     const t0 = Date.now()

@@ -6,6 +6,9 @@
  *
  * - bare: `node:http` in a process of its own that reads the JSON body,
  *   `JSON.parse`s it and answers a small JSON (what any server must do);
+ * - piped: the floor for any server that hands requests to a worker
+ *   process — bare, plus the same worker over a pipe, one request at a
+ *   time (PIPED); liege's own cost is what it adds to this;
  * - pool: `liege pool --workers 1 -- node examples/pool-worker.ts`,
  *   `POST /v1/jobs {"op":"echo","value":…}`;
  * - serf: `liege serf --pier DIR -- node examples/kv-serf.ts`,
@@ -329,6 +332,7 @@ const run = async () => {
   }
   const us = (name: string) => median(got.get(name)!.map((r) => r.usPerRequest))
   const bare = us("bare")
+  const piped = us("piped")
   const submit = median(submits)
   return [...cases.map((c) => ({
     bench: "http",
@@ -339,6 +343,8 @@ const run = async () => {
     mainThreadUsPerRequest: Number(us(c.name).toFixed(1)),
     bareUsPerRequest: Number(bare.toFixed(1)),
     ratio: Number((us(c.name) / bare).toFixed(2)),
+    // against the floor for a server with a worker process (the pipe's round trip)
+    vsPiped: Number((us(c.name) / piped).toFixed(2)),
     requestsPerSec: Math.round(median(got.get(c.name)!.map((r) => r.perSec))),
     mainThreadBusy: Number(median(got.get(c.name)!.map((r) => r.busy)).toFixed(2)),
     rounds: got.get(c.name)!.map((r) => Number(r.usPerRequest.toFixed(1)))

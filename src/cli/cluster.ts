@@ -14,7 +14,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Cause, Duration, Effect, Exit, FiberSet, Layer } from "effect"
+import { Cause, Duration, Effect, Exit, type Fiber, FiberSet, Layer } from "effect"
 import { ShardId } from "effect/cluster"
 import { Sharding } from "effect/cluster/Sharding"
 import * as Runner from "../cluster/runner.ts"
@@ -41,6 +41,8 @@ import type { clusterPool, clusterSerf } from "./commands.ts"
 import { ExitStatus } from "./errors.ts"
 import { isAlive } from "../supervisor/group.ts"
 import { awaitShutdown, joinFailed, startRunner } from "./runner-life.ts"
+
+const noop = () => {}
 
 const SHARDS = 300
 const unjoined = "the runner has not joined the cluster yet (it owns no shards)"
@@ -179,45 +181,74 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
      * A poke, the cheapest way there is: the serf serving here; else the
      * runner known to serve it (forwarded); else the cluster's way. Answered
      * within ANSWER_TIMEOUT, and 503 at once if this runner loses its
-     * database meanwhile. Plain callbacks: no fiber of its own.
+     * database meanwhile. Plain callbacks: no fiber of its own. `done` is
+     * called once with the answer (an Exit, or the cluster's way, to run);
+     * the function returned stops listening.
      */
-    const poke = (id: string, key: string, ev: string, value: unknown): Effect.Effect<PokeReply, Refusal> =>
-      Effect.callback<PokeReply, Refusal>((resume) => {
-        if (watch.lost()) return resume(unreachable)
-        let done = false
-        let stop = () => {}
-        let off = () => {}
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const finish = (answer: Effect.Effect<PokeReply, Refusal>) => {
-          if (done) return
-          done = true
-          if (timer !== undefined) clearTimeout(timer)
-          off()
-          resume(answer)
+    const pokeWith = (
+      id: string,
+      key: string,
+      ev: string,
+      value: unknown,
+      done: (answer: Effect.Effect<PokeReply, Refusal>) => void
+    ): (() => void) => {
+      if (watch.lost()) {
+        done(unreachable)
+        return noop
+      }
+      let finished = false
+      let stop = noop
+      let off = noop
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const finish = (answer: Effect.Effect<PokeReply, Refusal>) => {
+        if (finished) return
+        finished = true
+        if (timer !== undefined) clearTimeout(timer)
+        off()
+        done(answer)
+      }
+      const host = serving(id)
+      if (host !== undefined) stop = host.poke(key, ev, value, finish)
+      else {
+        const sent = forwarder.send(id, key, ev, (answer) => finish(answer === "elsewhere" ? viaCluster(id, key, ev) : answer))
+        if (sent === undefined) {
+          finish(viaCluster(id, key, ev))
+          return noop
         }
-        const host = serving(id)
-        if (host !== undefined) stop = host.poke(key, ev, value, finish)
-        else {
-          const sent = forwarder.send(id, key, ev, (answer) => finish(answer === "elsewhere" ? viaCluster(id, key, ev) : answer))
-          if (sent === undefined) return resume(viaCluster(id, key, ev))
-          stop = sent
-        }
-        if (done) return
-        off = watch.onLost(() => {
-          stop()
-          finish(unreachable)
-        })
-        timer = setTimeout(() => {
-          stop()
-          finish(Effect.fail(answerTimedOut()))
-        }, answerMs)
-        return Effect.sync(() => {
-          done = true
-          if (timer !== undefined) clearTimeout(timer)
-          off()
-          stop()
-        })
+        stop = sent
+      }
+      if (finished) return noop
+      off = watch.onLost(() => {
+        stop()
+        finish(unreachable)
       })
+      timer = setTimeout(() => {
+        stop()
+        finish(Effect.fail(answerTimedOut()))
+      }, answerMs)
+      return () => {
+        finished = true
+        if (timer !== undefined) clearTimeout(timer)
+        off()
+        stop()
+      }
+    }
+    const poke = (id: string, key: string, ev: string, value: unknown): Effect.Effect<PokeReply, Refusal> =>
+      Effect.callback<PokeReply, Refusal>((resume) => Effect.sync(pokeWith(id, key, ev, value, resume)))
+    /** The same without the caller's fiber (the events route's direct path): the cluster's way runs as a fiber of the runner's. */
+    const runPoke = yield* FiberSet.makeRuntime<never, PokeReply, Refusal>()
+    const startPoke = (id: string, key: string, ev: string, value: unknown, done: (exit: Exit.Exit<PokeReply, Refusal>) => void) => {
+      let fiber: Fiber.Fiber<PokeReply, Refusal> | undefined
+      const stop = pokeWith(id, key, ev, value, (answer) => {
+        if (Exit.isExit(answer)) return done(answer as Exit.Exit<PokeReply, Refusal>)
+        fiber = runPoke(answer)
+        fiber.addObserver(done)
+      })
+      return () => {
+        stop()
+        fiber?.interruptUnsafe()
+      }
+    }
     /** Events forwarded here: each poked as if taken here, or `elsewhere` when its serf is not serving here. */
     const accept = (items: ReadonlyArray<ForwardItem>, answer: (i: number, a: Forwarded) => void): () => void => {
       const told = new Array<boolean>(items.length).fill(false)
@@ -258,6 +289,7 @@ export const serfProgram = ({ flags, command: [command, ...args] }: Parsed<typeo
     const forwarded = { count: 0 }
     const routes = serfRoutes({
       poke,
+      start: startPoke,
       accept,
       peek: (id, p) => reach(clientFor(id).Peek({ path: p })),
       snapshot: (id) => reach(clientFor(id).Snapshot()),

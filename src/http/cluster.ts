@@ -16,10 +16,11 @@
  * answers as they came: nothing is parsed and written again.
  */
 import { randomUUID } from "node:crypto"
-import { Cause, Duration, Effect } from "effect"
+import { Cause, Duration, Effect, Exit } from "effect"
 import type * as http from "node:http"
 import { answerLine, decodeBatch, type Forwarded, type ForwardItem, FORWARD_PATH } from "../cluster/forward.ts"
 import { type PokeReply, Refusal, SERF_ID } from "../cluster/protocol.ts"
+import { isRefusal } from "./body.ts"
 import { answerOfTag } from "./errors.ts"
 import type { Family } from "./prometheus.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
@@ -57,6 +58,8 @@ const pokeAnswer = (r: PokeReply): Response =>
 export interface SerfClients {
   /** A poke of the event `ev` (JSON text; `value`, when given, is it parsed), answered within ANSWER_TIMEOUT (else `answerTimedOut`). */
   readonly poke: (id: string, key: string, ev: string, value?: unknown) => Effect.Effect<PokeReply, Refusal>
+  /** The same without a fiber (the events route's direct path): `done` is called once; the function returned stops listening. */
+  readonly start?: ((id: string, key: string, ev: string, value: unknown, done: (exit: Exit.Exit<PokeReply, Refusal>) => void) => () => void) | undefined
   readonly peek: (id: string, path: ReadonlyArray<string>) => Effect.Effect<string, Refusal>
   readonly snapshot: (id: string) => Effect.Effect<number, Refusal>
   readonly pack: (id: string) => Effect.Effect<number, Refusal>
@@ -125,16 +128,22 @@ const streamAnswers = (
  * held the serf let it go before it answered (it lost the serf's shard, or
  * its database), and the caller gets 503 rather than no answer at all.
  */
+const responseOf = <A>(exit: Exit.Exit<A, Refusal>, answer: (a: A) => Response): Response => {
+  if (Exit.isSuccess(exit)) return answer(exit.value)
+  const cause = exit.cause
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some") return fromRefusal(error.value)
+  if (Cause.hasInterruptsOnly(cause)) {
+    return answerOfTag("SerfUnavailable", "the serf was let go before it answered (it is moving to another runner): send it again")
+  }
+  const defect = Cause.findDefect(cause)
+  return answerOfTag("SerfUnavailable", `the serf's runner did not answer${defect._tag === "Success" ? `: ${String(defect.success).split("\n")[0]}` : ""}`)
+}
+
 const settle = <A>(effect: Effect.Effect<A, Refusal>, answer: (a: A) => Response, timed = true): Effect.Effect<Response> =>
-  (timed ? Effect.timeoutOrElse(effect, { duration: ANSWER_TIMEOUT, orElse: () => Effect.fail(answerTimedOut()) }) : effect).pipe(
-    Effect.map(answer),
-    Effect.catch((e) => Effect.succeed(fromRefusal(e))),
-    Effect.catchDefect((d) => Effect.succeed(answerOfTag("SerfUnavailable", `the serf's runner did not answer: ${String(d).split("\n")[0]}`))),
-    Effect.catchCause((cause) =>
-      Cause.hasInterruptsOnly(cause)
-        ? Effect.succeed(answerOfTag("SerfUnavailable", "the serf was let go before it answered (it is moving to another runner): send it again"))
-        : Effect.failCause(cause)
-    )
+  Effect.map(
+    Effect.exit(timed ? Effect.timeoutOrElse(effect, { duration: ANSWER_TIMEOUT, orElse: () => Effect.fail(answerTimedOut()) }) : effect),
+    (exit) => responseOf(exit, answer)
   )
 
 /** The serf routes of a runner: every runner answers every serf's routes, forwarding to its owner. */
@@ -147,6 +156,7 @@ export const serfRoutes = (clients: SerfClients, forwarded: { count: number }): 
     return go(id)
   }
   const accept = clients.accept
+  const start = clients.start
   const forwardRoute: ReadonlyArray<Route> = accept === undefined ? [] : [{
     method: "POST",
     pattern: FORWARD_PATH,
@@ -175,7 +185,17 @@ export const serfRoutes = (clients: SerfClients, forwarded: { count: number }): 
         serf(request, (id) =>
           Effect.flatMap(request.json, (body) => settle(clients.poke(id, randomUUID(), body.text, body.value), pokeAnswer, false)).pipe(
             Effect.catch((r: Response) => Effect.succeed(r))
-          ))
+          )),
+      // its hot path, without a fiber of its own
+      ...(start === undefined ? {} : {
+        direct: (request: RouteRequest, _traceparent: string | undefined, reply: (response: Response) => void) => {
+          const id = request.params["id"]!
+          const body = request.body()
+          if (!SERF_ID.test(id) || isRefusal(body)) return "handle"
+          if (!clients.local(id)) forwarded.count++
+          return start(id, randomUUID(), body.text, body.value, (exit) => reply(responseOf(exit, pokeAnswer)))
+        }
+      })
     },
     {
       method: "GET",
