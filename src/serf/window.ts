@@ -70,8 +70,10 @@ export class Window {
   /** Writes the op's writ; the serf owes it an answer from now on. */
   send(op: WorkOp): void {
     op.sent = true
+    // a serf still working through earlier writs reads this one no sooner: it may wait to go with others
+    const busy = this.sent.length > 0
     this.sent.push(op)
-    this.link.sendFrame(op.frame)
+    this.link.sendFrame(op.frame, busy)
   }
 
   /** The writ the serf's next work answer is for (taken out of the window). */

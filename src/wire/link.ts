@@ -6,7 +6,10 @@
  *   the codec and `slog` messages go to the logger, never to the consumer;
  * - frames sent while a chunk is handled go out in one `writev` at its end;
  *   otherwise the first frame of a tick goes out at once and the tick's
- *   later ones are corked into one `writev`;
+ *   later ones are corked into one `writev`; a frame for a peer that is busy
+ *   with earlier ones (`sendFrame(frame, true)`) waits for the end of this
+ *   turn of the event loop, with every other one sent meanwhile — the peer
+ *   would not read it sooner, and one write wakes it once;
  * - the first protocol error, end of stream or pipe error ends the link and
  *   is reported once through `onClose`; nothing is delivered after it (the
  *   stream is still drained, so the worker never blocks on a full pipe).
@@ -51,8 +54,12 @@ export interface Link {
    * codec's `EncodeFailure` (nothing queued) for a message that cannot travel exactly.
    */
   readonly send: (message: unknown) => boolean
-  /** Queues one frame already encoded (header included); false once the link is closed. */
-  readonly sendFrame: (frame: Buffer) => boolean
+  /**
+   * Queues one frame already encoded (header included); false once the link
+   * is closed. `busy`: the peer has earlier frames to work through — this
+   * one may wait for the end of the event loop's turn.
+   */
+  readonly sendFrame: (frame: Buffer, busy?: boolean) => boolean
   /** Ends the worker's stdin (it should exit on its own). */
   readonly end: () => void
   /** Ends the link with a protocol error found by the consumer (reported through `onClose`). */
@@ -149,9 +156,24 @@ export const attach = (
   const newTick = () => {
     sentThisTick = false
   }
-  const sendFrame = (frame: Buffer) => {
+  /** Frames for a busy peer are held (corked) until the end of this turn. */
+  let holding = false
+  const endOfTurn = () => {
+    holding = false
+    uncork()
+  }
+  const sendFrame = (frame: Buffer, busy?: boolean) => {
     if (closed || stdinBroken || stdin.writableEnded || stdin.destroyed) return false
-    if (!sentThisTick && (!inChunk || writeThrough)) {
+    if (busy === true && !inChunk) {
+      if (!corked) {
+        corked = true
+        stdin.cork()
+      }
+      if (!holding) {
+        holding = true
+        setImmediate(endOfTurn)
+      }
+    } else if (!sentThisTick && (!inChunk || writeThrough)) {
       sentThisTick = true
       process.nextTick(newTick)
     } else if (!corked) {
