@@ -27,7 +27,10 @@
  * plain listeners, at most `--max-body` of it), as a fiber of the server's
  * `FiberSet`; its answer is written when the fiber ends. A client that
  * closes its connection before its answer interrupts it (a pool request is
- * cancelled). The scope's close ends the server.
+ * cancelled). A route's hot path may be `direct` instead (a pool's job, a
+ * cluster serf's event; unless spans are on): no fiber, the route calls back
+ * with its answer, and a client that goes away cancels the work the same
+ * way. The scope's close ends the server.
  */
 import { timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
