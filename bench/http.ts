@@ -47,74 +47,14 @@ const REQUESTS = 20_000
 const CLIENTS = Number(process.env["BENCH_HTTP_CLIENTS"] ?? 8)
 const WORKERS = process.env["BENCH_HTTP_WORKERS"] ?? "1"
 
-/** The fair baseline: read the body, parse it, answer a small JSON. */
-const BARE = `
+/** What both baselines do for every request: read the body and parse it (400 if it is not JSON), answer JSON. */
+const SERVE = `
 const http = require("node:http")
-const server = http.createServer((req, res) => {
-  const chunks = []
-  req.on("data", (c) => chunks.push(c))
-  req.on("end", () => {
-    let value
-    try {
-      value = JSON.parse(Buffer.concat(chunks).toString("utf8"))
-    } catch {
-      res.writeHead(400, { "content-type": "application/json" })
-      return res.end('{"error":{"tag":"BadBody"}}')
-    }
-    const body = JSON.stringify({ ok: value.value ?? null })
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
-    res.end(body)
-  })
-})
-server.listen(0, "127.0.0.1", () => process.stdout.write("listening on http://127.0.0.1:" + server.address().port + "\\n"))
-process.on("SIGTERM", () => server.close(() => process.exit(0)))
-`
-
-/**
- * The floor for a server that hands each request to a worker process: the
- * bare server, plus the same worker (examples/pool-worker.ts) behind a pipe
- * with liege's framing, one request at a time, a FIFO queue — no timeouts,
- * no supervision, no counters. What liege adds to it is liege's own cost.
- */
-const PIPED = `
-const http = require("node:http")
-const { spawn } = require("node:child_process")
-const worker = spawn(process.argv[1], [process.argv[2]], { stdio: ["pipe", "pipe", "inherit"] })
-const queue = []
-let busy = undefined, nextId = 1, pending = Buffer.alloc(0)
-const send = (job) => {
-  busy = job
-  const text = JSON.stringify({ t: "req", id: nextId++, payload: job.value })
-  const frame = Buffer.allocUnsafe(8 + Buffer.byteLength(text))
-  frame.writeUInt32LE(frame.length - 8, 0)
-  frame.writeUInt32LE(0, 4)
-  frame.write(text, 8)
-  worker.stdin.write(frame)
-}
 const answer = (res, status, body) => {
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
   res.end(body)
 }
-let listening = false
-worker.stdout.on("data", (chunk) => {
-  pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-  while (pending.length >= 8) {
-    const length = pending.readUInt32LE(0)
-    if (pending.length < 8 + length) break
-    const m = JSON.parse(pending.toString("utf8", 8, 8 + length))
-    pending = pending.subarray(8 + length)
-    if (m.t === "ready") {
-      if (!listening) server.listen(0, "127.0.0.1", () => process.stdout.write("listening on http://127.0.0.1:" + server.address().port + "\\n"))
-      listening = true
-      continue
-    }
-    const job = busy
-    busy = undefined
-    if (queue.length > 0) send(queue.shift())
-    answer(job.res, 200, JSON.stringify({ ok: m.ok }))
-  }
-})
-const server = http.createServer((req, res) => {
+const serve = (handle) => http.createServer((req, res) => {
   const chunks = []
   req.on("data", (c) => chunks.push(c))
   req.on("end", () => {
@@ -124,10 +64,62 @@ const server = http.createServer((req, res) => {
     } catch {
       return answer(res, 400, '{"error":{"tag":"BadBody"}}')
     }
-    const job = { value, res }
-    if (busy === undefined) send(job)
-    else queue.push(job)
+    handle(value, res)
   })
+})
+const listen = (server) =>
+  server.listen(0, "127.0.0.1", () => process.stdout.write("listening on http://127.0.0.1:" + server.address().port + "\\n"))
+`
+
+/** The fair baseline: read the body, parse it, answer a small JSON. */
+const BARE = SERVE + `
+const server = serve((value, res) => answer(res, 200, JSON.stringify({ ok: value.value ?? null })))
+listen(server)
+process.on("SIGTERM", () => server.close(() => process.exit(0)))
+`
+
+/**
+ * The floor for a server that hands each request to a worker process: the
+ * bare server, plus the same worker (examples/pool-worker.ts) behind a pipe
+ * with liege's framing, one request at a time, a FIFO queue — no timeouts,
+ * no supervision, no counters. What liege adds to it is liege's own cost.
+ */
+const PIPED = SERVE + `
+const { spawn } = require("node:child_process")
+const worker = spawn(process.argv[1], [process.argv[2]], { stdio: ["pipe", "pipe", "inherit"] })
+const queue = []
+let busy = undefined, nextId = 1, pending = Buffer.alloc(0), listening = false
+const send = (job) => {
+  busy = job
+  const text = JSON.stringify({ t: "req", id: nextId++, payload: job.value })
+  const frame = Buffer.allocUnsafe(8 + Buffer.byteLength(text))
+  frame.writeUInt32LE(frame.length - 8, 0)
+  frame.writeUInt32LE(0, 4)
+  frame.write(text, 8)
+  worker.stdin.write(frame)
+}
+worker.stdout.on("data", (chunk) => {
+  pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+  while (pending.length >= 8) {
+    const length = pending.readUInt32LE(0)
+    if (pending.length < 8 + length) break
+    const m = JSON.parse(pending.toString("utf8", 8, 8 + length))
+    pending = pending.subarray(8 + length)
+    if (m.t === "ready") {
+      if (!listening) listen(server)
+      listening = true
+      continue
+    }
+    const job = busy
+    busy = undefined
+    if (queue.length > 0) send(queue.shift())
+    answer(job.res, 200, JSON.stringify({ ok: m.ok }))
+  }
+})
+const server = serve((value, res) => {
+  const job = { value, res }
+  if (busy === undefined) send(job)
+  else queue.push(job)
 })
 process.on("SIGTERM", () => { worker.stdin.end(); server.close(() => process.exit(0)) })
 `
