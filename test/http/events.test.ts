@@ -112,7 +112,9 @@ describe("streaming answers over HTTP", () => {
         // ample time for the worker to produce everything, were it not held back
         await new Promise((r) => setTimeout(r, 1500))
         const held = rssKb(s.proc.pid!) - before
-        expect(held).toBeLessThan(16 * 1024)
+        // were the worker let run ahead, liege would hold the 64 MB (and more as event text); a paused
+        // stream's own growth (V8's young generation filling up, the socket's buffers) is ~14 MB here
+        expect(held).toBeLessThan(32 * 1024)
         stream.res.resume()
         await stream.ended
       } finally {
