@@ -13,7 +13,7 @@
  *   serf restarts, requests wait for the next one.
  */
 import { Effect } from "effect"
-import type { Pier } from "../pier/pier.ts"
+import type { Pier, PokeAnswer } from "../pier/pier.ts"
 import { isRefusal } from "./body.ts"
 import { answerOf } from "./errors.ts"
 import { errorResponse, ok, type Response } from "./response.ts"
@@ -29,6 +29,16 @@ export const serfApp = (pier: Pier): App => {
   /** Before the first serf is ripe, 503; a failure is answered through the one error map. */
   const guarded = (effect: Effect.Effect<Response, Parameters<typeof answerOf>[0]>): Effect.Effect<Response> =>
     Effect.suspend(() => ready() ? Effect.catch(effect, (e) => Effect.succeed(answerOf(e))) : Effect.succeed(notReady))
+
+  /** `200 {eve, mug, effects}` (and `swapped`), or `422 Bail` with the goofs. */
+  const answered = (answer: PokeAnswer): Response => {
+    if (answer._tag === "Bail") return errorResponse(422, "Bail", "the serf refused the event", { goofs: answer.goofs })
+    return ok(
+      answer._tag === "Swap"
+        ? { eve: answer.eve, mug: answer.mug, effects: answer.effects, swapped: answer.ev }
+        : { eve: answer.eve, mug: answer.mug, effects: answer.effects }
+    )
+  }
 
   return {
     readiness: pier.readiness,
@@ -71,17 +81,19 @@ export const serfApp = (pier: Pier): App => {
           if (!ready()) return Effect.succeed(notReady)
           const body = request.body()
           if (isRefusal(body)) return Effect.succeed(body)
-          return Effect.match(pier.poke(body.value, body.text), {
-            onFailure: answerOf,
-            onSuccess: (answer) => {
-              if (answer._tag === "Bail") return errorResponse(422, "Bail", "the serf refused the event", { goofs: answer.goofs })
-              return ok(
-                answer._tag === "Swap"
-                  ? { eve: answer.eve, mug: answer.mug, effects: answer.effects, swapped: answer.ev }
-                  : { eve: answer.eve, mug: answer.mug, effects: answer.effects }
-              )
-            }
-          })
+          return Effect.match(pier.poke(body.value, body.text), { onFailure: answerOf, onSuccess: answered })
+        },
+        // its hot path, without a fiber of its own
+        direct: (request, traceparent, reply) => {
+          const body = ready() ? request.body() : notReady
+          if (isRefusal(body)) {
+            reply(body)
+            return "replied"
+          }
+          const started = pier.call(body.value, (a) => reply(a instanceof Error ? answerOf(a) : answered(a)), { json: body.text, traceparent })
+          if (typeof started === "function") return started
+          reply(answerOf(started))
+          return "replied"
         }
       },
       {

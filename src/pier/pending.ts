@@ -31,8 +31,8 @@ export interface Pending extends Suspect {
   gen: number
   /** Cancels that submission while it stands (true: the writ was not sent yet). */
   cancel: (() => boolean) | undefined
-  /** Its caller's span, when in one: its context goes with the `work` writ. */
-  readonly caller: Trace.Caller | undefined
+  /** Its caller's span, when in one: its context goes with the `work` writ (a bare traceparent: only that). */
+  readonly caller: Trace.Caller | string | undefined
   /** With `spans` on: the serf's work, then the log commit. */
   work: Tracer.Span | undefined
   committing: Tracer.Span | undefined
@@ -91,44 +91,67 @@ export class PendingEvents {
   ): Effect.Effect<PokeAnswer, PokeError> {
     return Effect.callback<PokeAnswer, PokeError>((resume) => {
       const fiber = Fiber.getCurrent()
-      const refusal = refused()
-      if (refusal !== undefined) return resume(Effect.fail(refusal))
-      let gone = false
-      let answered = false
-      const p: Pending = {
-        id: this.nextId++,
-        ev,
-        json,
-        key,
-        wen,
-        done: (answer) => {
-          if (answered) return
-          answered = true
-          if (this.spans.on) this.ended(p, answer)
-          if (gone) return
-          gone = true
-          resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer))
-        },
-        gen: 0,
-        cancel: undefined,
-        lostIn: 0,
-        caller: fiber === undefined ? undefined : Trace.callerOf(fiber),
-        work: undefined,
-        committing: undefined
-      }
-      this.pending.set(p.id, p)
-      const now = serving()
-      if (now !== undefined && !this.isolation.active && !this.holding) this.send(now, p)
-      return Effect.sync(() => {
-        gone = true
-        if (p.cancel === undefined || p.cancel()) {
-          // never sent (or not any more): its spans end here, there will be no answer
-          if (this.spans.on) this.ended(p, Trace.interrupted)
-          this.pending.delete(p.id)
-          this.left()
-        }
-      })
+      const caller = fiber === undefined ? undefined : Trace.callerOf(fiber)
+      const started = this.start(ev, json, key, wen, refused, serving, caller, (answer) =>
+        resume(isError(answer) ? Effect.fail(answer) : Effect.succeed(answer)))
+      if (typeof started !== "function") return resume(Effect.fail(started))
+      return Effect.sync(started)
     })
+  }
+
+  /**
+   * `poke` without a fiber: `done` is called once with the answer, unless
+   * the function returned is called first (its caller left); a refusal is
+   * returned at once instead.
+   */
+  start(
+    ev: unknown,
+    json: string | undefined,
+    key: string | undefined,
+    wen: number,
+    refused: () => PokeError | undefined,
+    serving: () => Serving | undefined,
+    caller: Trace.Caller | string | undefined,
+    done: (answer: PokeAnswer | PokeError) => void
+  ): (() => void) | PokeError {
+    const refusal = refused()
+    if (refusal !== undefined) return refusal
+    let gone = false
+    let answered = false
+    const p: Pending = {
+      id: this.nextId++,
+      ev,
+      json,
+      key,
+      wen,
+      done: (answer) => {
+        if (answered) return
+        answered = true
+        if (this.spans.on) this.ended(p, answer)
+        if (gone) return
+        gone = true
+        done(answer)
+      },
+      gen: 0,
+      cancel: undefined,
+      lostIn: 0,
+      caller,
+      work: undefined,
+      committing: undefined
+    }
+    this.pending.set(p.id, p)
+    const now = serving()
+    if (now !== undefined && !this.isolation.active && !this.holding) this.send(now, p)
+    return () => {
+      if (gone) return
+      gone = true
+      if (p.cancel === undefined || p.cancel()) {
+        // never sent (or not any more): its spans end here, there will be no answer
+        if (this.spans.on) this.ended(p, Trace.interrupted)
+        this.pending.delete(p.id)
+        this.left()
+      }
+    }
   }
 
   /** The event's spans end with its answer. */
@@ -141,6 +164,7 @@ export class PendingEvents {
   /** The `trace` of `p`'s writ to the serf `pid`: with `spans` on, a new work span's. */
   private traceOf(p: Pending, pid: number, gen: number): string | undefined {
     if (p.caller === undefined) return undefined
+    if (typeof p.caller === "string") return p.caller
     if (!this.spans.on) return p.caller.traceparent
     // sent before, to a serf that ended owing it: that work is over
     if (p.work !== undefined) Trace.end(p.work, this.spans.clock, "the serf ended owing its answer")
@@ -173,7 +197,7 @@ export class PendingEvents {
       } else {
         if (p.work !== undefined) {
           Trace.end(p.work, this.spans.clock)
-          p.committing = Trace.start(p.caller!, "commit", this.spans.clock)
+          if (typeof p.caller === "object") p.committing = Trace.start(p.caller, "commit", this.spans.clock)
         }
         this.commit.push({ p, answer })
       }

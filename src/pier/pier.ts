@@ -77,6 +77,18 @@ export interface Pier {
    * is logged with its effects by a log that keeps them (the cluster's).
    */
   readonly poke: (ev: unknown, json?: string, key?: string) => Effect.Effect<PokeAnswer, PokeError>
+  /**
+   * `poke` without a fiber, for a caller on a hot path outside Effect (the
+   * HTTP front, a cluster runner): `done` is called once with the answer or
+   * the error; the function returned stops listening (the event, if sent,
+   * is logged all the same); a refusal is returned at once instead. Not
+   * traced beyond `options.traceparent`.
+   */
+  readonly call: (
+    ev: unknown,
+    done: (answer: PokeAnswer | PokeError) => void,
+    options?: { readonly json?: string | undefined; readonly key?: string | undefined; readonly traceparent?: string | undefined }
+  ) => (() => void) | PokeError
   readonly peek: (path: ReadonlyArray<string>) => Effect.Effect<unknown, PokeError>
   /** A snapshot at the last logged event; returns it. */
   readonly snapshot: Effect.Effect<number, PokeError>
@@ -342,6 +354,7 @@ export const openWith = <Lost extends PierFenced = PierFenced>(
     return {
       dir,
       poke: (ev, json, key) => pending.poke(ev, json, key, now(), lifecycle.refusal, lifecycle.servingNow),
+      call: (ev, done, o) => pending.start(ev, o?.json, o?.key, now(), lifecycle.refusal, lifecycle.servingNow, o?.traceparent, done),
       peek: (path) => withSerf((serf) => serf.peek(path)),
       snapshot: Effect.tap(withSerf((serf) => serf.save(commit.drain)), (eve) => Effect.sync(() => (lifecycle.lastSnapshot = eve))),
       pack: withSerf((serf) => serf.pack(commit.drain)),
