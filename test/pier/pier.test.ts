@@ -94,6 +94,41 @@ describe("pier", () => {
       expect(ns).toEqual(Array.from({ length: 400 }, (_, i) => i + 1))
     }))
 
+  withPier("Pier.call: one answer through the callback, the event's JSON text logged as given; a closed pier refuses at once", (dir) =>
+    Effect.gen(function*() {
+      type Told = Parameters<Parameters<Pier["call"]>[1]>[0]
+      const call = (pier: Pier, ev: unknown, json?: string) =>
+        Effect.callback<{ readonly told: Told; readonly times: () => number }>((resume) => {
+          let times = 0
+          const started = pier.call(ev, (told) => {
+            times++
+            resume(Effect.succeed({ told, times: () => times }))
+          }, json === undefined ? undefined : { json })
+          if (typeof started !== "function") resume(Effect.succeed({ told: started, times: () => times }))
+        })
+      const closed = yield* Effect.scoped(Effect.gen(function*() {
+        const pier = yield* open({ dir, ...kvSerf })
+        yield* until(() => pier.ready())
+        const done = yield* call(pier, { op: "put", key: "a", value: 1 }, `{"op": "put", "key": "a", "value": 1.0}`)
+        expect(done.told).toMatchObject({ _tag: "Done", eve: 1 })
+        const bail = yield* call(pier, { op: "what" })
+        expect(bail.told._tag).toBe("Bail")
+        expect(yield* pier.peek(["get", "a"])).toBe(1)
+        expect([done.times(), bail.times()]).toEqual([1, 1])
+        yield* pier.shutdown(1000)
+        return pier
+      }))
+      const refused = closed.call({ op: "put", key: "b", value: 2 }, () => expect.unreachable("no answer after the close"))
+      expect(refused).toMatchObject({ _tag: "ShuttingDown" })
+      // as the caller wrote it, not written again from its value
+      const db = new DatabaseSync(path.join(dir, "pier.db"), { readOnly: true })
+      try {
+        expect(db.prepare("SELECT ev FROM events WHERE eve = 1").get()).toEqual({ ev: `{"op": "put", "key": "a", "value": 1.0}` })
+      } finally {
+        db.close()
+      }
+    }))
+
   withPier("a serf with another identity is refused", (dir) =>
     Effect.gen(function*() {
       yield* Effect.scoped(Effect.gen(function*() {
