@@ -28,7 +28,7 @@
  * `FiberSet`; its answer is written when the fiber ends. A client that
  * closes its connection before its answer interrupts it (a pool request is
  * cancelled). A route's hot path may be `direct` instead (a pool's job, a
- * cluster serf's event; unless spans are on): no fiber, the route calls back
+ * serf's event; unless spans are on): no fiber, the route calls back
  * with its answer, and a client that goes away cancels the work the same
  * way. The scope's close ends the server.
  */
