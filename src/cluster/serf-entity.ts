@@ -23,9 +23,9 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Exit, type Scope } from "effect"
+import { Cause, Effect, Exit, FiberSet, type Scope } from "effect"
 import { Entity, type ShardId } from "effect/cluster"
-import type { Pier, PokeAnswer, PokeError } from "../pier/pier.ts"
+import type { Pier, PokeAnswer } from "../pier/pier.ts"
 import type { KeyedEvent } from "./event-log.ts"
 import { plainFields, type PokeReply, Refusal, Serf } from "./protocol.ts"
 
@@ -164,6 +164,8 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
           if (Date.now() - downSince < DOWN_MS) return Effect.fail(down ?? new Refusal({ tag: "SerfUnavailable", message: `serf ${id} lost its log to another runner; it is starting again` }))
           return Effect.die(new Error(`serf ${id} is started again here: it has been unusable for ${DOWN_MS} ms`))
         })
+      // the pokes under way: made before the pier, so closed after it (its shutdown answers them first)
+      const pokes = yield* FiberSet.make<void>()
       const opened = yield* Effect.exit(options.open(id, dir, KEEP, Date.now() - RESEND_WINDOW_MS))
       if (Exit.isFailure(opened)) {
         // it could not start here (its log refused it, a replay diverged): say so to every caller
@@ -208,6 +210,8 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
         runner,
         ...(options.url === undefined ? {} : { url: options.url })
       })
+      /** Runs the pier's work in the activation's fibers (its own, not a caller's). */
+      const runPoke = yield* FiberSet.runtime(pokes)<never>()
       const start = (key: string, ev: string, value: unknown, done: (exit: Exit.Exit<PokeReply, Refusal>) => void): () => void => {
         const known = answers.get(key)
         if (known !== undefined) return known.observe(done)
@@ -221,23 +225,30 @@ export const layer = <R>(options: SerfHostOptions<R>) =>
         if (answers.size > KEEP) answers.delete(answers.keys().next().value!)
         const stop = answer.observe(done)
         // the pier's work is the activation's, not the caller's: a caller that goes away does not
-        // cut it off (the event may be logged; the pier's own close answers what it has not), and
-        // a re-send of its key finds its answer here
-        const told = (result: PokeAnswer | PokeError) => {
-          // a failure (a bail too) stays known with its key: a second delivery of the event (the
-          // cluster's re-send, or the cluster's way after a forward that failed, ./forward.ts) gets
-          // the same answer, rather than being tried again
-          if (!(result instanceof Error)) {
-            const exit = reply(runner, options.url, result)
-            if (Exit.isFailure(exit)) counters.refused++
-            return answer.done(exit)
-          }
-          counters.refused++
-          if (result._tag === "PierFenced") downSince ??= Date.now()
-          answer.done(Exit.fail(refusal(result)))
-        }
-        const refused = pier.call(value === undefined ? JSON.parse(ev) as unknown : value, told, { json: ev, key })
-        if (typeof refused !== "function") told(refused)
+        // cut it off (the event may be logged), and a re-send of its key finds its answer here
+        runPoke(
+          Effect.onExit(pier.poke(value === undefined ? JSON.parse(ev) as unknown : value, ev, key), (result) =>
+            Effect.sync(() => {
+              // a failure (a bail too) stays known with its key: a second delivery of the event (the
+              // cluster's re-send, or the cluster's way after a forward that failed, ./forward.ts) gets
+              // the same answer, rather than being tried again
+              if (Exit.isSuccess(result)) {
+                const exit = reply(runner, options.url, result.value)
+                if (Exit.isFailure(exit)) counters.refused++
+                return answer.done(exit)
+              }
+              if (Cause.hasInterruptsOnly(result.cause)) {
+                // let go before it was answered: not logged; a re-send goes to its next activation
+                answers.delete(key)
+                return answer.done(Exit.fail(new Refusal({ tag: "ShuttingDown", message: `serf ${id} is being let go here` })))
+              }
+              counters.refused++
+              const error = Cause.findErrorOption(result.cause)
+              if (error._tag === "None") return answer.done(Exit.die(Cause.squash(result.cause)))
+              if (error.value._tag === "PierFenced") downSince ??= Date.now()
+              answer.done(Exit.fail(refusal(error.value)))
+            }))
+        )
         return stop
       }
       const poke = (key: string, ev: string): Effect.Effect<PokeReply, Refusal> =>
