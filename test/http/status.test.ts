@@ -57,7 +57,10 @@ describe("/v1/status", () => {
       expect((await post(`${s.url}/v1/jobs`, { op: "crash-before" })).status).toBe(502)
       expect((await post(`${s.url}/v1/jobs?session=alpha`, { op: "echo", value: "s" })).status).toBe(202)
       let doc = Schema.decodeUnknownSync(PoolStatus)(await getStatus(s.url))
-      for (let i = 0; i < 200 && !(doc.workers.every((w) => w.state === "ready") && doc.sessions?.byState.done === 1); i++) {
+      // the restarted worker's memory is read at the view's next sample (at most once a second)
+      const settled = (d: typeof doc) =>
+        d.workers.every((w) => w.state === "ready" && w.pid !== null && (w.rssBytes ?? 0) > 0) && d.sessions?.byState.done === 1
+      for (let i = 0; i < 400 && !settled(doc); i++) {
         await new Promise((r) => setTimeout(r, 25))
         doc = Schema.decodeUnknownSync(PoolStatus)(await getStatus(s.url))
       }
