@@ -206,52 +206,32 @@ interface Case {
 const profiling = process.env["BENCH_HTTP_PROF"]
 const nodeFlags = profiling === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profiling}`]
 
+/** `liege SUBCOMMAND …` of `checkout`, with a fresh data directory for `args`, once it is ready. */
+const startLiege = (checkout: string, args: (dir: string) => ReadonlyArray<string>) => async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-http-"))
+  const s = await start([...nodeFlags, path.join(checkout, "bin/liege.ts"), ...args(dir)], dir)
+  await ready(s.url)
+  return s
+}
+
 const liegeCases = (label: string, checkout: string): ReadonlyArray<Case> => [
   {
     name: `pool${label}`,
     path: "/v1/jobs",
     body: JSON.stringify({ op: "echo", value: "x".repeat(40) }),
-    start: async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-http-"))
-      const s = await start([
-        ...nodeFlags,
-        path.join(checkout, "bin/liege.ts"),
-        "pool",
-        "--workers",
-        WORKERS,
-        "--listen",
-        "127.0.0.1:0",
-        "--state",
-        path.join(dir, "state.db"),
-        "--",
-        node,
-        path.join(checkout, "examples/pool-worker.ts")
-      ], dir)
-      await ready(s.url)
-      return s
-    }
+    start: startLiege(checkout, (dir) => [
+      "pool", "--workers", WORKERS, "--listen", "127.0.0.1:0", "--state", path.join(dir, "state.db"),
+      "--", node, path.join(checkout, "examples/pool-worker.ts")
+    ])
   },
   {
     name: `serf${label}`,
     path: "/v1/events",
     body: JSON.stringify({ op: "put", key: "k", value: "v".repeat(20) }),
-    start: async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "liege-bench-http-"))
-      const s = await start([
-        ...nodeFlags,
-        path.join(checkout, "bin/liege.ts"),
-        "serf",
-        "--pier",
-        path.join(dir, "pier"),
-        "--listen",
-        "127.0.0.1:0",
-        "--",
-        node,
-        path.join(checkout, "examples/kv-serf.ts")
-      ], dir)
-      await ready(s.url)
-      return s
-    }
+    start: startLiege(checkout, (dir) => [
+      "serf", "--pier", path.join(dir, "pier"), "--listen", "127.0.0.1:0",
+      "--", node, path.join(checkout, "examples/kv-serf.ts")
+    ])
   }
 ]
 

@@ -5,7 +5,8 @@
  * modules: one worker's life (worker.ts, spawn.ts, end.ts), the slots on
  * the keeper (slots.ts), the failed pool (health.ts), recycling
  * (recycling.ts), the queue and dispatch (queue.ts, dispatch.ts), the view
- * (view.ts), options and defaults (options.ts).
+ * (view.ts), options and defaults (options.ts), the `req` frame
+ * (request.ts), the pool's public face (api.ts).
  *
  * - An interrupted caller's request is cancelled: dropped from the queue, or
  *   a `cancel` frame to its worker (whose answer is then discarded); a worker
@@ -19,16 +20,14 @@
  */
 import { Cause, Clock, Deferred, Effect, Fiber, FiberSet, Queue as Q, Random, Schema, type Scope, Stream } from "effect"
 import type { Severity } from "effect/LogLevel"
-import { InvalidOptions, type ReloadFailed } from "../errors.ts"
+import { InvalidOptions } from "../errors.ts"
 import * as Alarm from "../internal/alarm.ts"
 import * as Keeper from "../internal/keeper.ts"
 import * as Trace from "../internal/trace.ts"
 import { decodeOptions } from "../internal/options.ts"
 import * as RestartPolicy from "../internal/restart-policy.ts"
 import { Histogram } from "../status/counters.ts"
-import type * as Status from "../status/document.ts"
 import { RateWindow } from "../status/rates.ts"
-import { json, RawJson } from "../wire/codec.ts"
 import { Dispatch } from "./dispatch.ts"
 import type { RecycleReason } from "./end.ts"
 import { Busy, type PoolError, PoolFailed, Protocol, ShuttingDown } from "./errors.ts"
@@ -38,8 +37,8 @@ import { PoolOptions, settings as settingsOf } from "./options.ts"
 import { Queue } from "./queue.ts"
 import { groupRssMb } from "./memory.ts"
 import { sweeper } from "./recycling.ts"
-import { Reload, type Reloaded } from "./reload.ts"
-import { type Answer, type Request, RequestTrace, type StreamSink } from "./request.ts"
+import { Reload } from "./reload.ts"
+import { type Answer, reqFrame, type Request, RequestTrace, type StreamSink } from "./request.ts"
 import { makeSlot, type Slot, slotKeeper } from "./slots.ts"
 import * as Successor from "./successor.ts"
 import * as View from "./view.ts"
@@ -47,85 +46,10 @@ import type { Worker, WorkerHost } from "./worker.ts"
 
 export type { SlotState } from "./end.ts"
 export type { Answer } from "./request.ts"
+import type { CallOptions, Pool, PoolHooks, StreamOptions, StreamPart } from "./api.ts"
+export type { CallOptions, Pool, PoolHooks, StreamOptions, StreamPart } from "./api.ts"
 export { PoolOptions } from "./options.ts"
 export type { PoolCounters } from "./view.ts"
-
-export interface PoolHooks {
-  /** A request was accepted (queued or sent), under this id. */
-  readonly onAccept?: ((id: number) => void) | undefined
-  /** Every answer: the request, its outcome ("ok" or an error tag), the time since acceptance in ms. */
-  readonly onAnswer?: ((id: number, outcome: string, ms: number) => void) | undefined
-  /** The caller left before the answer: the request was dropped from the queue or cancelled on its worker. */
-  readonly onCancel?: ((id: number) => void) | undefined
-}
-
-/** A streaming answer's parts (SPEC §5): the worker's chunks, then its `ok` value. */
-export type StreamPart =
-  | { readonly _tag: "Chunk"; readonly data: unknown }
-  | { readonly _tag: "Done"; readonly value: unknown }
-
-export interface CallOptions {
-  /** The payload's JSON text as the caller was given it: with the json codec it is written as it is (SPEC §1). */
-  readonly text?: string | undefined
-  /** The caller's W3C traceparent, sent as the request's `trace`. */
-  readonly traceparent?: string | undefined
-}
-
-export interface StreamOptions {
-  /** Chunks the worker may send ahead of the consumer (default 16). */
-  readonly credit?: number | undefined
-}
-
-export interface Pool {
-  /** One request: the worker's `ok` value, or a tagged error. */
-  readonly submit: (payload: unknown) => Effect.Effect<unknown, PoolError>
-  /**
-   * `submit` without a fiber, for a caller on a hot path outside Effect (the
-   * HTTP front): `done` is called exactly once, with the worker's `ok` value
-   * or the error; the function returned cancels the request (as an
-   * interrupted `submit` does), or the error is returned at once when the
-   * request is refused. Not traced beyond `options.traceparent`.
-   */
-  readonly call: (payload: unknown, done: (answer: Answer) => void, options?: CallOptions) => (() => void) | PoolError
-  /**
-   * One request with a streaming answer (SPEC §5): its chunks as they come,
-   * then its `Done` value. A slow consumer slows the worker (credit), rather
-   * than filling memory; ending the stream early cancels the request.
-   */
-  readonly stream: (payload: unknown, options?: StreamOptions) => Stream.Stream<StreamPart, PoolError>
-  /** At least one worker is ready and the pool has not failed. */
-  readonly ready: () => boolean
-  /** `ready`, or why not (the failed pool's next try, workers booting): SPEC §8 `/readyz`. */
-  readonly readiness: () => Status.Readiness
-  /** The status document (SPEC §10) now: slots, queue, rates, answers, restarts, recycles, recent errors. */
-  readonly view: () => Status.PoolStatus
-  /** `view`, as an Effect. */
-  readonly status: Effect.Effect<Status.PoolStatus>
-  /** What the pool counts on its hot path (read by `view` and `/metrics`). */
-  readonly counters: View.PoolCounters
-  /** The live workers' pids (for tests and diagnostics). */
-  readonly pids: () => ReadonlyArray<number>
-  /** Completes when the pool is failed: at once if it is now, else at its next failure. */
-  readonly failed: Effect.Effect<PoolFailed>
-  /**
-   * Replaces every worker with a new one of the same command, one slot at a
-   * time, each new worker ready before the old one is let go (SPEC §5
-   * Reload); joins a reload under way. Fails with `ReloadFailed` (the old
-   * workers go on serving) if a new worker fails its boot.
-   */
-  readonly reload: Effect.Effect<Reloaded, ReloadFailed>
-  /**
-   * Completes once a worker has been ready; fails as soon as it is clear
-   * none will be: its command cannot be spawned (`SpawnFailed`: not found,
-   * not executable), or the pool failed first (`PoolFailed`).
-   */
-  readonly whenReady: Effect.Effect<void, PoolFailed | SpawnFailed>
-  /**
-   * Stops taking requests, answers those accepted within `drainMs` (the rest
-   * get `ShuttingDown`), then stops every worker, in parallel.
-   */
-  readonly shutdown: (drainMs: number) => Effect.Effect<void>
-}
 
 /** Recent errors kept for the status document. */
 const RECENT = 20
@@ -416,21 +340,6 @@ export const make = (
     if (sweep !== undefined) yield* FiberSet.run(fibers, sweep)
 
     // ── callers ──────────────────────────────────────────────────────────
-    /**
-     * The `req` frame. A caller in a span sends its context as `trace`; with
-     * `spans` on, the exec span's, written in when the request is dispatched.
-     */
-    const frameOf = (id: number, payload: unknown, text: string | undefined, stream: StreamSink | undefined, trace: string | undefined): Buffer => {
-      // the payload's JSON text as the caller gave it: written as it is (SPEC §1), not parsed and written again
-      if (text !== undefined && settings.codec === json && stream === undefined) {
-        return json.frame(new RawJson(`{"t":"req","id":${id},"payload":${text}${trace === undefined ? "" : `,"trace":"${trace}"`}}`))
-      }
-      const req: { t: "req"; id: number; payload: unknown; stream?: number; trace?: string } = { t: "req", id, payload }
-      if (stream !== undefined) req.stream = stream.granted
-      if (trace !== undefined) req.trace = trace
-      return settings.codec.frame(req)
-    }
-
     /** Accepts a request (queued, or given to a worker at once): it, or why it is refused. */
     const accept = (
       payload: unknown,
@@ -446,7 +355,7 @@ export const make = (
       const sent = typeof caller === "object" ? (spans ? Trace.placeholder(caller) : caller.traceparent) : caller
       let frame: Buffer
       try {
-        frame = frameOf(id, payload, text, stream, sent)
+        frame = reqFrame(settings.codec, id, payload, text, stream, sent)
       } catch (e) {
         return new Protocol({ worker: 0, reason: `the payload cannot be encoded (${(e as Error).message}); nothing was sent` })
       }

@@ -3,6 +3,7 @@
  */
 import type { Clock, Tracer } from "effect"
 import * as Trace from "../internal/trace.ts"
+import { type Codec, json, RawJson } from "../wire/codec.ts"
 import type { PoolError } from "./errors.ts"
 import type { Worker } from "./worker.ts"
 
@@ -78,4 +79,27 @@ export class RequestTrace {
     if (this.exec !== undefined) Trace.end(this.exec, this.clock, error)
     Trace.end(this.queue, this.clock, error)
   }
+}
+
+/**
+ * The `req` frame. A caller in a span sends its context as `trace`; with
+ * `spans` on, the exec span's, written in when the request is dispatched.
+ * `text`, the payload's JSON text as the caller was given it, is written as
+ * it is with the json codec (SPEC §1), not parsed and written again.
+ */
+export const reqFrame = (
+  codec: Codec,
+  id: number,
+  payload: unknown,
+  text: string | undefined,
+  stream: StreamSink | undefined,
+  trace: string | undefined
+): Buffer => {
+  if (text !== undefined && codec === json && stream === undefined) {
+    return json.frame(new RawJson(`{"t":"req","id":${id},"payload":${text}${trace === undefined ? "" : `,"trace":"${trace}"`}}`))
+  }
+  const req: { t: "req"; id: number; payload: unknown; stream?: number; trace?: string } = { t: "req", id, payload }
+  if (stream !== undefined) req.stream = stream.granted
+  if (trace !== undefined) req.trace = trace
+  return codec.frame(req)
 }
