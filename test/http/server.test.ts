@@ -7,23 +7,25 @@
 import * as http from "node:http"
 import * as net from "node:net"
 import { it } from "@effect/vitest"
-import { Deferred, Effect, Logger } from "effect"
+import { Deferred, Effect, Fiber, Logger, Queue } from "effect"
 import { expect } from "vitest"
 import { type App, listen } from "../../src/http/server.ts"
 import { request } from "../support/http.ts"
 
-it.live("a handler that dies is answered 500 Internal, and the server goes on", () =>
+/** A server on a free port serving `routes` (its status a bug: 500). */
+const serving = (routes: App["routes"]) =>
   Effect.gen(function*() {
     const server = yield* listen({ listen: { host: "127.0.0.1", port: 0 }, token: undefined, maxBody: 1024, maxDepth: 8 })
-    yield* server.start({
-      readiness: () => ({ ready: true }),
-      metrics: () => [],
-      status: Effect.die(new Error("no status")),
-      routes: [
+    yield* server.start({ readiness: () => ({ ready: true }), metrics: () => [], status: Effect.die(new Error("no status")), routes })
+    return server
+  })
+
+it.live("a handler that dies is answered 500 Internal, and the server goes on", () =>
+  Effect.gen(function*() {
+    const server = yield* serving([
         { method: "GET", pattern: "/boom", name: "boom", handle: () => Effect.die(new Error("a bug")) },
         { method: "GET", pattern: "/other", name: "other", handle: () => Effect.succeed({ status: 200, contentType: "text/plain", body: "fine" }) }
-      ]
-    })
+    ])
     const boom = yield* Effect.promise(() => request("GET", `${server.url}/boom`))
     expect(boom.status).toBe(500)
     expect(boom.body).toMatchObject({ error: { tag: "Internal" } })
@@ -110,12 +112,7 @@ it.live("a client that goes away interrupts its handler; a handler that throws i
   Effect.gen(function*() {
     const interrupted = yield* Deferred.make<void>()
     const started = yield* Deferred.make<void>()
-    const server = yield* listen({ listen: { host: "127.0.0.1", port: 0 }, token: undefined, maxBody: 1024, maxDepth: 8 })
-    yield* server.start({
-      readiness: () => ({ ready: true }),
-      metrics: () => [],
-      status: Effect.die(new Error("no status")),
-      routes: [
+    const server = yield* serving([
         {
           method: "POST",
           pattern: "/wait",
@@ -136,8 +133,7 @@ it.live("a client that goes away interrupts its handler; a handler that throws i
           name: "unwritable",
           handle: () => Effect.succeed({ status: 200, contentType: "text/plain", body: "x", headers: { "x-bad": "a\nb" } })
         }
-      ]
-    })
+    ])
     const gone = piecewise(`${server.url}/wait`, async (req) => {
       req.end("{}")
       await Effect.runPromise(Deferred.await(started))
@@ -154,6 +150,66 @@ it.live("a client that goes away interrupts its handler; a handler that throws i
       expect(r, target).toMatch(/^HTTP\/1\.1 400 /)
     }
     expect((yield* Effect.promise(() => request("GET", `${server.url}/livez`))).status).toBe(200)
+  }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))))
+
+it.live("a direct route: answered from its callback, later or at once; a client that goes away cancels its work; one that throws is 500; one that passes goes to its handler", () =>
+  Effect.gen(function*() {
+    const cancelled = yield* Deferred.make<void>()
+    // one each time a request reaches the direct route
+    const arrived = yield* Queue.unbounded<void>()
+    const later: Array<() => void> = []
+    const handled = (body: string) => () => Effect.succeed({ status: 200, contentType: "text/plain", body })
+    const server = yield* serving([
+      {
+        method: "POST",
+        pattern: "/later",
+        name: "later",
+        handle: handled("by the handler"),
+        direct: (request, traceparent, reply) => {
+          if (request.search !== "") return "handle"
+          later.push(() => reply({ status: 200, contentType: "text/plain", body: `later ${traceparent ?? "none"}` }))
+          Queue.offerUnsafe(arrived, undefined)
+          return () => Deferred.doneUnsafe(cancelled, Effect.void)
+        }
+      },
+      {
+        method: "POST",
+        pattern: "/now",
+        name: "now",
+        handle: handled("by the handler"),
+        direct: (_request, _traceparent, reply) => {
+          reply({ status: 201, contentType: "text/plain", body: "at once" })
+          return "replied"
+        }
+      },
+      {
+        method: "POST",
+        pattern: "/throws",
+        name: "throws",
+        handle: handled("by the handler"),
+        direct: () => {
+          throw new Error("a bug in a direct route")
+        }
+      }
+    ])
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    const answer = Effect.promise(() => request("POST", `${server.url}/later`, "{}", { traceparent }))
+    const waiting = yield* Effect.forkChild(answer)
+    yield* Queue.take(arrived)
+    later.shift()!()
+    const answered = yield* Fiber.join(waiting)
+    expect([answered.status, answered.text]).toEqual([200, `later ${traceparent}`])
+    expect((yield* Effect.promise(() => request("POST", `${server.url}/now`, "{}"))).status).toBe(201)
+    expect((yield* Effect.promise(() => request("POST", `${server.url}/throws`, "{}"))).body).toMatchObject({ error: { tag: "Internal" } })
+    expect((yield* Effect.promise(() => request("POST", `${server.url}/later?x=1`, "{}"))).text).toBe("by the handler")
+    // a client that goes away before the answer: the route's cancel is called
+    const gone = piecewise(`${server.url}/later`, async (req) => {
+      req.end("{}")
+      await Effect.runPromise(Queue.take(arrived))
+      req.destroy()
+    })
+    expect(yield* Effect.promise(() => gone)).toBeUndefined()
+    yield* Deferred.await(cancelled).pipe(Effect.timeout("5 seconds"))
   }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))))
 
 /** The status line and the rest of the answer to `GET TARGET` written as it is. */
