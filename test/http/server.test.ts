@@ -134,12 +134,7 @@ it.live("a client that goes away interrupts its handler; a handler that throws i
           handle: () => Effect.succeed({ status: 200, contentType: "text/plain", body: "x", headers: { "x-bad": "a\nb" } })
         }
     ])
-    const gone = piecewise(`${server.url}/wait`, async (req) => {
-      req.end("{}")
-      await Effect.runPromise(Deferred.await(started))
-      req.destroy()
-    })
-    expect(yield* Effect.promise(() => gone)).toBeUndefined()
+    yield* leaves(`${server.url}/wait`, Deferred.await(started))
     yield* Deferred.await(interrupted).pipe(Effect.timeout("5 seconds"))
     expect((yield* Effect.promise(() => request("GET", `${server.url}/throws`))).body).toMatchObject({ error: { tag: "Internal" } })
     // an answer Node refuses to write: the connection is closed, not left hanging
@@ -203,14 +198,19 @@ it.live("a direct route: answered from its callback, later or at once; a client 
     expect((yield* Effect.promise(() => request("POST", `${server.url}/throws`, "{}"))).body).toMatchObject({ error: { tag: "Internal" } })
     expect((yield* Effect.promise(() => request("POST", `${server.url}/later?x=1`, "{}"))).text).toBe("by the handler")
     // a client that goes away before the answer: the route's cancel is called
-    const gone = piecewise(`${server.url}/later`, async (req) => {
-      req.end("{}")
-      await Effect.runPromise(Queue.take(arrived))
-      req.destroy()
-    })
-    expect(yield* Effect.promise(() => gone)).toBeUndefined()
+    yield* leaves(`${server.url}/later`, Queue.take(arrived))
     yield* Deferred.await(cancelled).pipe(Effect.timeout("5 seconds"))
   }).pipe(Effect.scoped, Effect.provide(Logger.layer([]))))
+
+/** A client that posts `{}` to `url` and goes away once `reached` (its request got to the route): no answer. */
+const leaves = (url: string, reached: Effect.Effect<unknown>) =>
+  Effect.promise(() =>
+    piecewise(url, async (req) => {
+      req.end("{}")
+      await Effect.runPromise(reached)
+      req.destroy()
+    })
+  ).pipe(Effect.map((answer) => expect(answer).toBeUndefined()))
 
 /** The status line and the rest of the answer to `GET TARGET` written as it is. */
 const rawTarget = (url: string, target: string): Promise<string> =>
